@@ -1,0 +1,63 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** ScenarioId names one benchmark scenario (see docs/benchmarks.md). */
+export type ScenarioId = 'large' | 'small' | 'delta' | 'latency' | 'sustained';
+
+/** ALL_SCENARIOS lists the scenarios in the order they run. */
+export const ALL_SCENARIOS: ScenarioId[] = ['large', 'small', 'delta', 'latency', 'sustained'];
+
+/** BenchConfig is everything a benchmark run reads from the environment. */
+export interface BenchConfig {
+  /** where data, runs and results.json live ($BENCH_DIR, default .bench in the repository). */
+  dir: string;
+  /** factor applied to every data size and count ($BENCH_SCALE, default 1). */
+  scale: number;
+  seed: number;
+  scenarios: ScenarioId[];
+  /** hard limit of one scenario in milliseconds ($BENCH_STEP_TIMEOUT_S, default 600 s). */
+  stepTimeoutMs: number;
+  /** latency samples per system ($BENCH_LATENCY_SAMPLES, default 200). */
+  latencySamples: number;
+  /** samples of lsyncd with its default 15 s delay ($BENCH_LSYNCD_DEFAULT_SAMPLES, default 3). */
+  lsyncdDefaultSamples: number;
+  tools: { rsync: boolean; lsyncd: boolean };
+}
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+/** readBenchConfig builds the BenchConfig from the environment and looks for rsync and lsyncd. */
+export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
+  const num = (name: string, fallback: number) => {
+    const v = env[name];
+    if (v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${v}`);
+    return n;
+  };
+  const only = (env.BENCH_ONLY ?? '').split(',').filter((s) => s !== '');
+  for (const s of only) {
+    if (!ALL_SCENARIOS.includes(s as ScenarioId)) throw new Error(`BENCH_ONLY: unknown scenario ${s}`);
+  }
+  return {
+    dir: path.resolve(env.BENCH_DIR ?? path.join(REPO, '.bench')),
+    scale: num('BENCH_SCALE', 1),
+    seed: num('BENCH_SEED', 20240601) >>> 0,
+    scenarios: only.length > 0 ? (only as ScenarioId[]) : ALL_SCENARIOS,
+    stepTimeoutMs: num('BENCH_STEP_TIMEOUT_S', 600) * 1000,
+    latencySamples: Math.round(num('BENCH_LATENCY_SAMPLES', 200)),
+    lsyncdDefaultSamples: Math.round(num('BENCH_LSYNCD_DEFAULT_SAMPLES', 3)),
+    tools: { rsync: hasTool('rsync', ['--version']), lsyncd: hasTool('lsyncd', ['--version']) },
+  };
+}
+
+/** scaled returns max(min, round(n × scale)), so a small scale never reaches zero. */
+export function scaled(config: BenchConfig, n: number, min = 1): number {
+  return Math.max(min, Math.round(n * config.scale));
+}
+
+function hasTool(cmd: string, args: string[]): boolean {
+  const r = spawnSync(cmd, args, { stdio: 'ignore' });
+  return r.error === undefined && r.status === 0;
+}

@@ -1,0 +1,65 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createRng, writeRandomFile, writeSmallFile } from '../test/harness/workload.ts';
+import { type BenchConfig, scaled } from './bench-config.ts';
+
+/** DataSet is a generated input tree: where it is, how many files and bytes it holds. */
+export interface DataSet {
+  dir: string;
+  files: number;
+  bytes: number;
+}
+
+const MIB = 1024 * 1024;
+const SMALL_PER_DIR = 1000;
+
+/**
+ * largeFiles returns ~2 GiB (× scale) of random data in 20 files, generated once per scale and
+ * seed and reused by later runs (a marker beside the tree, not in it, says it is complete).
+ */
+export async function largeFiles(config: BenchConfig): Promise<DataSet> {
+  const size = scaled(config, 100 * MIB, 4096);
+  const dir = path.join(config.dir, 'data', `large-${config.scale}-${config.seed}`);
+  return cached(dir, async () => {
+    const rng = createRng(config.seed);
+    for (let i = 0; i < 20; i++) await writeRandomFile(path.join(dir, `large-${i}.bin`), size, rng);
+    return { dir, files: 20, bytes: 20 * size };
+  });
+}
+
+/** smallFiles returns 50,000 (× scale) random files of 1–8 KiB in directories of 1,000. */
+export async function smallFiles(config: BenchConfig): Promise<DataSet> {
+  const count = scaled(config, 50_000, 10);
+  const dir = path.join(config.dir, 'data', `small-${config.scale}-${config.seed}`);
+  return cached(dir, async () => {
+    const rng = createRng(config.seed + 1);
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      const sub = path.join(dir, `d${String(Math.floor(i / SMALL_PER_DIR)).padStart(3, '0')}`);
+      if (i % SMALL_PER_DIR === 0) mkdirSync(sub, { recursive: true });
+      const size = rng.int(1024, 8192);
+      await writeSmallFile(path.join(sub, `f${i}.dat`), size, rng);
+      bytes += size;
+    }
+    return { dir, files: count, bytes };
+  });
+}
+
+/** deltaFile writes a fresh 1 GiB (× scale) random file alone in `dir`; it is edited by the run. */
+export async function deltaFile(config: BenchConfig, dir: string): Promise<DataSet> {
+  rmSync(dir, { recursive: true, force: true });
+  const size = scaled(config, 1024 * MIB, 4096 * 100);
+  await writeRandomFile(path.join(dir, 'big.bin'), size, createRng(config.seed + 2));
+  return { dir, files: 1, bytes: size };
+}
+
+async function cached(dir: string, make: () => Promise<DataSet>): Promise<DataSet> {
+  const marker = `${dir}.json`;
+  if (existsSync(marker) && existsSync(dir)) return JSON.parse(readFileSync(marker, 'utf8')) as DataSet;
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(marker, { force: true });
+  mkdirSync(dir, { recursive: true });
+  const set = await make();
+  writeFileSync(marker, JSON.stringify(set));
+  return set;
+}

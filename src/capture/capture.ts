@@ -1,0 +1,294 @@
+import type { Clock, EventSink } from '../core/index.ts';
+import { errorMessage } from '../core/index.ts';
+import type { Catalog, ChunkStore } from '../store/index.ts';
+import type { Logger } from '../sys/index.ts';
+import { ChangeBatch } from './change-batch.ts';
+import { FileRows } from './file-rows.ts';
+import { GlobFilter } from './globs.ts';
+import type { Outbox } from './outbox.ts';
+import { Reconciler } from './reconcile.ts';
+import { DEFAULT_ROOT_CHECK_MS, RootGuard } from './root-guard.ts';
+import { Scanner } from './scan.ts';
+import { captureWatchedPath, DirtyPaths, type WatchHandle, watchTree } from './watch.ts';
+
+/** DEFAULT_RESCAN_MS is how often a full rescan catches what the watcher missed. */
+export const DEFAULT_RESCAN_MS = 60 * 60 * 1000;
+/** DEFAULT_WATCH_RETRY_MS is how long to wait before subscribing again after the watcher failed to start. */
+export const DEFAULT_WATCH_RETRY_MS = 30_000;
+/** MAX_BACKOFF_MS caps the wait after repeated failures of the capture loop. */
+const MAX_BACKOFF_MS = 60_000;
+
+/** VolumeCaptureDeps is everything one volume's capture needs, handed in by the daemon. */
+export interface VolumeCaptureDeps {
+  catalog: Catalog;
+  store: ChunkStore;
+  outbox: Outbox;
+  events: EventSink;
+  clock: Clock;
+  log: Logger;
+  volume: string;
+  root: string;
+  include: string[];
+  exclude: string[];
+  /** Overrides of the tunables, for tests and configuration. */
+  settleMs?: number;
+  rescanMs?: number;
+  rootCheckMs?: number;
+}
+
+/**
+ * VolumeCapture turns what happens below one volume root into changes in the outbox: a full
+ * scan at start, the native watcher afterwards, a rescan every hour and after any watcher
+ * failure, all behind the root guard. One loop does all the work, so a scan and the watcher
+ * never record the same path concurrently. Failures are logged, reported as events and
+ * retried with backoff; the loop never ends the process.
+ */
+export class VolumeCapture {
+  readonly #d: VolumeCaptureDeps;
+  readonly #filter: GlobFilter;
+  readonly #batch: ChangeBatch;
+  readonly #reconciler: Reconciler;
+  readonly #scanner: Scanner;
+  readonly #guard: RootGuard;
+  readonly #dirty: DirtyPaths;
+  readonly #listeners = new Set<(lastSeq: number) => void>();
+  #abort: AbortController | undefined;
+  #loop: Promise<void> | undefined;
+  #watch: WatchHandle | undefined;
+  #nextWatchTry = 0;
+  #rescanWhy: string | undefined;
+  #nextRescanAt = 0;
+  #scanWaiters: (() => void)[] = [];
+  #waker: (() => void) | undefined;
+  #isWoken = false;
+  #failures = 0;
+
+  constructor(deps: VolumeCaptureDeps) {
+    this.#d = deps;
+    const { catalog, volume, root, store, events, clock } = deps;
+    const rows = new FileRows(catalog, volume);
+    this.#filter = new GlobFilter(deps.include, deps.exclude);
+    this.#batch = new ChangeBatch({
+      outbox: deps.outbox,
+      store,
+      volume,
+      onAppended: (last) => {
+        for (const cb of this.#listeners) cb(last);
+      },
+    });
+    this.#reconciler = new Reconciler({ root, rows, batch: this.#batch, store, events, clock, volume });
+    this.#scanner = new Scanner({
+      root,
+      rows,
+      filter: this.#filter,
+      reconciler: this.#reconciler,
+      batch: this.#batch,
+      events,
+      clock,
+      volume,
+    });
+    this.#guard = new RootGuard({ catalog, rows, events, volume, root });
+    this.#dirty = new DirtyPaths({ settleMs: deps.settleMs });
+  }
+
+  /**
+   * onAppended registers `cb` to be called with the last seq after every append to the outbox,
+   * so the link sender wakes up; returns the function that unregisters it.
+   */
+  onAppended(cb: (lastSeq: number) => void): () => void {
+    this.#listeners.add(cb);
+    return () => this.#listeners.delete(cb);
+  }
+
+  /**
+   * start begins capture and resolves once the first scan has run (or the root guard stopped
+   * the volume, or the scan failed and will be retried in the background).
+   */
+  async start(): Promise<void> {
+    if (this.#loop) return;
+    this.#abort = new AbortController();
+    const first = this.#afterNextScan('start');
+    this.#loop = this.#run(this.#abort.signal);
+    await first;
+  }
+
+  /** stop ends the loop and the watcher; work not yet appended is dropped and found again next start. */
+  async stop(): Promise<void> {
+    this.#abort?.abort();
+    this.#waker?.();
+    await this.#loop;
+    this.#loop = undefined;
+    await this.#closeWatch();
+    this.#batch.discard();
+    for (const w of this.#scanWaiters.splice(0)) w();
+  }
+
+  /** rescan runs a full scan now and resolves when it is done (at once if capture is not running). */
+  async rescan(): Promise<void> {
+    if (!this.#loop) return;
+    await this.#afterNextScan('requested');
+  }
+
+  #afterNextScan(why: string): Promise<void> {
+    const done = new Promise<void>((resolve) => this.#scanWaiters.push(resolve));
+    this.#rescanWhy ??= why;
+    this.#wake();
+    return done;
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.#step(signal);
+        this.#failures = 0;
+      } catch (err) {
+        if (signal.aborted) break;
+        this.#batch.discard();
+        this.#failures++;
+        // Whoever waits for a scan learns of the failure through the event, not by hanging.
+        for (const w of this.#scanWaiters.splice(0)) w();
+        this.#d.log.error('capture loop failed', { volume: this.#d.volume, err, failures: this.#failures });
+        this.#d.events.emit({
+          level: 'error',
+          type: 'capture.watch-error',
+          volume: this.#d.volume,
+          msg: 'capture failed; it is retried',
+          data: { error: errorMessage(err), failures: this.#failures },
+        });
+        await this.#wait(Math.min(1000 * 2 ** (this.#failures - 1), MAX_BACKOFF_MS));
+      }
+    }
+  }
+
+  async #step(signal: AbortSignal): Promise<void> {
+    const { clock } = this.#d;
+    let now = clock.monotonic();
+    if (now >= this.#nextRescanAt && this.#nextRescanAt > 0) this.#rescanWhy ??= 'periodic';
+    const hasDue = this.#dirty.size > 0 && this.#dirty.nextDueIn(now) === 0;
+    if (this.#rescanWhy !== undefined || hasDue) {
+      if (!(await this.#guard.check())) {
+        // Nothing read from an untrusted root: no deletes, no watcher; look again later.
+        this.#dirty.clear();
+        await this.#closeWatch();
+        this.#rescanWhy ??= 'root back';
+        for (const w of this.#scanWaiters.splice(0)) w();
+        await this.#wait(this.#d.rootCheckMs ?? DEFAULT_ROOT_CHECK_MS);
+        return;
+      }
+    }
+    if (!this.#watch && now >= this.#nextWatchTry) await this.#openWatch();
+    if (this.#rescanWhy !== undefined) {
+      const why = this.#rescanWhy;
+      const waiters = this.#scanWaiters.splice(0);
+      try {
+        const report = await this.#scanner.scan(why, signal);
+        for (const path of report.unstable) this.#dirty.mark(path, clock.monotonic());
+        this.#rescanWhy = undefined;
+        this.#nextRescanAt = clock.monotonic() + (this.#d.rescanMs ?? DEFAULT_RESCAN_MS);
+      } finally {
+        for (const w of waiters) w();
+      }
+      return;
+    }
+    const due = this.#dirty.takeDue(now);
+    if (due.length > 0) {
+      try {
+        for (const path of due) {
+          if (path === '') continue;
+          const retry = await captureWatchedPath(path, {
+            root: this.#d.root,
+            filter: this.#filter,
+            reconciler: this.#reconciler,
+            scanner: this.#scanner,
+            signal,
+          });
+          for (const p of retry) this.#dirty.mark(p, clock.monotonic());
+        }
+        await this.#batch.flush();
+      } catch (err) {
+        for (const path of due) this.#dirty.mark(path, clock.monotonic());
+        throw err;
+      }
+      return;
+    }
+    now = clock.monotonic();
+    const untilDue = this.#dirty.nextDueIn(now) ?? Number.POSITIVE_INFINITY;
+    const untilRescan = this.#nextRescanAt - now;
+    const untilWatchTry = this.#watch ? Number.POSITIVE_INFINITY : this.#nextWatchTry - now;
+    await this.#wait(Math.max(1, Math.min(untilDue, untilRescan, untilWatchTry)));
+  }
+
+  async #openWatch(): Promise<void> {
+    try {
+      this.#watch = await watchTree(
+        this.#d.root,
+        this.#filter,
+        (paths) => this.#onPaths(paths),
+        (err) => this.#onWatchError(err),
+      );
+    } catch (err) {
+      this.#onWatchError(err as Error);
+      this.#nextWatchTry = this.#d.clock.monotonic() + DEFAULT_WATCH_RETRY_MS;
+    }
+  }
+
+  async #closeWatch(): Promise<void> {
+    const w = this.#watch;
+    this.#watch = undefined;
+    await w?.close().catch(() => {});
+  }
+
+  #onPaths(paths: string[]): void {
+    const now = this.#d.clock.monotonic();
+    for (const path of paths) {
+      if (!this.#dirty.mark(path, now)) {
+        this.#d.events.emit({
+          level: 'warn',
+          type: 'capture.coalesced',
+          volume: this.#d.volume,
+          msg: 'too many changed paths at once; a full rescan replaces them',
+          data: { dirty: paths.length },
+        });
+        this.#rescanWhy ??= 'too many changes';
+        break;
+      }
+    }
+    this.#wake();
+  }
+
+  #onWatchError(err: Error): void {
+    this.#d.log.warn('watcher failed', { volume: this.#d.volume, err });
+    this.#d.events.emit({
+      level: 'warn',
+      type: 'capture.watch-error',
+      volume: this.#d.volume,
+      msg: 'the watcher failed; events may be lost, so the volume is rescanned',
+      data: { error: errorMessage(err) },
+    });
+    this.#rescanWhy ??= 'watch error';
+    this.#wake();
+  }
+
+  #wake(): void {
+    this.#isWoken = true;
+    this.#waker?.();
+  }
+
+  /** #wait sleeps on the clock for `ms`, or less when woken by an event, a request or stop. */
+  async #wait(ms: number): Promise<void> {
+    if (this.#isWoken || this.#abort?.signal.aborted) {
+      this.#isWoken = false;
+      return;
+    }
+    const ac = new AbortController();
+    this.#waker = () => ac.abort();
+    try {
+      await this.#d.clock.sleep(Math.min(ms, 2 ** 31 - 1), ac.signal);
+    } catch {
+      // Woken early: the loop looks at what changed.
+    } finally {
+      this.#waker = undefined;
+      this.#isWoken = false;
+    }
+  }
+}

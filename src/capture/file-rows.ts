@@ -1,0 +1,130 @@
+import type { StatementSync } from 'node:sqlite';
+import type { Catalog } from '../store/index.ts';
+
+/** FileKind is what capture records of a path in the `files` table. */
+export type FileKind = 'file' | 'dir' | 'symlink';
+
+/** FileRow is what capture last saw of one path: the identity a rescan compares against. */
+export interface FileRow {
+  path: string;
+  kind: FileKind;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  ino: bigint;
+  mode: bigint;
+  /** The seq of the change that recorded this state. */
+  seq: number;
+}
+
+/** FileRowDraft is a FileRow before its change has a seq; the outbox fills the seq in. */
+export type FileRowDraft = Omit<FileRow, 'seq'>;
+
+/** FileRowsUpdate is what one outbox append writes to the `files` table in its transaction. */
+export interface FileRowsUpdate {
+  upserts: FileRowDraft[];
+  deletes: string[];
+}
+
+/**
+ * FileRows reads the `files` table of one volume without ever loading it whole: lookups are by
+ * path, by the direct children of one directory, or by bounded pages of a subtree, so memory
+ * stays bounded by the size of one directory however large the volume is.
+ */
+export class FileRows {
+  readonly #volume: string;
+  readonly #get: StatementSync;
+  readonly #after: StatementSync;
+  readonly #from: StatementSync;
+  readonly #subtreeDesc: StatementSync;
+  readonly #any: StatementSync;
+
+  constructor(catalog: Catalog, volume: string) {
+    this.#volume = volume;
+    const cols = 'path, kind, size, mtime_ns, ctime_ns, ino, mode, seq';
+    this.#get = catalog.prepare(`SELECT ${cols} FROM files WHERE volume = ? AND path = ?`);
+    this.#after = catalog.prepare(
+      `SELECT ${cols} FROM files WHERE volume = ? AND path > ? ORDER BY path LIMIT 1`,
+    );
+    this.#from = catalog.prepare(
+      `SELECT ${cols} FROM files WHERE volume = ? AND path >= ? ORDER BY path LIMIT 1`,
+    );
+    this.#subtreeDesc = catalog.prepare(
+      `SELECT path FROM files WHERE volume = ? AND (path = ? OR (path > ? AND path < ?))
+       ORDER BY path DESC LIMIT ?`,
+    );
+    this.#any = catalog.prepare('SELECT 1 AS one FROM files WHERE volume = ? LIMIT 1');
+    for (const s of [this.#get, this.#after, this.#from]) s.setReadBigInts(true);
+  }
+
+  /** get returns the row of `path`, or undefined. */
+  get(path: string): FileRow | undefined {
+    const row = this.#get.get(this.#volume, path);
+    return row ? toFileRow(row) : undefined;
+  }
+
+  /** hasAny tells whether capture has recorded anything of the volume. */
+  hasAny(): boolean {
+    return this.#any.get(this.#volume) !== undefined;
+  }
+
+  /**
+   * children returns the rows of the direct children of directory `dir` ('' is the root), keyed
+   * by name. It seeks past each child directory's subtree in the index instead of reading it,
+   * so the cost is one index seek per child.
+   */
+  children(dir: string): Map<string, FileRow> {
+    const prefix = dir === '' ? '' : `${dir}/`;
+    const out = new Map<string, FileRow>();
+    let row = this.#after.get(this.#volume, prefix);
+    while (row) {
+      const r = toFileRow(row);
+      if (!r.path.startsWith(prefix)) break;
+      const rest = r.path.slice(prefix.length);
+      const slash = rest.indexOf('/');
+      if (slash < 0) {
+        out.set(rest, r);
+        row = this.#after.get(this.#volume, r.path);
+      } else {
+        // '0' is the character after '/', so this skips every path below that child.
+        row = this.#from.get(this.#volume, `${prefix}${rest.slice(0, slash)}0`);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * subtreeDeepestFirst returns up to `limit` paths of `path` and everything below it, deepest
+   * first (descending order puts every path before its ancestors). Callers delete what they got
+   * and ask again until it is empty.
+   */
+  subtreeDeepestFirst(path: string, limit: number): string[] {
+    const rows = this.#subtreeDesc.all(this.#volume, path, `${path}/`, `${path}0`, limit);
+    return rows.map((r) => r.path as string);
+  }
+}
+
+function toFileRow(row: Record<string, unknown>): FileRow {
+  return {
+    path: row.path as string,
+    kind: row.kind as FileKind,
+    size: row.size as bigint,
+    mtimeNs: row.mtime_ns as bigint,
+    ctimeNs: row.ctime_ns as bigint,
+    ino: row.ino as bigint,
+    mode: row.mode as bigint,
+    seq: Number(row.seq as bigint),
+  };
+}
+
+/** isSameFileState tells whether a row still describes what lstat reports now. */
+export function isSameFileState(row: FileRow, now: FileRowDraft): boolean {
+  return (
+    row.kind === now.kind &&
+    row.size === now.size &&
+    row.mtimeNs === now.mtimeNs &&
+    row.ctimeNs === now.ctimeNs &&
+    row.ino === now.ino &&
+    row.mode === now.mode
+  );
+}

@@ -1,0 +1,15 @@
+/** capture: change capture on the primary (scan, watch, root guard) and the outbox. */
+export { DEFAULT_RESCAN_MS, VolumeCapture, type VolumeCaptureDeps } from './capture.ts';
+export { ChangeBatch, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_CHANGES } from './change-batch.ts';
+export {
+  type FileKind,
+  type FileRow,
+  type FileRowDraft,
+  FileRows,
+  type FileRowsUpdate,
+} from './file-rows.ts';
+export { GlobFilter } from './globs.ts';
+export { type ChangeDraft, Outbox } from './outbox.ts';
+export { checkRoot, DEFAULT_ROOT_CHECK_MS, RootGuard, type RootProblem } from './root-guard.ts';
+export { Scanner, type ScanReport } from './scan.ts';
+export { DEFAULT_SETTLE_MS, DirtyPaths } from './watch.ts';

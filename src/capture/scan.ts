@@ -1,0 +1,155 @@
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock, EventSink } from '../core/index.ts';
+import { isStagingName } from '../sys/index.ts';
+import type { ChangeBatch } from './change-batch.ts';
+import type { FileRows } from './file-rows.ts';
+import type { GlobFilter } from './globs.ts';
+import { entryKind, lstatOrNull, type Reconciler } from './reconcile.ts';
+
+/** ScanReport is what one scan saw and did. */
+export interface ScanReport {
+  /** Directory entries looked at (captured or not). */
+  entries: number;
+  /** Paths for which a change was recorded. */
+  changed: number;
+  /** Files that changed while being read; the caller retries them. */
+  unstable: string[];
+}
+
+/** MAX_UNSTABLE_REPORTED bounds the retry list; beyond it the next scan catches the rest. */
+const MAX_UNSTABLE_REPORTED = 10_000;
+
+/**
+ * Scanner walks a volume's directory tree and reconciles every entry with the `files` table:
+ * unchanged entries (same size, mtime, ctime, inode, mode) are skipped, new and changed ones
+ * become changes, and recorded paths that are gone (or are now excluded) become deletes.
+ *
+ * Memory is bounded by the largest directory, not by the volume: each directory is listed,
+ * compared with the recorded rows of its direct children only, and left before its
+ * subdirectories are walked.
+ */
+export class Scanner {
+  readonly #root: string;
+  readonly #rows: FileRows;
+  readonly #filter: GlobFilter;
+  readonly #reconciler: Reconciler;
+  readonly #batch: ChangeBatch;
+  readonly #events: EventSink;
+  readonly #clock: Clock;
+  readonly #volume: string;
+
+  constructor(deps: {
+    root: string;
+    rows: FileRows;
+    filter: GlobFilter;
+    reconciler: Reconciler;
+    batch: ChangeBatch;
+    events: EventSink;
+    clock: Clock;
+    volume: string;
+  }) {
+    this.#root = deps.root;
+    this.#rows = deps.rows;
+    this.#filter = deps.filter;
+    this.#reconciler = deps.reconciler;
+    this.#batch = deps.batch;
+    this.#events = deps.events;
+    this.#clock = deps.clock;
+    this.#volume = deps.volume;
+  }
+
+  /** scan walks the whole volume and appends what changed; `why` goes into the events. */
+  async scan(why: string, signal?: AbortSignal): Promise<ScanReport> {
+    const started = this.#clock.monotonic();
+    this.#events.emit({
+      level: 'info',
+      type: 'capture.scan-started',
+      volume: this.#volume,
+      msg: 'scan started',
+      data: { why },
+    });
+    const report = await this.scanSubtree('', signal);
+    this.#events.emit({
+      level: 'info',
+      type: 'capture.scan-finished',
+      volume: this.#volume,
+      msg: 'scan finished',
+      data: {
+        why,
+        entries: report.entries,
+        changed: report.changed,
+        unstable: report.unstable.length,
+        ms: Math.round(this.#clock.monotonic() - started),
+      },
+    });
+    return report;
+  }
+
+  /** scanSubtree walks directory `dir` ('' is the root) and everything beneath it. */
+  async scanSubtree(dir: string, signal?: AbortSignal): Promise<ScanReport> {
+    const report: ScanReport = { entries: 0, changed: 0, unstable: [] };
+    // Rows of this subtree may sit in the batch; the walk compares against the catalog.
+    await this.#batch.flush();
+    await this.#walk(dir, report, signal);
+    await this.#batch.flush();
+    return report;
+  }
+
+  async #walk(dir: string, report: ScanReport, signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
+    const names = await this.#list(dir);
+    if (names === null) return;
+    const rows = this.#rows.children(dir);
+    const prefix = dir === '' ? '' : `${dir}/`;
+    // Deletes first: a name that vanished frees its place before anything new is recorded.
+    for (const [name, row] of rows) {
+      if (!names.has(name)) {
+        await this.#reconciler.deleteSubtree(prefix + name, row.kind);
+        report.changed++;
+      }
+    }
+    const subdirs: string[] = [];
+    for (const name of names) {
+      const path = prefix + name;
+      report.entries++;
+      const st = await lstatOrNull(join(this.#root, path));
+      const isDir = st !== null && entryKind(st) === 'dir';
+      const isCaptured = st !== null && this.#filter.isCaptured(path, isDir);
+      const outcome = await this.#reconciler.reconcile(path, isCaptured ? st : null, rows.get(name));
+      if (outcome === 'changed' || outcome === 'new-dir') report.changed++;
+      if (outcome === 'gone' && rows.has(name)) report.changed++;
+      if (outcome === 'unstable' && report.unstable.length < MAX_UNSTABLE_REPORTED)
+        report.unstable.push(path);
+      if (isCaptured && isDir) subdirs.push(path);
+    }
+    for (const sub of subdirs) await this.#walk(sub, report, signal);
+  }
+
+  /** #list returns the entry names of `dir` without our staging files, or null if it vanished. */
+  async #list(dir: string): Promise<Set<string> | null> {
+    const names = new Set<string>();
+    let handle: Awaited<ReturnType<typeof fsp.opendir>>;
+    try {
+      handle = await fsp.opendir(join(this.#root, dir));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Gone or replaced since its parent was listed: the next look at the parent settles it.
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      if (code !== 'EACCES' && code !== 'EPERM') throw err;
+      // Unreadable: compare nothing, so nothing recorded beneath it is taken for deleted.
+      this.#events.emit({
+        level: 'error',
+        type: 'capture.read-error',
+        volume: this.#volume,
+        msg: 'could not list a directory; it is retried at the next scan',
+        data: { path: dir, code },
+      });
+      return null;
+    }
+    for await (const entry of handle) {
+      if (!isStagingName(entry.name)) names.add(entry.name);
+    }
+    return names;
+  }
+}

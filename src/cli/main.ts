@@ -1,0 +1,60 @@
+import { errorMessage, isHindsightError } from '../core/index.ts';
+
+/** COMMANDS maps each subcommand to the module that runs it (one file per command). */
+const COMMANDS: Record<string, () => Promise<{ run: (argv: string[]) => Promise<number> }>> = {
+  init: () => import('./init.ts'),
+  join: () => import('./join.ts'),
+  invite: () => import('./invite.ts'),
+  agent: () => import('./agent.ts'),
+  volume: () => import('./volume.ts'),
+  status: () => import('./status.ts'),
+  events: () => import('./events.ts'),
+  verify: () => import('./verify.ts'),
+};
+
+const HELP = `hindsight — a standby server with a time funnel
+
+usage: hindsight COMMAND [options]
+
+  init      create a cluster and its first node
+  invite    print a one-time token for another node to join
+  join      join a cluster with a token
+  agent     run the node's daemon
+  volume    add or list protected directories
+  status    show volumes, positions, lag and links (--json for scripts)
+  events    show the event log (--follow, --json)
+  verify    re-read and re-hash every stored chunk
+
+Every command takes --state DIR (default $HINDSIGHT_STATE, /var/lib/hindsight as root,
+else ~/.local/state/hindsight) and --help. See docs/commands.md.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(HELP);
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`hindsight: unknown command "${name}"\n\n${HELP}`);
+    return 2;
+  }
+  return (await load()).run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    // A person-facing error: what failed and what to do next, no stack trace for user errors.
+    if (isHindsightError(err)) {
+      process.stderr.write(`hindsight: ${err.message} [${err.code}]\n`);
+      if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+    } else {
+      process.stderr.write(`hindsight: ${errorMessage(err)}\n${(err as Error)?.stack ?? ''}\n`);
+    }
+    process.exitCode = isHindsightError(err) && err.code === 'E_USAGE' ? 2 : 1;
+  },
+);

@@ -1,0 +1,56 @@
+import type { StatusReport } from '../daemon/index.ts';
+import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
+
+const USAGE = 'hindsight status [--state DIR] [--json]';
+
+/** status shows every volume of this node: role, positions, lag, link; and the peer links. */
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommand(argv, {}, USAGE);
+  if (values.help) {
+    process.stdout.write(`usage: ${USAGE}\n`);
+    return 0;
+  }
+  const status = await clientFor(stateDirOf(values)).get<StatusReport>('/v1/status');
+  if (values.json) printJson(status);
+  else process.stdout.write(formatStatus(status));
+  return 0;
+}
+
+/** formatStatus renders a status report for people. */
+export function formatStatus(s: StatusReport): string {
+  const out: string[] = [`node ${s.node}  (peer link ${s.peerAddress})`];
+  if (s.volumes.length === 0) out.push('  no volumes yet: add one with hindsight volume add');
+  for (const v of s.volumes) {
+    const state = v.state === 'stopped' ? `STOPPED: ${v.reason ?? ''}` : 'active';
+    out.push(`volume ${v.name}  ${v.role}  ${v.path}  epoch ${v.epoch}  ${state}`);
+    if (v.role === 'primary') {
+      out.push(`  captured up to seq ${v.lastSeq}`);
+      for (const m of v.mirrors ?? []) {
+        const lag = m.lagChanges === 0 ? 'in sync' : `behind by ${m.lagChanges} changes, ${m.lagSeconds.toFixed(1)} s`;
+        const refused = m.refusal ? `  (refused: ${m.refusal})` : '';
+        out.push(`  → ${m.node}: ${m.link}, acked seq ${m.ackedSeq}, ${lag}, ${formatBytes(m.bytesSent)} sent${refused}`);
+      }
+    } else {
+      out.push(
+        `  ← ${v.from}: ${v.link}, received seq ${v.receivedSeq}, applied seq ${v.appliedSeq}, ${formatBytes(v.bytesReceived ?? 0)} received`,
+      );
+    }
+  }
+  for (const p of s.peers) {
+    const rtt = p.rttMs === null ? '' : `  rtt ${p.rttMs.toFixed(2)} ms, clock offset ${p.clockOffsetMs?.toFixed(1)} ms`;
+    out.push(`peer ${p.node} (${p.direction}): ${p.link}${rtt}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** formatBytes renders a byte count with a binary unit. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}

@@ -1,0 +1,55 @@
+import { HindsightError, type VolumeSpec } from '../core/index.ts';
+import type { VolumeRow } from '../daemon/index.ts';
+import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
+
+const USAGE =
+  'hindsight volume add NAME --path DIR --primary NODE --mirror NODE:DIR [--mirror NODE:DIR]... [--include GLOB]... [--exclude GLOB]... [--state DIR] [--json]\n' +
+  '       hindsight volume list [--state DIR] [--json]';
+
+/** volume adds and lists protected data sets. */
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parseCommand(
+    rest,
+    {
+      path: { type: 'string' },
+      primary: { type: 'string' },
+      mirror: { type: 'string', multiple: true },
+      include: { type: 'string', multiple: true },
+      exclude: { type: 'string', multiple: true },
+    },
+    USAGE,
+    true,
+  );
+  const client = clientFor(stateDirOf(values));
+  if (sub === 'list') {
+    const { volumes } = await client.get<{ volumes: VolumeRow[] }>('/v1/volumes');
+    if (values.json) printJson(volumes);
+    else for (const v of volumes) process.stdout.write(`${v.name}\t${v.role}\t${v.path}\t${v.state}\n`);
+    return 0;
+  }
+  if (sub !== 'add' || values.help) {
+    process.stdout.write(`usage: ${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  if (positionals.length !== 1) throw new HindsightError('E_USAGE', 'volume add takes one NAME', { hint: `usage: ${USAGE}` });
+  if (!values.path || !values.primary || !values.mirror?.length) {
+    throw new HindsightError('E_USAGE', 'volume add needs --path, --primary and at least one --mirror', { hint: `usage: ${USAGE}` });
+  }
+  const mirrors = values.mirror.map((m) => {
+    const i = m.indexOf(':');
+    if (i <= 0 || i === m.length - 1) throw new HindsightError('E_USAGE', `--mirror ${m}: expected NODE:DIR`);
+    return { node: m.slice(0, i), path: m.slice(i + 1) };
+  });
+  const { volume } = await client.post<{ volume: VolumeSpec }>('/v1/volumes', {
+    name: positionals[0],
+    path: values.path,
+    primary: values.primary,
+    mirrors,
+    include: values.include ?? [],
+    exclude: values.exclude ?? [],
+  });
+  if (values.json) printJson(volume);
+  else process.stdout.write(`volume ${volume.name} added: ${volume.primary.node}:${volume.primary.path} → ${mirrors.map((m) => `${m.node}:${m.path}`).join(', ')}\n`);
+  return 0;
+}

@@ -1,0 +1,318 @@
+import { promises as fsp } from 'node:fs';
+import type { Server } from 'node:tls';
+import { VolumeCapture, Outbox } from '../capture/index.ts';
+import { type Clock, HindsightError, type VolumeSpec, errorMessage } from '../core/index.ts';
+import {
+  type JoinAnswer,
+  type JoinRequest,
+  MirrorLink,
+  checkVolumeSpec,
+  type Frame,
+  type PeerConnection,
+  type NodeIdentity,
+  PrimarySession,
+  type VolumeReceiveStats,
+  connectPeer,
+  loadIdentity,
+  splitAddress,
+  startPeerServer,
+} from '../link/index.ts';
+import { EventLog } from '../monitor/index.ts';
+import { type Catalog, type ChunkStore, PackStore, openCatalog } from '../store/index.ts';
+import { ApplyLoop, ViewApplier, ensureView, receivedPosition, recordVersions } from '../timeline/index.ts';
+import { type Logger, SystemClock, createLogger, lockStateDir } from '../sys/index.ts';
+import { type NodeConfig, loadConfig, parseHostPort } from './config.ts';
+import { Invites } from './invites.ts';
+import { Members } from './members.ts';
+import { type StatePaths, statePaths } from './paths.ts';
+import { type StatusReport, buildStatus } from './status.ts';
+import { type VolumeRow, Volumes } from './volumes.ts';
+
+/** VolumeInput is what `hindsight volume add` asks for. */
+export interface VolumeInput {
+  name: string;
+  path: string;
+  primary: string;
+  mirrors: { node: string; path: string }[];
+  include?: string[];
+  exclude?: string[];
+}
+
+/**
+ * Agent is the composition root of a node: it builds every stage from the state directory,
+ * supervises the loops (capture per primary volume, a link per mirror node, apply per mirrored
+ * volume), and shuts them down cleanly. Only this folder constructs concrete adapters.
+ */
+export class Agent {
+  readonly config: NodeConfig;
+  readonly paths: StatePaths;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly catalog: Catalog;
+  readonly store: ChunkStore;
+  readonly events: EventLog;
+  readonly volumes: Volumes;
+  readonly members: Members;
+  readonly outbox: Outbox;
+  readonly identity: NodeIdentity;
+  readonly invites: Invites;
+  readonly captures = new Map<string, VolumeCapture>();
+  readonly applies = new Map<string, ApplyLoop>();
+  readonly links = new Map<string, MirrorLink>();
+  readonly sessions = new Map<string, PrimarySession>();
+  readonly receiveStats = new Map<string, VolumeReceiveStats>();
+  #peerServer: Server | null = null;
+  #unlock: () => Promise<void>;
+  #startedAt: number;
+
+  private constructor(parts: {
+    config: NodeConfig;
+    paths: StatePaths;
+    clock: Clock;
+    log: Logger;
+    catalog: Catalog;
+    store: ChunkStore;
+    identity: NodeIdentity;
+    unlock: () => Promise<void>;
+  }) {
+    this.config = parts.config;
+    this.paths = parts.paths;
+    this.clock = parts.clock;
+    this.log = parts.log;
+    this.catalog = parts.catalog;
+    this.store = parts.store;
+    this.identity = parts.identity;
+    this.#unlock = parts.unlock;
+    this.#startedAt = parts.clock.now();
+    this.events = new EventLog({ catalog: this.catalog, clock: this.clock, log: this.log.child('event') });
+    this.volumes = new Volumes(this.catalog, this.config.name, this.paths.dir);
+    this.members = new Members(this.catalog, this.config.name);
+    this.outbox = new Outbox(this.catalog);
+    this.invites = new Invites({
+      catalog: this.catalog,
+      clock: this.clock,
+      identity: this.identity,
+      stateDir: this.paths.dir,
+      members: this.members,
+      listen: this.config.listen,
+    });
+  }
+
+  /** open loads the node's state and locks the state directory; `start` then runs it. */
+  static async open(stateDir: string, options: { clock?: Clock; log?: Logger } = {}): Promise<Agent> {
+    const paths = statePaths(stateDir);
+    const config = await loadConfig(paths.config);
+    const unlock = await lockStateDir(paths.dir);
+    try {
+      const identity = await loadIdentity(paths.identity);
+      if (identity.name !== config.name) {
+        throw new HindsightError('E_CONFIG_INVALID', `config names node ${config.name}, the certificate ${identity.name}`);
+      }
+      const clock = options.clock ?? new SystemClock();
+      const log = options.log ?? createLogger('agent');
+      await fsp.mkdir(paths.packs, { recursive: true, mode: 0o700 });
+      const catalog = openCatalog(paths.catalog);
+      const store = new PackStore({ dir: paths.packs, catalog });
+      return new Agent({ config, paths, clock, log, catalog, store, identity, unlock });
+    } catch (err) {
+      await unlock();
+      throw err;
+    }
+  }
+
+  /** start listens on the peer port and starts every loop. */
+  async start(): Promise<void> {
+    const { host, port } = parseHostPort(this.config.listen, 'listen');
+    this.#peerServer = await startPeerServer(host, port, {
+      identity: this.identity,
+      clock: this.clock,
+      events: this.events,
+      log: this.log.child('peer'),
+      onNodeLink: (factory) => this.#onNodeLink(factory),
+      onJoin: (req: JoinRequest): Promise<JoinAnswer> => this.invites.answer(req),
+    });
+    for (const v of this.volumes.list()) this.#startVolume(v);
+    this.events.emit({ level: 'info', type: 'agent.started', msg: 'agent started', data: { node: this.config.name } });
+  }
+
+  /** stop ends every loop, closes links and the catalog, and releases the state directory. */
+  async stop(): Promise<void> {
+    this.events.emit({ level: 'info', type: 'agent.stopping', msg: 'agent stopping' });
+    this.#peerServer?.close();
+    await Promise.allSettled([...this.captures.values()].map((c) => c.stop()));
+    await Promise.allSettled([...this.links.values()].map((l) => l.stop()));
+    await Promise.allSettled([...this.applies.values()].map((a) => a.stop()));
+    await this.store.close().catch((err) => this.log.error('store close failed', { err }));
+    this.catalog.close();
+    await this.#unlock();
+  }
+
+  /** peerAddress is where the peer listener is bound. */
+  peerAddress(): string {
+    const addr = this.#peerServer?.address();
+    return addr && typeof addr === 'object' ? `${addr.address}:${addr.port}` : this.config.listen;
+  }
+
+  /** addVolume defines a new volume whose primary is this node and starts protecting it. */
+  async addVolume(input: VolumeInput): Promise<VolumeSpec> {
+    const spec: VolumeSpec = {
+      name: input.name,
+      kind: 'files',
+      primary: { node: input.primary, path: input.path },
+      mirrors: input.mirrors,
+      include: input.include ?? [],
+      exclude: input.exclude ?? [],
+      createdAt: this.clock.now(),
+    };
+    checkVolumeSpec(spec);
+    for (const m of spec.mirrors) {
+      if (!this.members.addressOf(m.node)) {
+        throw new HindsightError('E_VOLUME_UNKNOWN_NODE', `node ${m.node} is not known to ${this.config.name}`, {
+          hint: `join ${m.node} to the cluster first ('hindsight invite' here, 'hindsight join TOKEN' there)`,
+        });
+      }
+    }
+    const row = await this.volumes.addPrimary(spec);
+    this.events.emit({ level: 'info', type: 'volume.added', volume: spec.name, msg: 'volume added', data: { role: 'primary' } });
+    this.#startVolume(row);
+    return spec;
+  }
+
+  /** status reports every volume, link and peer of this node. */
+  status(): StatusReport {
+    return buildStatus(this);
+  }
+
+  #startVolume(v: VolumeRow): void {
+    if (v.role === 'primary') {
+      for (const m of v.spec.mirrors) this.#linkTo(m.node).addVolume(v.spec);
+      if (this.captures.has(v.name)) return;
+      const capture = new VolumeCapture({
+        catalog: this.catalog,
+        store: this.store,
+        outbox: this.outbox,
+        events: this.events,
+        clock: this.clock,
+        log: this.log.child(`capture.${v.name}`),
+        volume: v.name,
+        root: v.path,
+        include: v.spec.include,
+        exclude: v.spec.exclude,
+      });
+      capture.onAppended(() => {
+        for (const m of v.spec.mirrors) this.links.get(m.node)?.wake(v.name);
+      });
+      this.captures.set(v.name, capture);
+      capture.start().catch((err) => {
+        this.events.emit({
+          level: 'error',
+          type: 'volume.stopped',
+          volume: v.name,
+          msg: 'capture failed to start',
+          data: { error: errorMessage(err) },
+        });
+      });
+    } else {
+      if (this.applies.has(v.name)) return;
+      ensureView(this.catalog, v.name, 'main', v.path);
+      const applier = new ViewApplier({
+        catalog: this.catalog,
+        store: this.store,
+        events: this.events,
+        log: this.log.child(`apply.${v.name}`),
+        clock: this.clock,
+        volume: v.name,
+        view: 'main',
+        root: v.path,
+      });
+      const loop = new ApplyLoop({ applier, clock: this.clock, log: this.log.child(`apply.${v.name}`), volume: v.name });
+      this.applies.set(v.name, loop);
+      loop.start();
+    }
+  }
+
+  #linkTo(peer: string): MirrorLink {
+    let link = this.links.get(peer);
+    if (link) return link;
+    link = new MirrorLink(peer, {
+      self: this.config.name,
+      clock: this.clock,
+      events: this.events,
+      log: this.log.child(`link.${peer}`),
+      store: this.store,
+      outbox: this.outbox,
+      dial: async (name, signal) => {
+        const address = this.members.addressOf(name);
+        if (!address) throw new HindsightError('E_LINK_UNKNOWN_NODE', `no address known for node ${name}`);
+        const { host, port } = splitAddress(address);
+        return connectPeer({ host, port, identity: this.identity, expectName: name, signal, clock: this.clock });
+      },
+      volumesFor: (name) => this.volumes.specsMirroredBy(name),
+      epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
+      members: () => this.#membersWithSelf(),
+      mergeMembers: (list) => this.members.merge(list),
+    });
+    this.links.set(peer, link);
+    link.start();
+    return link;
+  }
+
+  #onNodeLink(factory: { peer: string; connect: (onFrame: (f: Frame) => Promise<void>) => PeerConnection }): void {
+    const session = new PrimarySession(
+      factory.peer,
+      {
+        self: this.config.name,
+        clock: this.clock,
+        catalog: this.catalog,
+        store: this.store,
+        events: this.events,
+        log: this.log.child(`receive.${factory.peer}`),
+        acceptVolume: async (spec, from) => {
+          const isNew = !this.volumes.get(spec.name);
+          const row = await this.volumes.acceptMirror(spec, from);
+          if (isNew) {
+            this.events.emit({ level: 'info', type: 'volume.added', volume: spec.name, peer: from, msg: 'volume added', data: { role: 'mirror', path: row.path } });
+          }
+          this.#startVolume(row);
+          const pos = receivedPosition(this.catalog, spec.name);
+          return { epoch: pos?.epoch ?? row.epoch, seq: pos?.seq ?? 0 };
+        },
+        recordVersions: (changes, receivedAt, from) => recordVersions(this.catalog, changes, receivedAt, from),
+        onVersions: (volume) => this.applies.get(volume)?.wake(),
+        members: () => this.#membersWithSelf(),
+        mergeMembers: (list) => this.members.merge(list),
+      },
+      this.receiveStats,
+    );
+    const conn = factory.connect((frame) => session.onFrame(frame));
+    session.attach(conn);
+    this.sessions.set(factory.peer, session);
+    this.#sessionConns.set(factory.peer, conn);
+    conn.closed.then((err) => {
+      if (this.#sessionConns.get(factory.peer) === conn) this.#sessionConns.delete(factory.peer);
+      this.events.emit({
+        level: err ? 'warn' : 'info',
+        type: 'link.disconnected',
+        peer: factory.peer,
+        msg: 'link from primary ended',
+        data: { error: err ? errorMessage(err) : 'closed' },
+      });
+    });
+  }
+
+  readonly #sessionConns = new Map<string, PeerConnection>();
+
+  /** sessionConnection returns the live link from primary `peer`, if any. */
+  sessionConnection(peer: string): PeerConnection | undefined {
+    return this.#sessionConns.get(peer);
+  }
+
+  /** startedAt is when this agent started (wall clock). */
+  get startedAt(): number {
+    return this.#startedAt;
+  }
+
+  #membersWithSelf() {
+    return [...this.members.list(), { name: this.config.name, address: this.config.listen, updatedAt: this.#startedAt }];
+  }
+}

@@ -1,0 +1,153 @@
+import { promises as fsp } from 'node:fs';
+import { resolve, sep } from 'node:path';
+import { HindsightError, type Role, type VolumeSpec } from '../core/index.ts';
+import type { Catalog } from '../store/index.ts';
+
+/** VolumeRow is a volume as this node holds it. */
+export interface VolumeRow {
+  name: string;
+  spec: VolumeSpec;
+  role: Role;
+  path: string;
+  epoch: number;
+  state: 'active' | 'stopped';
+  reason: string | null;
+}
+
+/** SYSTEM_DIRS are never accepted as a volume directory, nor anything beneath /proc, /sys, /dev. */
+const SYSTEM_DIRS = ['/', '/bin', '/boot', '/dev', '/etc', '/lib', '/lib64', '/proc', '/root', '/sbin', '/sys', '/usr', '/var'];
+const SYSTEM_TREES = ['/proc', '/sys', '/dev'];
+
+/**
+ * Volumes is this node's registry of the volumes it takes part in. A volume is added on its
+ * primary's node through the API; a mirror learns it from the primary over the peer link and
+ * accepts it only if it is named as a mirror and the directory is a safe place to write.
+ */
+export class Volumes {
+  readonly #catalog: Catalog;
+  readonly #self: string;
+  readonly #stateDir: string;
+
+  constructor(catalog: Catalog, self: string, stateDir: string) {
+    this.#catalog = catalog;
+    this.#self = self;
+    this.#stateDir = resolve(stateDir);
+  }
+
+  /** list returns every volume of this node. */
+  list(): VolumeRow[] {
+    const rows = this.#catalog.prepare('SELECT * FROM volumes ORDER BY name').all() as {
+      name: string;
+      spec: string;
+      role: Role;
+      path: string;
+      epoch: number;
+      state: 'active' | 'stopped';
+      reason: string | null;
+    }[];
+    return rows.map((r) => ({ ...r, spec: JSON.parse(r.spec) as VolumeSpec }));
+  }
+
+  /** get returns one volume or undefined. */
+  get(name: string): VolumeRow | undefined {
+    return this.list().find((v) => v.name === name);
+  }
+
+  /** specsMirroredBy returns the specs of volumes this node is primary of and `peer` mirrors. */
+  specsMirroredBy(peer: string): VolumeSpec[] {
+    return this.list()
+      .filter((v) => v.role === 'primary' && v.spec.mirrors.some((m) => m.node === peer))
+      .map((v) => v.spec);
+  }
+
+  /** addPrimary records a new volume whose primary is this node. */
+  async addPrimary(spec: VolumeSpec): Promise<VolumeRow> {
+    if (spec.primary.node !== this.#self) {
+      throw new HindsightError('E_VOLUME_NOT_PRIMARY', `volume ${spec.name} names ${spec.primary.node} as primary`, {
+        hint: `run 'hindsight volume add' on ${spec.primary.node}, this node is ${this.#self}`,
+      });
+    }
+    if (spec.mirrors.length === 0) {
+      throw new HindsightError('E_VOLUME_NO_MIRROR', 'a volume needs at least one --mirror NODE:DIR');
+    }
+    const existing = this.get(spec.name);
+    if (existing) {
+      throw new HindsightError('E_VOLUME_EXISTS', `volume ${spec.name} exists already`, {
+        hint: 'choose another name',
+      });
+    }
+    const root = await this.#checkDir(spec.primary.path, false);
+    this.#checkOverlap(spec.name, root);
+    this.#catalog
+      .prepare("INSERT INTO volumes (name, spec, role, path) VALUES (?, ?, 'primary', ?)")
+      .run(spec.name, JSON.stringify(spec), root);
+    return this.get(spec.name)!;
+  }
+
+  /**
+   * acceptMirror records (or confirms) a volume that `from` is primary of and this node mirrors,
+   * creating its directory if needed. Refuses a name held for another primary, a spec that does
+   * not name this node, and unsafe directories.
+   */
+  async acceptMirror(spec: VolumeSpec, from: string): Promise<VolumeRow> {
+    if (spec.primary.node !== from) {
+      throw new HindsightError('E_VOLUME_CONFLICT', `${from} sent volume ${spec.name} whose primary is ${spec.primary.node}`);
+    }
+    const mine = spec.mirrors.find((m) => m.node === this.#self);
+    if (!mine) throw new HindsightError('E_VOLUME_CONFLICT', `volume ${spec.name} does not name ${this.#self} as a mirror`);
+    const existing = this.get(spec.name);
+    if (existing) {
+      if (existing.role !== 'mirror' || existing.spec.primary.node !== from) {
+        throw new HindsightError(
+          'E_VOLUME_CONFLICT',
+          `volume name ${spec.name} is taken on ${this.#self} (${existing.role} of ${existing.spec.primary.node})`,
+          { hint: 'volume names are unique in a cluster; add the volume under another name' },
+        );
+      }
+      if (resolve(mine.path) !== existing.path) {
+        throw new HindsightError('E_VOLUME_CONFLICT', `volume ${spec.name} is kept at ${existing.path}, not ${mine.path}`);
+      }
+      this.#catalog.prepare('UPDATE volumes SET spec = ? WHERE name = ?').run(JSON.stringify(spec), spec.name);
+      return this.get(spec.name)!;
+    }
+    const root = await this.#checkDir(mine.path, true);
+    this.#checkOverlap(spec.name, root);
+    this.#catalog
+      .prepare("INSERT INTO volumes (name, spec, role, path) VALUES (?, ?, 'mirror', ?)")
+      .run(spec.name, JSON.stringify(spec), root);
+    return this.get(spec.name)!;
+  }
+
+  /** setState stops or resumes a volume, with the reason shown by status. */
+  setState(name: string, state: 'active' | 'stopped', reason: string | null): void {
+    this.#catalog.prepare('UPDATE volumes SET state = ?, reason = ? WHERE name = ?').run(state, reason, name);
+  }
+
+  async #checkDir(path: string, create: boolean): Promise<string> {
+    const root = resolve(path);
+    const refuse = (why: string, hint?: string): never => {
+      throw new HindsightError('E_VOLUME_PATH', `directory ${root} ${why}`, { hint });
+    };
+    if (SYSTEM_DIRS.includes(root) || SYSTEM_TREES.some((t) => root.startsWith(t + sep))) refuse('is a system directory');
+    if (isWithin(root, this.#stateDir) || isWithin(this.#stateDir, root)) {
+      refuse('overlaps the state directory', 'keep volumes and the state directory apart');
+    }
+    if (create) await fsp.mkdir(root, { recursive: true, mode: 0o755 });
+    const st = await fsp.lstat(root).catch(() => null);
+    if (!st) refuse('does not exist', 'create it, or check the path');
+    if (!st!.isDirectory()) refuse('is not a directory (or is a symbolic link)');
+    return root;
+  }
+
+  #checkOverlap(name: string, root: string): void {
+    for (const v of this.list()) {
+      if (v.name !== name && (isWithin(root, v.path) || isWithin(v.path, root))) {
+        throw new HindsightError('E_VOLUME_PATH', `directory ${root} overlaps volume ${v.name} at ${v.path}`);
+      }
+    }
+  }
+}
+
+function isWithin(child: string, parent: string): boolean {
+  return child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+}

@@ -1,0 +1,11 @@
+/** link: the peer link — identity, TLS, framing, messages, the primary's sender and the mirror's receiver. */
+export * from './framing.ts';
+export * from './identity.ts';
+export * from './join-token.ts';
+export * from './messages.ts';
+export * from './peer-connection.ts';
+export * from './peer-server.ts';
+export * from './read-one-frame.ts';
+export * from './receiver.ts';
+export * from './sender.ts';
+export * from './tls.ts';

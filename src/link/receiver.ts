@@ -1,0 +1,242 @@
+import {
+  type Change,
+  type Clock,
+  type EventSink,
+  HASH_BYTES,
+  HindsightError,
+  type VolumeSpec,
+  errorMessage,
+  isHindsightError,
+} from '../core/index.ts';
+import type { Catalog, ChunkStore } from '../store/index.ts';
+import { inTransaction } from '../store/index.ts';
+import type { Logger } from '../sys/index.ts';
+import {
+  type HelloHeader,
+  MSG,
+  type Member,
+  PROTOCOL_VERSION,
+  checkVolumeSpec,
+  decodeChanges,
+  decodeChunkRecords,
+  encodeHashes,
+} from './messages.ts';
+import type { Frame } from './framing.ts';
+import type { PeerConnection } from './peer-connection.ts';
+
+/** WANT_HASHES is how many chunk hashes one WANT asks for. */
+const WANT_HASHES = 512;
+/** WANTS_IN_FLIGHT bounds the chunk requests outstanding at once (memory and pipelining). */
+const WANTS_IN_FLIGHT = 4;
+/** SYNC_EVERY_BYTES makes a long transfer (one huge file) durable in steps, bounding memory. */
+const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
+
+/** ReceiverDeps is what a PrimarySession is built from (assembled in daemon/). */
+export interface ReceiverDeps {
+  self: string;
+  clock: Clock;
+  catalog: Catalog;
+  store: ChunkStore;
+  events: EventSink;
+  log: Logger;
+  /** Accepts (or refuses, by throwing a HindsightError) the primary's volume; returns the durable position. */
+  acceptVolume: (spec: VolumeSpec, from: string, epoch: number) => Promise<{ epoch: number; seq: number }>;
+  /** Records a batch of received changes as versions; runs inside the receiver's transaction. */
+  recordVersions: (changes: Change[], receivedAt: number, from: string) => void;
+  /** Called after versions were committed, to wake the apply loop. */
+  onVersions: (volume: string) => void;
+  members: () => Member[];
+  mergeMembers: (members: Member[]) => void;
+}
+
+/** VolumeReceiveStats is what status shows for a mirrored volume's link. */
+export interface VolumeReceiveStats {
+  from: string;
+  bytesReceived: number;
+  primarySeq: number | null;
+}
+
+/**
+ * PrimarySession is the mirror's side of one link from a primary. Batches of changes are
+ * handled strictly in order: the chunks a batch needs are requested (bounded in flight),
+ * verified and stored; then the pack data is fsynced, the chunk index and the versions are
+ * committed in one transaction, and only then is the batch acknowledged.
+ */
+export class PrimarySession {
+  readonly peer: string;
+  #deps: ReceiverDeps;
+  #conn: PeerConnection | null = null;
+  #queue: Promise<void> = Promise.resolve();
+  #accepted = new Set<string>();
+  #waiting = new Map<string, () => void>();
+  #bytesSinceSync = 0;
+  readonly stats: Map<string, VolumeReceiveStats>;
+
+  constructor(peer: string, deps: ReceiverDeps, stats: Map<string, VolumeReceiveStats>) {
+    this.peer = peer;
+    this.#deps = deps;
+    this.stats = stats;
+  }
+
+  /** attach binds the session to its connection; call before frames flow. */
+  attach(conn: PeerConnection): void {
+    this.#conn = conn;
+  }
+
+  /** onFrame handles one frame from the primary. */
+  async onFrame(frame: Frame): Promise<void> {
+    const conn = this.#conn!;
+    const h = frame.header as Record<string, unknown>;
+    switch (frame.type) {
+      case MSG.HELLO: {
+        const hello = frame.header as HelloHeader;
+        if (hello.node !== this.peer) throw protocolError(`HELLO names ${hello.node}, certificate says ${this.peer}`);
+        if (hello.protocol !== PROTOCOL_VERSION) throw protocolError(`protocol ${hello.protocol} unsupported`);
+        this.#deps.mergeMembers(hello.members ?? []);
+        await conn.send(MSG.HELLO, { node: this.#deps.self, protocol: PROTOCOL_VERSION, members: this.#deps.members() });
+        this.#deps.events.emit({ level: 'info', type: 'link.connected', peer: this.peer, msg: 'link from primary up' });
+        return;
+      }
+      case MSG.VOLUME:
+        await this.#onVolume(conn, h);
+        return;
+      case MSG.CHANGES: {
+        const { volume, changes } = decodeChanges(frame.header, frame.body);
+        if (!this.#accepted.has(volume)) throw protocolError(`CHANGES for undeclared volume ${volume}`);
+        const st = this.stats.get(volume);
+        if (st) st.bytesReceived += frame.body.length;
+        // Strictly in order; the sender's window bounds how many batches can queue here.
+        this.#queue = this.#queue.then(() => this.#receiveBatch(conn, volume, changes));
+        this.#queue.catch((err) => conn.close(err));
+        return;
+      }
+      case MSG.CHUNKS:
+        this.#onChunks(String(h.volume), frame.body);
+        return;
+      case MSG.ERROR:
+        this.#deps.events.emit({
+          level: 'error',
+          type: 'link.peer-error',
+          peer: this.peer,
+          msg: 'primary reported an error',
+          data: { code: h.code, message: h.message },
+        });
+        return;
+      default:
+        throw protocolError(`unexpected message type ${frame.type}`);
+    }
+  }
+
+  async #onVolume(conn: PeerConnection, h: Record<string, unknown>): Promise<void> {
+    let spec: VolumeSpec;
+    try {
+      spec = checkVolumeSpec(h.spec);
+      const pos = await this.#deps.acceptVolume(spec, this.peer, Number(h.epoch) || 1);
+      this.#accepted.add(spec.name);
+      if (!this.stats.has(spec.name)) this.stats.set(spec.name, { from: this.peer, bytesReceived: 0, primarySeq: null });
+      await conn.send(MSG.VOLUME_READY, { volume: spec.name, epoch: pos.epoch, seq: pos.seq });
+    } catch (err) {
+      const code = isHindsightError(err) ? err.code : 'E_VOLUME_REFUSED';
+      const hint = isHindsightError(err) ? err.hint : undefined;
+      const volume = String((h.spec as { name?: unknown })?.name ?? '?');
+      this.#deps.events.emit({
+        level: 'error',
+        type: 'volume.refused',
+        volume,
+        peer: this.peer,
+        msg: 'refused a volume from the primary',
+        data: { code, reason: errorMessage(err) },
+      });
+      await conn.send(MSG.VOLUME_REFUSED, { volume, code, message: errorMessage(err), hint });
+    }
+  }
+
+  async #receiveBatch(conn: PeerConnection, volume: string, changes: Change[]): Promise<void> {
+    if (changes.length === 0) return;
+    const { store, catalog, clock } = this.#deps;
+    const needed: Buffer[] = [];
+    for (const c of changes) {
+      if (c.kind !== 'put' || !c.chunks) continue;
+      for (let i = 0; i < c.chunks.length; i += HASH_BYTES) needed.push(c.chunks.subarray(i, i + HASH_BYTES));
+    }
+    const missing = store.missing(needed);
+    await this.#fetch(conn, volume, missing);
+    await store.sync();
+    const receivedAt = clock.now();
+    try {
+      inTransaction(catalog, () => {
+        store.commitPending();
+        this.#deps.recordVersions(changes, receivedAt, this.peer);
+      });
+    } catch (err) {
+      this.#deps.events.emit({
+        level: 'error',
+        type: 'receive.rejected',
+        volume,
+        peer: this.peer,
+        msg: 'refused a batch of changes',
+        data: { error: errorMessage(err), code: isHindsightError(err) ? err.code : undefined },
+      });
+      await conn.send(MSG.ERROR, { code: isHindsightError(err) ? err.code : 'E_RECEIVE', message: errorMessage(err) });
+      throw err;
+    }
+    this.#bytesSinceSync = 0;
+    const last = changes[changes.length - 1];
+    await conn.send(MSG.ACK, { volume, epoch: last.epoch, seq: last.seq });
+    this.#deps.onVersions(volume);
+  }
+
+  /** #fetch asks for `hashes` in groups, a bounded number outstanding, and resolves when all are stored. */
+  async #fetch(conn: PeerConnection, volume: string, hashes: Buffer[]): Promise<void> {
+    let next = 0;
+    const inFlight = new Set<Promise<void>>();
+    while (next < hashes.length || inFlight.size > 0) {
+      while (next < hashes.length && inFlight.size < WANTS_IN_FLIGHT) {
+        const group = hashes.slice(next, next + WANT_HASHES);
+        next += group.length;
+        const done = Promise.all(group.map((hash) => this.#awaitChunk(hash, conn))).then(() => {});
+        const tracked = done.finally(() => inFlight.delete(tracked));
+        // Marked handled here; the race below still sees a rejection.
+        tracked.catch(() => {});
+        inFlight.add(tracked);
+        await conn.send(MSG.WANT, { volume }, encodeHashes(group));
+      }
+      await Promise.race(inFlight);
+      if (this.#bytesSinceSync >= SYNC_EVERY_BYTES) await this.#syncChunks();
+    }
+  }
+
+  #awaitChunk(hash: Buffer, conn: PeerConnection): Promise<void> {
+    const key = hash.toString('hex');
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.set(key, resolve);
+      conn.closed.then((err) => reject(err ?? new HindsightError('E_LINK_CLOSED', 'link closed')));
+    });
+  }
+
+  #onChunks(volume: string, body: Buffer): void {
+    const st = this.stats.get(volume);
+    if (st) st.bytesReceived += body.length;
+    for (const chunk of decodeChunkRecords(body)) {
+      const key = chunk.hash.toString('hex');
+      const resolve = this.#waiting.get(key);
+      // A chunk nobody asked for is dropped: a peer cannot fill our store at will.
+      if (!resolve) continue;
+      this.#deps.store.putStored({ ...chunk, hash: Buffer.from(chunk.hash), data: Buffer.from(chunk.data) });
+      this.#bytesSinceSync += chunk.rawLen;
+      this.#waiting.delete(key);
+      resolve();
+    }
+  }
+
+  async #syncChunks(): Promise<void> {
+    this.#bytesSinceSync = 0;
+    await this.#deps.store.sync();
+    // Chunk index rows alone are harmless if nothing references them yet.
+    inTransaction(this.#deps.catalog, () => this.#deps.store.commitPending());
+  }
+}
+
+function protocolError(why: string): HindsightError {
+  return new HindsightError('E_LINK_PROTOCOL', `protocol violation by primary: ${why}`);
+}

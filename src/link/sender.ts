@@ -1,0 +1,306 @@
+import type { TLSSocket } from 'node:tls';
+import { type Clock, type EventSink, HindsightError, type VolumeSpec, errorMessage } from '../core/index.ts';
+import type { ChunkStore, StoredChunk } from '../store/index.ts';
+import type { Logger } from '../sys/index.ts';
+import {
+  type HelloHeader,
+  MSG,
+  type Member,
+  PROTOCOL_VERSION,
+  decodeHashes,
+  encodeChanges,
+  encodeChunkRecords,
+} from './messages.ts';
+import type { Frame } from './framing.ts';
+import { PeerConnection } from './peer-connection.ts';
+
+/** DEFAULT_WINDOW_SEQS bounds how far the sender runs ahead of the mirror's acknowledgement. */
+export const DEFAULT_WINDOW_SEQS = 4096;
+/** DEFAULT_BATCH_CHANGES is the most changes in one CHANGES frame. */
+export const DEFAULT_BATCH_CHANGES = 512;
+/** CHUNKS_FRAME_BYTES is the target size of one CHUNKS frame. */
+const CHUNKS_FRAME_BYTES = 4 * 1024 * 1024;
+const BACKOFF_START_MS = 500;
+const BACKOFF_MAX_MS = 15_000;
+
+/** OutboxReader is what the sender needs of the primary's outbox. */
+export interface OutboxReader {
+  readAfter(volume: string, afterSeq: number, limit: number): import('../core/index.ts').Change[];
+  acknowledge(volume: string, mirror: string, epoch: number, seq: number, at: number): void;
+}
+
+/** VolumeLinkStats is what status shows per volume and mirror. */
+export interface VolumeLinkStats {
+  ackedSeq: number;
+  sentSeq: number;
+  bytesSent: number;
+  state: 'waiting' | 'streaming' | 'refused';
+  refusal?: string;
+}
+
+interface Stream {
+  spec: VolumeSpec;
+  cursor: number;
+  acked: number;
+  ready: boolean;
+  wake: () => void;
+}
+
+/**
+ * MirrorLink is the primary's side of the link to one mirror node: it dials the mirror, keeps
+ * the link up (reconnecting with backoff), declares each volume the mirror holds, streams
+ * outbox changes from the mirror's durable position, serves the chunks it asks for, and records
+ * acknowledgements in the outbox.
+ */
+export class MirrorLink {
+  readonly peer: string;
+  readonly volumeStats = new Map<string, VolumeLinkStats>();
+  connection: PeerConnection | null = null;
+  #deps: MirrorLinkDeps;
+  #streams = new Map<string, Stream>();
+  #stopped = false;
+  #abort = new AbortController();
+  #running: Promise<void> | null = null;
+
+  constructor(peer: string, deps: MirrorLinkDeps) {
+    this.peer = peer;
+    this.#deps = deps;
+  }
+
+  /** start begins dialing; it returns at once. */
+  start(): void {
+    this.#running ??= this.#run();
+  }
+
+  /** stop closes the link and waits for the loop to end. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#abort.abort();
+    this.connection?.close(null);
+    for (const s of this.#streams.values()) s.wake();
+    await this.#running;
+  }
+
+  /** addVolume declares a volume to the mirror (at once if connected, else at the next connect). */
+  addVolume(spec: VolumeSpec): void {
+    this.volumeStats.set(spec.name, this.volumeStats.get(spec.name) ?? {
+      ackedSeq: 0,
+      sentSeq: 0,
+      bytesSent: 0,
+      state: 'waiting',
+    });
+    const conn = this.connection;
+    if (conn && !conn.isClosed) this.#declare(conn, spec).catch((err) => conn.close(err));
+  }
+
+  /** wake tells the streams that the outbox has new changes. */
+  wake(volume: string): void {
+    this.#streams.get(volume)?.wake();
+  }
+
+  async #run(): Promise<void> {
+    const { clock, events, log } = this.#deps;
+    let backoff = BACKOFF_START_MS;
+    let lastError = '';
+    while (!this.#stopped) {
+      let socket: TLSSocket;
+      try {
+        socket = await this.#deps.dial(this.peer, this.#abort.signal);
+      } catch (err) {
+        if (this.#stopped) break;
+        const msg = errorMessage(err);
+        if (msg !== lastError) {
+          events.emit({ level: 'warn', type: 'link.error', peer: this.peer, msg: 'cannot reach mirror', data: { error: msg } });
+          lastError = msg;
+        }
+        await clock.sleep(backoff, this.#abort.signal).catch(() => {});
+        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+        continue;
+      }
+      backoff = BACKOFF_START_MS;
+      lastError = '';
+      const err = await this.#session(socket);
+      if (this.#stopped) break;
+      events.emit({
+        level: 'warn',
+        type: 'link.disconnected',
+        peer: this.peer,
+        msg: 'link to mirror lost',
+        data: { error: err ? errorMessage(err) : 'closed' },
+      });
+      log.debug('session ended', { peer: this.peer });
+      await clock.sleep(BACKOFF_START_MS, this.#abort.signal).catch(() => {});
+    }
+  }
+
+  async #session(socket: TLSSocket): Promise<Error | null> {
+    const { clock, events } = this.#deps;
+    let helloSeen = false;
+    const conn = new PeerConnection({
+      socket,
+      peer: this.peer,
+      clock,
+      onFrame: async (frame) => {
+        if (!helloSeen) {
+          if (frame.type !== MSG.HELLO) throw protocolError('expected HELLO');
+          const h = frame.header as HelloHeader;
+          if (h.node !== this.peer) throw protocolError(`HELLO from ${h.node}, expected ${this.peer}`);
+          this.#deps.mergeMembers(h.members ?? []);
+          helloSeen = true;
+          events.emit({ level: 'info', type: 'link.connected', peer: this.peer, msg: 'link to mirror up' });
+          for (const spec of this.#deps.volumesFor(this.peer)) await this.#declare(conn, spec);
+          return;
+        }
+        await this.#onFrame(conn, frame);
+      },
+    });
+    this.connection = conn;
+    await conn.send(MSG.HELLO, {
+      node: this.#deps.self,
+      protocol: PROTOCOL_VERSION,
+      members: this.#deps.members(),
+    } satisfies HelloHeader);
+    const err = await conn.closed;
+    this.connection = null;
+    for (const s of this.#streams.values()) s.wake();
+    this.#streams.clear();
+    for (const st of this.volumeStats.values()) if (st.state === 'streaming') st.state = 'waiting';
+    return err;
+  }
+
+  async #declare(conn: PeerConnection, spec: VolumeSpec): Promise<void> {
+    this.volumeStats.set(spec.name, this.volumeStats.get(spec.name) ?? {
+      ackedSeq: 0,
+      sentSeq: 0,
+      bytesSent: 0,
+      state: 'waiting',
+    });
+    await conn.send(MSG.VOLUME, { spec, epoch: this.#deps.epochOf(spec.name) });
+  }
+
+  async #onFrame(conn: PeerConnection, frame: Frame): Promise<void> {
+    const h = frame.header as Record<string, unknown>;
+    switch (frame.type) {
+      case MSG.VOLUME_READY: {
+        const name = String(h.volume);
+        const spec = this.#deps.volumesFor(this.peer).find((v) => v.name === name);
+        if (!spec) return;
+        const seq = Number(h.seq);
+        const stats = this.volumeStats.get(name)!;
+        stats.state = 'streaming';
+        stats.refusal = undefined;
+        this.#deps.outbox.acknowledge(name, this.peer, Number(h.epoch) || 1, seq, this.#deps.clock.now());
+        stats.ackedSeq = seq;
+        const stream: Stream = { spec, cursor: seq, acked: seq, ready: true, wake: () => {} };
+        this.#streams.set(name, stream);
+        this.#pump(conn, stream).catch((err) => conn.close(err));
+        return;
+      }
+      case MSG.VOLUME_REFUSED: {
+        const name = String(h.volume);
+        const stats = this.volumeStats.get(name);
+        if (stats) {
+          stats.state = 'refused';
+          stats.refusal = String(h.message);
+        }
+        this.#deps.events.emit({
+          level: 'error',
+          type: 'volume.refused',
+          volume: name,
+          peer: this.peer,
+          msg: 'mirror refused the volume',
+          data: { code: h.code, reason: h.message, hint: h.hint },
+        });
+        return;
+      }
+      case MSG.ACK: {
+        const stream = this.#streams.get(String(h.volume));
+        if (!stream) return;
+        const seq = Number(h.seq);
+        if (!Number.isSafeInteger(seq) || seq < stream.acked || seq > stream.cursor) {
+          throw protocolError(`ACK ${seq} outside the window (${stream.acked}..${stream.cursor})`);
+        }
+        this.#deps.outbox.acknowledge(stream.spec.name, this.peer, Number(h.epoch), seq, this.#deps.clock.now());
+        stream.acked = seq;
+        this.volumeStats.get(stream.spec.name)!.ackedSeq = seq;
+        stream.wake();
+        return;
+      }
+      case MSG.WANT:
+        await this.#serveChunks(conn, String(h.volume), decodeHashes(frame.body));
+        return;
+      case MSG.ERROR:
+        this.#deps.events.emit({
+          level: 'error',
+          type: 'link.peer-error',
+          peer: this.peer,
+          msg: 'mirror reported an error',
+          data: { code: h.code, message: h.message },
+        });
+        return;
+      default:
+        throw protocolError(`unexpected message type ${frame.type}`);
+    }
+  }
+
+  async #pump(conn: PeerConnection, stream: Stream): Promise<void> {
+    const { outbox } = this.#deps;
+    const stats = this.volumeStats.get(stream.spec.name)!;
+    while (!conn.isClosed && this.#streams.get(stream.spec.name) === stream) {
+      const room = DEFAULT_WINDOW_SEQS - (stream.cursor - stream.acked);
+      const batch = room > 0 ? outbox.readAfter(stream.spec.name, stream.cursor, Math.min(room, DEFAULT_BATCH_CHANGES)) : [];
+      if (batch.length === 0) {
+        await new Promise<void>((resolve) => {
+          stream.wake = resolve;
+        });
+        continue;
+      }
+      const { header, body } = encodeChanges(stream.spec.name, batch);
+      const before = conn.stats.bytesOut;
+      await conn.send(MSG.CHANGES, header, body);
+      stats.bytesSent += conn.stats.bytesOut - before;
+      stream.cursor = batch[batch.length - 1].seq;
+      stats.sentSeq = stream.cursor;
+    }
+  }
+
+  async #serveChunks(conn: PeerConnection, volume: string, hashes: Buffer[]): Promise<void> {
+    const stats = this.volumeStats.get(volume);
+    let group: StoredChunk[] = [];
+    let groupBytes = 0;
+    const flush = async () => {
+      if (group.length === 0) return;
+      const before = conn.stats.bytesOut;
+      await conn.send(MSG.CHUNKS, { volume }, encodeChunkRecords(group));
+      if (stats) stats.bytesSent += conn.stats.bytesOut - before;
+      group = [];
+      groupBytes = 0;
+    };
+    for (const hash of hashes) {
+      const chunk = this.#deps.store.readStored(hash);
+      group.push(chunk);
+      groupBytes += chunk.data.length;
+      if (groupBytes >= CHUNKS_FRAME_BYTES) await flush();
+    }
+    await flush();
+  }
+}
+
+/** MirrorLinkDeps is what a MirrorLink is built from (assembled in daemon/). */
+export interface MirrorLinkDeps {
+  self: string;
+  clock: Clock;
+  events: EventSink;
+  log: Logger;
+  store: ChunkStore;
+  outbox: OutboxReader;
+  dial: (peer: string, signal: AbortSignal) => Promise<TLSSocket>;
+  volumesFor: (peer: string) => VolumeSpec[];
+  epochOf: (volume: string) => number;
+  members: () => Member[];
+  mergeMembers: (members: Member[]) => void;
+}
+
+function protocolError(why: string): HindsightError {
+  return new HindsightError('E_LINK_PROTOCOL', `protocol violation by mirror: ${why}`);
+}

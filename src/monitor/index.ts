@@ -1,0 +1,2 @@
+/** monitor: the event log (checks and notices come later). */
+export * from './event-log.ts';

@@ -1,0 +1,101 @@
+import { readdirSync, readSync, write, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { HASH_BYTES, HindsightError } from '../core/index.ts';
+
+/**
+ * The pack file format (docs/pack-format.md): an 8-byte magic, then records
+ * `hash(32) | codec(u8) | rawLen(u32 BE) | storedLen(u32 BE) | data(storedLen)`, appended only.
+ * The catalog's `chunks.offset` points at a record's data; the header before it repeats the
+ * hash and lengths so a reader can check that the index and the pack agree.
+ */
+
+/** PACK_MAGIC starts every pack file; a file without it is not read as a pack. */
+export const PACK_MAGIC: Buffer = Buffer.from('HSPACK01', 'latin1');
+
+/** RECORD_HEADER_BYTES is the length of the header in front of each chunk's data. */
+export const RECORD_HEADER_BYTES = HASH_BYTES + 1 + 4 + 4;
+
+/** DEFAULT_PACK_BYTES is the size beyond which a new pack file is started. */
+export const DEFAULT_PACK_BYTES = 64 * 1024 * 1024;
+
+/** RecordHeader is the decoded header of one pack record. */
+export interface RecordHeader {
+  hash: Buffer;
+  codec: number;
+  rawLen: number;
+  storedLen: number;
+}
+
+const PACK_NAME = /^([0-9a-f]{8})\.pack$/;
+
+/** packFileName returns the file name of pack `id`: eight hex digits and `.pack`. */
+export function packFileName(id: number): string {
+  return `${id.toString(16).padStart(8, '0')}.pack`;
+}
+
+/** listPackIds returns the ids of the pack files in `dir`, ascending; other names are ignored. */
+export function listPackIds(dir: string): number[] {
+  const ids: number[] = [];
+  for (const name of readdirSync(dir)) {
+    const m = PACK_NAME.exec(name);
+    if (m) ids.push(Number.parseInt(m[1], 16));
+  }
+  return ids.sort((a, b) => a - b);
+}
+
+/** writeRecordHeader encodes a record header into `buf` at `at`. */
+export function writeRecordHeader(buf: Buffer, at: number, h: RecordHeader): void {
+  h.hash.copy(buf, at, 0, HASH_BYTES);
+  buf[at + HASH_BYTES] = h.codec;
+  buf.writeUInt32BE(h.rawLen, at + HASH_BYTES + 1);
+  buf.writeUInt32BE(h.storedLen, at + HASH_BYTES + 5);
+}
+
+/** readRecordHeader decodes the record header in `buf` at `at` (the hash is a view, not a copy). */
+export function readRecordHeader(buf: Buffer, at: number): RecordHeader {
+  return {
+    hash: buf.subarray(at, at + HASH_BYTES),
+    codec: buf[at + HASH_BYTES],
+    rawLen: buf.readUInt32BE(at + HASH_BYTES + 1),
+    storedLen: buf.readUInt32BE(at + HASH_BYTES + 5),
+  };
+}
+
+/**
+ * readExactSync reads `length` bytes at `position`, or throws E_CHUNK_CORRUPT if the file
+ * ends first (a pack cut short by a crash or by damage). Synchronous on purpose: a chunk read
+ * is small, mostly served from the page cache, and a thread-pool hop would cost more than it.
+ */
+export function readExactSync(fd: number, length: number, position: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, got, length - got, position + got);
+    if (n === 0) {
+      throw new HindsightError('E_CHUNK_CORRUPT', `pack ends before ${length} bytes at offset ${position}`, {
+        hint: 'the pack file was truncated; run a store verify and resend the affected data',
+      });
+    }
+    got += n;
+  }
+  return buf;
+}
+
+const writeAsync = promisify(write);
+
+/** writeAllAt writes all of `data` at `position` (positioned, so concurrent writers of other ranges never mix). */
+export async function writeAllAt(fd: number, data: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await writeAsync(fd, data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** writeAllAtSync is writeAllAt for callers that cannot await (putRaw flushing a full buffer). */
+export function writeAllAtSync(fd: number, data: Buffer, position: number): void {
+  let done = 0;
+  while (done < data.length) {
+    done += writeSync(fd, data, done, data.length - done, position + done);
+  }
+}

@@ -1,0 +1,400 @@
+import { closeSync, constants, fdatasync, mkdirSync, openSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { HASH_BYTES, HindsightError } from '../core/index.ts';
+import { fsyncDir } from '../sys/index.ts';
+import type { Catalog } from './catalog.ts';
+import { inTransaction } from './catalog.ts';
+import type { ChunkStore, Codec, StoredChunk, VerifyReport } from './chunk-store.ts';
+import { MAX_CHUNK_BYTES } from './chunker.ts';
+import { compressChunk, decompressChunk } from './compress.ts';
+import { hashChunk } from './hash.ts';
+import {
+  DEFAULT_PACK_BYTES,
+  listPackIds,
+  packFileName,
+  RECORD_HEADER_BYTES,
+  readExactSync,
+  readRecordHeader,
+} from './pack-file.ts';
+import { PackWriter, type PendingChunk } from './pack-writer.ts';
+
+/** DEFAULT_WRITE_BUFFER_BYTES is how much chunk data is buffered before it is written in one call. */
+export const DEFAULT_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** READ_FDS_KEPT bounds the pack files kept open for reading (least recently used are closed). */
+const READ_FDS_KEPT = 32;
+
+/** VERIFY_PAGE is how many index rows verify checks between yields to the event loop. */
+const VERIFY_PAGE = 256;
+
+const fdatasyncAsync = promisify(fdatasync);
+
+/** PackStoreOptions configure a PackStore: where its packs are and which catalog indexes them. */
+export interface PackStoreOptions {
+  /** The packs directory (created if missing). */
+  dir: string;
+  catalog: Catalog;
+  /** A pack is closed and a new one started once it would grow beyond this size. */
+  packBytes?: number;
+  /** Buffered chunk data is written once it reaches this size (and at every sync). */
+  writeBufferBytes?: number;
+}
+
+interface ChunkRow {
+  pack: number;
+  offset: number;
+  stored_len: number;
+  raw_len: number;
+  codec: number;
+}
+
+/**
+ * PackStore is the ChunkStore on local disk: chunks appended to pack files in `dir`, indexed
+ * by the catalog's `chunks` and `packs` tables. It buffers new records in memory, writes them
+ * in large positioned writes, and fsyncs on sync(); see chunk-store.ts for the durability order.
+ * After a failed fsync the store refuses every write (E_STORE_FAILED): the kernel may have
+ * dropped the dirty pages, so retrying the fsync could "succeed" over lost data.
+ */
+export class PackStore implements ChunkStore {
+  private readonly dir: string;
+  private readonly catalog: Catalog;
+  private readonly writer: PackWriter;
+  private readonly pending = new Map<string, PendingChunk>();
+  /** Read descriptors of packs, in least-recently-used order (Map keeps insertion order). */
+  private readonly readFds = new Map<number, number>();
+  private failure: unknown;
+  private isClosed = false;
+  private syncTail: Promise<void> = Promise.resolve();
+  private readonly stmts: ReturnType<typeof prepare>;
+  /** Set when this store created `dir`: its entry in the parent is made durable by the first sync. */
+  private isParentUnsynced: boolean;
+
+  /**
+   * The constructor opens (creating if needed) the pack store in `options.dir`, synchronously,
+   * and resumes appending to the newest pack if it has room.
+   */
+  constructor(options: PackStoreOptions) {
+    this.isParentUnsynced = mkdirSync(options.dir, { recursive: true, mode: 0o700 }) !== undefined;
+    this.dir = options.dir;
+    this.catalog = options.catalog;
+    this.stmts = prepare(options.catalog);
+    const packBytes = options.packBytes ?? DEFAULT_PACK_BYTES;
+    const tableMax = (this.stmts.maxPack.get() as { id: number | null }).id ?? 0;
+    const ids = listPackIds(this.dir);
+    const last = ids.at(-1) ?? 0;
+    const lastSize = (this.stmts.packSize.get(last) as { size: number } | undefined)?.size ?? 0;
+    this.writer = new PackWriter({
+      dir: this.dir,
+      packBytes,
+      bufferBytes: options.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES,
+      nextId: Math.max(last, tableMax) + 1,
+      resume: last >= tableMax && last > 0 ? { id: last, committedSize: lastSize } : undefined,
+    });
+  }
+
+  /** open opens (creating if needed) the pack store in `options.dir`; the same as the constructor. */
+  static async open(options: PackStoreOptions): Promise<PackStore> {
+    return new PackStore(options);
+  }
+
+  has(hash: Buffer): boolean {
+    return this.pending.has(keyOf(hash)) || this.stmts.has.get(hash) !== undefined;
+  }
+
+  missing(hashes: Buffer[]): Buffer[] {
+    const seen = new Set<string>();
+    const out: Buffer[] = [];
+    for (const hash of hashes) {
+      const key = keyOf(hash);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      if (!this.has(hash)) out.push(hash);
+    }
+    return out;
+  }
+
+  /** putRaw: see ChunkStore. `raw` is copied, so the caller may reuse its buffer at once. */
+  putRaw(hash: Buffer, raw: Buffer): boolean {
+    this.assertWritable();
+    checkHashLength(hash);
+    if (raw.length > MAX_CHUNK_BYTES) {
+      throw new HindsightError(
+        'E_CHUNK_TOO_LARGE',
+        `chunk of ${raw.length} bytes exceeds ${MAX_CHUNK_BYTES}`,
+      );
+    }
+    if (this.has(hash)) return false;
+    const { codec, data } = compressChunk(raw);
+    this.append(hash, codec, raw.length, data);
+    return true;
+  }
+
+  putStored(chunk: StoredChunk): boolean {
+    this.assertWritable();
+    checkHashLength(chunk.hash);
+    if (chunk.data.length > MAX_CHUNK_BYTES) {
+      throw new HindsightError('E_CHUNK_CORRUPT', `stored chunk of ${chunk.data.length} bytes is too large`);
+    }
+    if (this.has(chunk.hash)) return false;
+    const raw = decompressChunk(chunk.codec, chunk.data, chunk.rawLen);
+    if (!hashChunk(raw).equals(chunk.hash)) {
+      throw new HindsightError(
+        'E_CHUNK_CORRUPT',
+        `chunk ${chunk.hash.toString('hex')} does not match its hash`,
+        {
+          hint: 'the sender or the link damaged it; it is asked for again',
+        },
+      );
+    }
+    this.append(chunk.hash, chunk.codec, chunk.rawLen, chunk.data);
+    return true;
+  }
+
+  private append(hash: Buffer, codec: Codec, rawLen: number, data: Buffer): void {
+    const entry = this.writer.append(hash, codec, rawLen, data);
+    this.pending.set(keyOf(hash), entry);
+    try {
+      this.writer.flushIfFull();
+    } catch (err) {
+      // The record stays queued in memory and is written again by the next sync().
+      throw new HindsightError('E_STORE_WRITE', 'cannot write pack data', { cause: err, hint: hintFor(err) });
+    }
+  }
+
+  sync(): Promise<void> {
+    // Syncs run one after another: each covers every chunk appended before it started.
+    const run = this.syncTail.catch(() => {}).then(() => this.syncNow());
+    this.syncTail = run;
+    return run;
+  }
+
+  private async syncNow(): Promise<void> {
+    this.assertWritable();
+    const batch = this.writer.takeBatch();
+    try {
+      await this.writer.writeBatch(batch);
+    } catch (err) {
+      this.writer.returnBatch(batch);
+      throw new HindsightError('E_STORE_WRITE', 'cannot write pack data', { cause: err, hint: hintFor(err) });
+    }
+    try {
+      for (const fd of this.writer.takeDirty()) await fdatasyncAsync(fd);
+      if (batch.needsDirSync) await fsyncDir(this.dir);
+      if (this.isParentUnsynced) {
+        await fsyncDir(dirname(this.dir));
+        this.isParentUnsynced = false;
+      }
+    } catch (err) {
+      this.failure = err;
+      throw this.failedError();
+    }
+    for (const entry of batch.entries) entry.isSynced = true;
+    this.writer.closeRetired();
+  }
+
+  commitPending(): void {
+    this.assertWritable();
+    if (!this.catalog.isTransaction) {
+      inTransaction(this.catalog, () => this.commitPending());
+      return;
+    }
+    const packEnds = new Map<number, number>();
+    for (const [key, e] of this.pending) {
+      if (!e.isSynced) continue;
+      this.stmts.insertChunk.run(e.hash, e.pack, e.offset, e.storedLen, e.rawLen, e.codec);
+      const end = e.offset + e.storedLen;
+      if (end > (packEnds.get(e.pack) ?? 0)) packEnds.set(e.pack, end);
+      // If the caller's transaction rolls back, these chunks are forgotten: a later put
+      // writes them again. Dropping them here keeps `pending` bounded by one batch.
+      this.pending.delete(key);
+    }
+    for (const [pack, end] of packEnds) this.stmts.upsertPack.run(pack, end);
+    for (const pack of this.writer.takeSealed()) this.stmts.sealPack.run(pack);
+  }
+
+  readRaw(hash: Buffer): Buffer {
+    const s = this.readStored(hash);
+    const raw = decompressChunk(s.codec, s.data, s.rawLen);
+    if (!hashChunk(raw).equals(hash)) {
+      throw new HindsightError('E_CHUNK_CORRUPT', `chunk ${hash.toString('hex')} does not match its hash`, {
+        hint: 'the pack is damaged; run a store verify and resend the affected data',
+      });
+    }
+    return raw;
+  }
+
+  /** readStored: see ChunkStore. Checks the record header against the index, not the hash. */
+  readStored(hash: Buffer): StoredChunk {
+    this.assertOpen();
+    const p = this.pending.get(keyOf(hash));
+    if (p?.data !== undefined) {
+      // A copy: the pending view lives in the write buffer, which is dropped after the write.
+      return { hash: Buffer.from(p.hash), codec: p.codec, rawLen: p.rawLen, data: Buffer.from(p.data) };
+    }
+    const row = p
+      ? { pack: p.pack, offset: p.offset, stored_len: p.storedLen, raw_len: p.rawLen, codec: p.codec }
+      : (this.stmts.get.get(hash) as ChunkRow | undefined);
+    if (row === undefined) {
+      throw new HindsightError('E_CHUNK_MISSING', `chunk ${hash.toString('hex')} is not stored`);
+    }
+    return this.readRecord(hash, row);
+  }
+
+  private readRecord(hash: Buffer, row: ChunkRow): StoredChunk {
+    const rec = readExactSync(
+      this.fdFor(row.pack),
+      RECORD_HEADER_BYTES + row.stored_len,
+      row.offset - RECORD_HEADER_BYTES,
+    );
+    const h = readRecordHeader(rec, 0);
+    if (
+      !h.hash.equals(hash) ||
+      h.codec !== row.codec ||
+      h.rawLen !== row.raw_len ||
+      h.storedLen !== row.stored_len
+    ) {
+      throw new HindsightError(
+        'E_CHUNK_CORRUPT',
+        `pack ${row.pack} at ${row.offset} does not hold chunk ${hash.toString('hex')}`,
+        {
+          hint: 'the pack or the index is damaged; run a store verify',
+        },
+      );
+    }
+    return {
+      hash: Buffer.from(hash),
+      codec: h.codec as Codec,
+      rawLen: h.rawLen,
+      data: rec.subarray(RECORD_HEADER_BYTES),
+    };
+  }
+
+  private fdFor(pack: number): number {
+    const own = this.writer.fdOf(pack);
+    if (own !== undefined) return own;
+    const fd = this.readFds.get(pack);
+    if (fd !== undefined) {
+      this.readFds.delete(pack);
+      this.readFds.set(pack, fd);
+      return fd;
+    }
+    let opened: number;
+    try {
+      opened = openSync(join(this.dir, packFileName(pack)), constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      throw new HindsightError('E_CHUNK_MISSING', `cannot open pack ${pack}`, {
+        cause: err,
+        hint: hintFor(err),
+      });
+    }
+    this.readFds.set(pack, opened);
+    if (this.readFds.size > READ_FDS_KEPT) {
+      const [oldest, oldFd] = this.readFds.entries().next().value as [number, number];
+      this.readFds.delete(oldest);
+      closeSync(oldFd);
+    }
+    return opened;
+  }
+
+  /**
+   * verify re-reads every committed chunk (in hash order, a page at a time, yielding to the
+   * event loop between pages), checks its record header, decompresses and re-hashes it.
+   * `bytes` counts raw bytes checked. Bytes in packs that no index row points at are not reported.
+   */
+  async verify(): Promise<VerifyReport> {
+    this.assertOpen();
+    const report: VerifyReport = { chunks: 0, bytes: 0, bad: [] };
+    let after = Buffer.alloc(0);
+    for (;;) {
+      const rows = this.stmts.page.all(after, VERIFY_PAGE) as unknown as (ChunkRow & { hash: Uint8Array })[];
+      if (rows.length === 0) return report;
+      for (const row of rows) {
+        const hash = Buffer.from(row.hash);
+        report.chunks++;
+        try {
+          const s = this.readRecord(hash, row);
+          const raw = decompressChunk(s.codec, s.data, s.rawLen);
+          if (!hashChunk(raw).equals(hash)) throw new Error('hash mismatch');
+          report.bytes += raw.length;
+        } catch {
+          report.bad.push(hash.toString('hex'));
+        }
+        after = hash;
+      }
+      await yieldToLoop();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    try {
+      if (this.failure === undefined) await this.sync();
+    } finally {
+      this.isClosed = true;
+      this.writer.closeAll();
+      for (const fd of this.readFds.values()) closeSync(fd);
+      this.readFds.clear();
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.isClosed) throw new HindsightError('E_STORE_CLOSED', 'chunk store is closed');
+  }
+
+  private assertWritable(): void {
+    this.assertOpen();
+    if (this.failure !== undefined) throw this.failedError();
+  }
+
+  private failedError(): HindsightError {
+    return new HindsightError(
+      'E_STORE_FAILED',
+      'chunk store refuses writes after a failed fsync of pack data',
+      {
+        cause: this.failure,
+        hint: 'check the disk (dmesg), then restart the agent: it trusts only what the catalog committed',
+      },
+    );
+  }
+}
+
+function prepare(db: Catalog) {
+  return {
+    has: db.prepare('SELECT 1 FROM chunks WHERE hash = ?'),
+    get: db.prepare('SELECT pack, offset, stored_len, raw_len, codec FROM chunks WHERE hash = ?'),
+    page: db.prepare(
+      'SELECT hash, pack, offset, stored_len, raw_len, codec FROM chunks WHERE hash > ? ORDER BY hash LIMIT ?',
+    ),
+    insertChunk: db.prepare(
+      'INSERT OR IGNORE INTO chunks (hash, pack, offset, stored_len, raw_len, codec) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    upsertPack: db.prepare(
+      'INSERT INTO packs (id, size) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET size = max(size, excluded.size)',
+    ),
+    sealPack: db.prepare(
+      'INSERT INTO packs (id, size, sealed) VALUES (?, 0, 1) ON CONFLICT (id) DO UPDATE SET sealed = 1',
+    ),
+    maxPack: db.prepare('SELECT max(id) AS id FROM packs'),
+    packSize: db.prepare('SELECT size FROM packs WHERE id = ?'),
+  };
+}
+
+/** keyOf turns a hash into a Map key; latin1 maps each byte to one char, so keys are exact. */
+function keyOf(hash: Buffer): string {
+  return hash.toString('latin1');
+}
+
+function checkHashLength(hash: Buffer): void {
+  if (hash.length !== HASH_BYTES) {
+    throw new HindsightError('E_CHUNK_CORRUPT', `chunk hash has ${hash.length} bytes, not ${HASH_BYTES}`);
+  }
+}
+
+function hintFor(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC') return 'the disk of the state directory is full: free space';
+  if (code === 'ENOENT') return 'a pack file is missing from the state directory; run a store verify';
+  return 'check the state directory and its disk';
+}

@@ -1,0 +1,147 @@
+/**
+ * The catalog schema, as an ordered list of migrations. Migration N brings the database from
+ * user_version N-1 to N; a released migration is never edited, only followed by a new one.
+ * docs/catalog.md describes every table.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the first schema.
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+
+  -- Cluster members this node knows: where to dial them.
+  CREATE TABLE nodes (
+    name TEXT PRIMARY KEY,
+    address TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+
+  -- One-time join tokens (only the hash of the secret is kept).
+  CREATE TABLE invites (
+    secret_hash TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_by TEXT
+  ) STRICT;
+
+  -- Volumes this node takes part in, with its role and local directory.
+  CREATE TABLE volumes (
+    name TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('primary', 'mirror')),
+    path TEXT NOT NULL,
+    epoch INTEGER NOT NULL DEFAULT 1,
+    next_seq INTEGER NOT NULL DEFAULT 1,
+    state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'stopped')),
+    reason TEXT
+  ) STRICT;
+
+  -- Primary: what capture last saw of each path, so a rescan skips unchanged files.
+  CREATE TABLE files (
+    volume TEXT NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (volume, path)
+  ) STRICT, WITHOUT ROWID;
+
+  -- Primary: the outbox. Rows are trimmed once every mirror has acknowledged a newer change
+  -- of the same path (or, for deletes, the delete itself), so a new mirror still finds the
+  -- latest change of every live path here.
+  CREATE TABLE changes (
+    volume TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    mode INTEGER NOT NULL,
+    mtime_ms INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    chunks BLOB,
+    target TEXT,
+    captured_at INTEGER NOT NULL,
+    PRIMARY KEY (volume, seq)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX changes_by_path ON changes (volume, path, seq);
+
+  -- Primary: the position each mirror has acknowledged (durable on the mirror).
+  CREATE TABLE acks (
+    volume TEXT NOT NULL,
+    mirror TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    acked_at INTEGER NOT NULL,
+    PRIMARY KEY (volume, mirror)
+  ) STRICT, WITHOUT ROWID;
+
+  -- Mirror: the timeline. Every received change is a version of its path, valid from its
+  -- seq until the seq of the next version of the same path (superseded_by), or open-ended.
+  CREATE TABLE versions (
+    volume TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    mode INTEGER NOT NULL,
+    mtime_ms INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    chunks BLOB,
+    target TEXT,
+    captured_at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    superseded_by INTEGER,
+    PRIMARY KEY (volume, seq)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX versions_by_path ON versions (volume, path, seq);
+
+  -- Mirror: what the primary last sent us, per volume: the durable receive position.
+  CREATE TABLE received (
+    volume TEXT PRIMARY KEY,
+    epoch INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    from_node TEXT NOT NULL
+  ) STRICT;
+
+  -- Mirror: views of the timeline on disk. This issue has one per volume at delay 0.
+  CREATE TABLE views (
+    volume TEXT NOT NULL,
+    name TEXT NOT NULL,
+    root TEXT NOT NULL,
+    delay_ms INTEGER NOT NULL DEFAULT 0,
+    applied_seq INTEGER NOT NULL DEFAULT 0,
+    held INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (volume, name)
+  ) STRICT, WITHOUT ROWID;
+
+  -- The chunk index: where each chunk's bytes are in the packs.
+  CREATE TABLE packs (
+    id INTEGER PRIMARY KEY,
+    size INTEGER NOT NULL,
+    sealed INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  CREATE TABLE chunks (
+    hash BLOB PRIMARY KEY,
+    pack INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    stored_len INTEGER NOT NULL,
+    raw_len INTEGER NOT NULL,
+    codec INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+
+  -- The event log (the "protocol" of the seed documents).
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    t INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    type TEXT NOT NULL,
+    volume TEXT,
+    peer TEXT,
+    msg TEXT NOT NULL,
+    data TEXT
+  ) STRICT;
+  `,
+];

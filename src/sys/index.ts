@@ -1,0 +1,5 @@
+/** sys: Node primitives shared by every stage. */
+export * from './durable-write.ts';
+export * from './log.ts';
+export * from './state-lock.ts';
+export * from './system-clock.ts';

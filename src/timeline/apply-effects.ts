@@ -1,0 +1,168 @@
+import { constants, promises as fsp } from 'node:fs';
+import { chunkHashAt, HASH_BYTES, HindsightError } from '../core/index.ts';
+import type { ChunkStore } from '../store/index.ts';
+import { stagingPathFor } from '../sys/index.ts';
+import { lstatOrNull, type ResolvedPath, rejectVersion } from './path-guard.ts';
+import type { VersionRow } from './versions.ts';
+
+/** EffectContext is what one effect needs besides the version: chunks, and where to note dirty directories. */
+export interface EffectContext {
+  store: ChunkStore;
+  /** Directories whose entries changed in this batch; fsynced once before the position moves. */
+  dirty: Set<string>;
+}
+
+const STAGING_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+// O_NONBLOCK: opening a FIFO someone left in the view must not hang the applier.
+const META_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * applyPut writes the version's content to a staging file beside the path and renames it into
+ * place. Order: exclusive create (never through a link) → chunks in order → mode and mtime via
+ * the descriptor → fsync → close → rename. The metadata is set before the fsync so the one
+ * fsync covers it. The rename replaces a file or a symlink at the path (never following it); a
+ * directory there is removed first. The parent is marked dirty; its fsync makes the rename durable.
+ */
+export async function applyPut(ctx: EffectContext, v: VersionRow, at: ResolvedPath): Promise<void> {
+  const staging = stagingPathFor(at.full);
+  const fh = await fsp.open(staging, STAGING_FLAGS, 0o600);
+  let isOpen = true;
+  try {
+    const chunks = v.chunks ?? Buffer.alloc(0);
+    let written = 0;
+    // One chunk in memory at a time: a file of any size costs at most one chunk of memory.
+    for (let i = 0; i < chunks.length / HASH_BYTES; i++) {
+      const raw = ctx.store.readRaw(chunkHashAt(chunks, i));
+      for (let off = 0; off < raw.length; ) off += (await fh.write(raw, off, raw.length - off)).bytesWritten;
+      written += raw.length;
+    }
+    if (written !== v.size) rejectVersion(`content is ${written} bytes but the version says ${v.size}`);
+    await fh.chmod(v.mode);
+    await fh.utimes(v.mtimeMs / 1000, v.mtimeMs / 1000);
+    await syncOrFail(fh, staging);
+    isOpen = false;
+    await fh.close();
+    await removeDirectoryAt(at.full);
+    await fsp.rename(staging, at.full);
+  } catch (err) {
+    if (isOpen) await fh.close().catch(() => {});
+    await fsp.rm(staging, { force: true }).catch(() => {});
+    throw err;
+  }
+  ctx.dirty.add(at.parent);
+}
+
+/**
+ * applyMkdir makes the path a directory with the version's mode. A non-directory there
+ * (file or symlink) is removed first; an existing directory keeps its content and gets the mode.
+ */
+export async function applyMkdir(ctx: EffectContext, v: VersionRow, at: ResolvedPath): Promise<void> {
+  const st = await lstatOrNull(at.full);
+  if (st?.isDirectory()) {
+    await setMetaNoFollow(at.full, v, false);
+    return;
+  }
+  if (st) await fsp.unlink(at.full);
+  await fsp.mkdir(at.full, { mode: v.mode });
+  // mkdir's mode is filtered by the umask; the version's mode is the truth.
+  await fsp.chmod(at.full, v.mode);
+  ctx.dirty.add(at.parent);
+}
+
+/**
+ * applySymlink creates the link (target verbatim, never resolved) at a staging name and renames
+ * it over the path, so an existing file or link is replaced atomically and never followed.
+ */
+export async function applySymlink(ctx: EffectContext, v: VersionRow, at: ResolvedPath): Promise<void> {
+  const staging = stagingPathFor(at.full);
+  try {
+    await fsp.symlink(v.target ?? rejectVersion('symlink without a target'), staging);
+    await fsp.lutimes(staging, v.mtimeMs / 1000, v.mtimeMs / 1000);
+    await removeDirectoryAt(at.full);
+    await fsp.rename(staging, at.full);
+  } catch (err) {
+    await fsp.rm(staging, { force: true }).catch(() => {});
+    throw err;
+  }
+  ctx.dirty.add(at.parent);
+}
+
+/** applyDelete removes the path, recursively if it is a directory; a missing path is already deleted. */
+export async function applyDelete(ctx: EffectContext, at: ResolvedPath): Promise<void> {
+  const st = await lstatOrNull(at.full);
+  if (!st) return;
+  // rm never follows symlinks inside the tree: a link is unlinked, its target untouched.
+  if (st.isDirectory()) await fsp.rm(at.full, { recursive: true, force: true });
+  else await fsp.unlink(at.full);
+  ctx.dirty.add(at.parent);
+}
+
+/** applyMeta sets mode and mtime of an existing path without following a symlink. */
+export async function applyMeta(_ctx: EffectContext, v: VersionRow, at: ResolvedPath): Promise<void> {
+  await setMetaNoFollow(at.full, v, true);
+}
+
+async function setMetaNoFollow(full: string, v: VersionRow, setMtime: boolean): Promise<void> {
+  const st = await lstatOrNull(full);
+  if (!st) rejectVersion('meta change for a path that does not exist in the view');
+  if (st.isSymbolicLink()) {
+    // Linux has no lchmod: a link's own mode is meaningless; only its mtime is kept.
+    if (setMtime) await fsp.lutimes(full, v.mtimeMs / 1000, v.mtimeMs / 1000);
+    return;
+  }
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(full, META_FLAGS);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
+    // Without root a mode like 0o200 cannot be opened for reading; lstat showed no link here.
+    await fsp.chmod(full, v.mode);
+    if (setMtime) await fsp.utimes(full, v.mtimeMs / 1000, v.mtimeMs / 1000);
+    return;
+  }
+  try {
+    await fh.chmod(v.mode);
+    if (setMtime) await fh.utimes(v.mtimeMs / 1000, v.mtimeMs / 1000);
+    await syncOrFail(fh, full);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function removeDirectoryAt(full: string): Promise<void> {
+  const st = await lstatOrNull(full);
+  if (st?.isDirectory()) await fsp.rm(full, { recursive: true, force: true });
+}
+
+/**
+ * syncOrFail fsyncs a handle and turns a failure into E_APPLY_FSYNC. After a failed fsync the
+ * kernel may have dropped the dirty pages and a retry can "succeed" without the data: such a
+ * failure is never retried, it stops the view.
+ */
+export async function syncOrFail(fh: fsp.FileHandle, what: string): Promise<void> {
+  try {
+    await fh.sync();
+  } catch (err) {
+    throw new HindsightError('E_APPLY_FSYNC', `fsync of ${what} failed`, {
+      hint: 'the disk reported a write error; check it, then restart the agent to re-apply from the last durable position',
+      cause: err,
+    });
+  }
+}
+
+/** syncDirectoryIfPresent fsyncs a directory's entries; a directory removed since is skipped. */
+export async function syncDirectoryIfPresent(dir: string): Promise<void> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (err) {
+    // Removed or replaced later in the batch: its parent's fsync covers that change.
+    if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes((err as NodeJS.ErrnoException).code ?? '')) return;
+    throw err;
+  }
+  try {
+    await syncOrFail(fh, dir);
+  } finally {
+    await fh.close();
+  }
+}

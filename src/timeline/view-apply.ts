@@ -1,0 +1,188 @@
+import { type Clock, type EventSink, errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
+import type { Catalog, ChunkStore } from '../store/index.ts';
+import type { Logger } from '../sys/index.ts';
+import {
+  applyDelete,
+  applyMeta,
+  applyMkdir,
+  applyPut,
+  applySymlink,
+  type EffectContext,
+  syncDirectoryIfPresent,
+} from './apply-effects.ts';
+import { checkViewRoot, rejectVersion, resolveBeneath } from './path-guard.ts';
+import { removeStagingFiles } from './staging-sweep.ts';
+import { type VersionRow, versionsAfter } from './versions.ts';
+import { readView, setAppliedSeq } from './views.ts';
+
+/** DEFAULT_APPLY_BATCH is how many versions one applyPending call takes at most. */
+export const DEFAULT_APPLY_BATCH = 1000;
+
+/** ViewApplierDeps is what a ViewApplier needs: where the timeline is, and which view to move. */
+export interface ViewApplierDeps {
+  catalog: Catalog;
+  store: ChunkStore;
+  events: EventSink;
+  log: Logger;
+  clock: Clock;
+  volume: string;
+  /** The view's name, e.g. 'main'. */
+  view: string;
+  /** The directory the view is kept in. */
+  root: string;
+}
+
+/**
+ * ViewApplier moves one view forward through the timeline: it applies the versions after the
+ * view's `applied_seq` to the directory, in seq order, and persists the new position only
+ * once the effects are durable (files fsynced, then every changed directory fsynced once).
+ *
+ * Every failure it throws has already been reported as an event. A version that can never be
+ * applied safely is rejected (`apply.rejected`) and skipped; an I/O error stops the batch
+ * before the failing version (`apply.error`, E_APPLY_IO) so the caller retries it later; a
+ * failed fsync stops the view for good (E_APPLY_FSYNC) because its data cannot be trusted.
+ */
+export class ViewApplier {
+  private readonly deps: ViewApplierDeps;
+  private fatal: HindsightError | null = null;
+  private isSwept = false;
+  /** Errors already turned into an event, so one failure is reported once on its way out. */
+  private readonly reportedErrors = new WeakSet<object>();
+
+  constructor(deps: ViewApplierDeps) {
+    this.deps = deps;
+  }
+
+  /**
+   * start removes staging files an interrupted apply left in the view root. Nothing else needs
+   * recovering: the view continues from applied_seq, and re-applying a version is idempotent.
+   */
+  async start(): Promise<void> {
+    await this.reported(null, () => this.sweep());
+  }
+
+  /** isStopped tells whether a failed fsync has stopped this view. */
+  get isStopped(): boolean {
+    return this.fatal !== null;
+  }
+
+  /**
+   * applyPending applies up to `limit` due versions and returns how many it consumed (applied,
+   * skipped or rejected). A held view applies nothing; with a delay, only versions received at
+   * least `delay_ms` ago (by this node's clock) are due, and the first one not yet due ends the batch.
+   */
+  async applyPending(limit = DEFAULT_APPLY_BATCH): Promise<number> {
+    if (this.fatal) throw this.fatal;
+    return await this.reported(null, () => this.applyBatch(limit));
+  }
+
+  private async applyBatch(limit: number): Promise<number> {
+    const { catalog, volume, view: name, clock } = this.deps;
+    const view = readView(catalog, volume, name);
+    if (view.held) return 0;
+    let due = versionsAfter(catalog, volume, view.appliedSeq, limit);
+    if (view.delayMs > 0) {
+      const cutoff = clock.now() - view.delayMs;
+      const firstNotDue = due.findIndex((v) => v.receivedAt > cutoff);
+      if (firstNotDue >= 0) due = due.slice(0, firstNotDue);
+    }
+    if (due.length === 0) return 0;
+    await checkViewRoot(this.deps.root);
+    if (!this.isSwept) await this.sweep();
+
+    const ctx: EffectContext = { store: this.deps.store, dirty: new Set() };
+    const bySeq = new Map(due.map((v) => [v.seq, v]));
+    const lastSeq = due[due.length - 1].seq;
+    const skipped: VersionRow[] = [];
+    for (const v of due) {
+      if (isReplacedInBatch(v, bySeq, lastSeq)) {
+        skipped.push(v);
+        continue;
+      }
+      try {
+        await this.reported(v, () => this.applyOne(ctx, v));
+      } catch (err) {
+        if (isHindsightError(err, 'E_APPLY_REJECTED')) continue;
+        if (isHindsightError(err, 'E_APPLY_FSYNC')) throw err;
+        // Keep what is done, but never claim a skipped version whose replacement was not applied.
+        let position = v.seq - 1;
+        for (const s of skipped) if (s.supersededBy! >= v.seq) position = Math.min(position, s.seq - 1);
+        await this.persist(ctx, position, view.appliedSeq);
+        const wrapped = new HindsightError('E_APPLY_IO', `applying seq ${v.seq} of ${volume} failed`, {
+          hint: 'the view retries by itself; fix the cause named in the event (disk, permissions, missing chunk)',
+          cause: err,
+        });
+        this.reportedErrors.add(wrapped);
+        throw wrapped;
+      }
+    }
+    await this.persist(ctx, lastSeq, view.appliedSeq);
+    return due.length;
+  }
+
+  private async applyOne(ctx: EffectContext, v: VersionRow): Promise<void> {
+    // A delete or meta never creates parents: a missing ancestor means there is nothing to touch.
+    const creates = v.kind === 'put' || v.kind === 'mkdir' || v.kind === 'symlink';
+    const at = await resolveBeneath(this.deps.root, v.path, creates, ctx.dirty);
+    if (at === null) {
+      if (v.kind === 'delete') return;
+      rejectVersion('meta change for a path that does not exist in the view');
+    }
+    if (v.kind === 'put') await applyPut(ctx, v, at);
+    else if (v.kind === 'mkdir') await applyMkdir(ctx, v, at);
+    else if (v.kind === 'symlink') await applySymlink(ctx, v, at);
+    else if (v.kind === 'delete') await applyDelete(ctx, at);
+    else await applyMeta(ctx, v, at);
+  }
+
+  private async sweep(): Promise<void> {
+    await checkViewRoot(this.deps.root);
+    const removed = await removeStagingFiles(this.deps.root);
+    this.isSwept = true;
+    if (removed > 0) this.deps.log.info('staging files removed', { view: this.deps.view, removed });
+  }
+
+  /** persist makes the batch's directory entries durable, then records the position. */
+  private async persist(ctx: EffectContext, seq: number, previous: number): Promise<void> {
+    for (const dir of ctx.dirty) await syncDirectoryIfPresent(dir);
+    if (seq > previous) setAppliedSeq(this.deps.catalog, this.deps.volume, this.deps.view, seq);
+  }
+
+  /** reported runs `fn` and reports its failure as an event before rethrowing it. */
+  private async reported<T>(v: VersionRow | null, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof Object && this.reportedErrors.has(err))) this.report(v, err);
+      throw err;
+    }
+  }
+
+  private report(v: VersionRow | null, err: unknown): void {
+    if (err instanceof Object) this.reportedErrors.add(err);
+    const { events, log, volume, view } = this.deps;
+    const code = isHindsightError(err) ? err.code : (err as NodeJS.ErrnoException)?.code;
+    const data = { view, seq: v?.seq, path: v?.path, kind: v?.kind, code, error: errorMessage(err) };
+    if (isHindsightError(err, 'E_APPLY_REJECTED')) {
+      log.error('version rejected', data);
+      events.emit({ level: 'error', type: 'apply.rejected', volume, msg: 'version rejected', data });
+      return;
+    }
+    if (isHindsightError(err, 'E_APPLY_FSYNC')) this.fatal = err;
+    log.error('apply failed', data);
+    const msg = this.fatal ? 'fsync failed, view stopped' : 'apply failed';
+    events.emit({ level: 'error', type: 'apply.error', volume, msg, data });
+  }
+}
+
+/**
+ * isReplacedInBatch tells whether a version need not be applied because a later version of
+ * the same path in this batch sets the path's whole state anyway (any kind but meta, which
+ * only amends). Besides saving work, this keeps a re-apply after a crash from stumbling over
+ * the newer state already on disk (say, a put beneath a directory since replaced by a file).
+ */
+function isReplacedInBatch(v: VersionRow, bySeq: Map<number, VersionRow>, lastSeq: number): boolean {
+  if (v.supersededBy === null || v.supersededBy > lastSeq) return false;
+  const next = bySeq.get(v.supersededBy);
+  return next !== undefined && next.kind !== 'meta';
+}

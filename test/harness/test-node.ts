@@ -1,0 +1,316 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { StatusJson } from './status-json.ts';
+import { waitFor, withDeadline } from './wait.ts';
+
+/** HINDSIGHT_BIN is the CLI that every test drives, the same one people run. */
+export const HINDSIGHT_BIN = fileURLToPath(new URL('../../bin/hindsight', import.meta.url));
+
+/** CliResult is what one CLI invocation returned. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** StartNodeOptions describe one node to create: init when `join` is absent, else join it. */
+export interface StartNodeOptions {
+  name: string;
+  baseDir: string;
+  /** peer address to listen on; default 127.0.0.1 with a free port. */
+  listen?: string;
+  /** also serve the HTTP API on a free loopback port. */
+  api?: boolean;
+  /** an existing node to join with a token from its `invite`; absent for the first node. */
+  join?: TestNode;
+  /** how long to wait for the "agent listening" line; default 30 s. */
+  readyTimeoutMs?: number;
+  /** extra environment for the agent and the CLI. */
+  env?: Record<string, string>;
+}
+
+const READY_TIMEOUT_MS = 30_000;
+const CLI_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 10_000;
+const MAX_OUTPUT_CHARS = 32 * 1024 * 1024;
+const UNCLEAN_OUTPUT = /unhandled|uncaught/i;
+
+/**
+ * freePort returns a loopback TCP port that was free a moment ago: the agent stores its
+ * configured listen address for other nodes to dial, so port 0 cannot be passed through.
+ */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('free port: no TCP address');
+  return address.port;
+}
+
+/**
+ * runCli runs `bin/hindsight args` to completion within `timeoutMs` (its process group is
+ * killed past that) and returns its exit code and output.
+ */
+export function runCli(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}) {
+  return new Promise<CliResult>((resolve, reject) => {
+    const child = spawn(HINDSIGHT_BIN, args, {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), options.timeoutMs ?? CLI_TIMEOUT_MS);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr: signal ? `${stderr}\n(killed by ${signal})` : stderr });
+    });
+  });
+}
+
+/**
+ * TestNode is one real Hindsight node in a test: its state directory, its agent process (in its
+ * own process group, so a kill reaches everything it spawned) and everything that agent printed.
+ */
+export class TestNode {
+  readonly name: string;
+  readonly dir: string;
+  readonly stateDir: string;
+  readonly logPath: string;
+  readonly listen: string;
+  readonly env: Record<string, string>;
+  /** peer address and socket from the last "agent listening" line. */
+  peer: string | undefined;
+  socket: string | undefined;
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private chunks: string[] = [];
+  private chars = 0;
+  private uncleanLines: string[] = [];
+  private log: WriteStream;
+
+  constructor(name: string, dir: string, listen: string, env: Record<string, string> = {}) {
+    this.name = name;
+    this.dir = dir;
+    this.stateDir = path.join(dir, 'state');
+    this.logPath = path.join(dir, 'agent.log');
+    this.listen = listen;
+    this.env = env;
+    mkdirSync(dir, { recursive: true });
+    this.log = createWriteStream(this.logPath, { flags: 'a' });
+  }
+
+  /** pid is the agent's process id while it runs. */
+  get pid(): number | undefined {
+    return this.isRunning ? this.child?.pid : undefined;
+  }
+
+  /** isRunning tells whether the agent process has not exited yet. */
+  get isRunning(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** cli runs `bin/hindsight args --state DIR` for this node. */
+  cli(args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
+    return runCli([...args, '--state', this.stateDir], { env: this.env, timeoutMs: options.timeoutMs });
+  }
+
+  /** cliOk runs like cli and throws with the output when the exit code is not 0. */
+  async cliOk(args: string[], options: { timeoutMs?: number } = {}): Promise<string> {
+    const r = await this.cli(args, options);
+    if (r.code !== 0) {
+      throw new Error(`${this.name}: hindsight ${args.join(' ')} exited ${r.code}\n${r.stderr}${r.stdout}`);
+    }
+    return r.stdout;
+  }
+
+  /** status returns this node's `status --json` document. */
+  async status(): Promise<StatusJson> {
+    return JSON.parse(await this.cliOk(['status', '--json'])) as StatusJson;
+  }
+
+  /**
+   * apiStatus reads the status straight from the agent's socket (`GET /v1/status`), without
+   * starting a CLI process, for polls whose granularity matters (benchmarks).
+   */
+  apiStatus(timeoutMs = 10_000): Promise<StatusJson> {
+    const socketPath = this.socket ?? path.join(this.stateDir, 'agent.sock');
+    return new Promise((resolve, reject) => {
+      const req = request({ socketPath, path: '/v1/status', timeout: timeoutMs }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => (body += d));
+        res.on('end', () => {
+          if (res.statusCode !== 200) reject(new Error(`${this.name}: GET /v1/status ${res.statusCode}: ${body}`));
+          else resolve(JSON.parse(body) as StatusJson);
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`${this.name}: GET /v1/status timed out`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  /** startAgent spawns the agent and waits for its "agent listening" line. */
+  async startAgent(readyTimeoutMs = READY_TIMEOUT_MS): Promise<void> {
+    if (this.isRunning) throw new Error(`${this.name}: agent already running`);
+    this.peer = undefined;
+    this.record(`--- ${new Date().toISOString()} starting agent ---\n`);
+    const child = spawn(HINDSIGHT_BIN, ['agent', '--state', this.stateDir], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.env },
+    });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    for (const stream of [child.stdout!, child.stderr!]) this.collectLines(stream);
+    await withDeadline(
+      waitFor(
+        () => {
+          if (child.exitCode !== null || child.signalCode !== null) {
+            throw new Error(`agent exited (${child.exitCode ?? child.signalCode}) before listening`);
+          }
+          return this.peer;
+        },
+        { timeoutMs: readyTimeoutMs, intervalMs: 20, what: `${this.name} agent listening` },
+      ),
+      readyTimeoutMs + 1000,
+      `${this.name} agent start`,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\n--- ${this.name} output ---\n${this.tail()}`, { cause: err });
+    });
+  }
+
+  /** kill sends `signal` to the agent's process group; for SIGKILL it also waits for the exit. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (!this.isRunning || this.child === undefined) return;
+    killGroup(this.child, signal);
+    if (signal === 'SIGKILL') await this.exited;
+  }
+
+  /** stop ends the agent with SIGTERM, and with SIGKILL if it is still running after 10 s. */
+  async stop(): Promise<void> {
+    if (!this.isRunning || this.child === undefined) return;
+    const child = this.child;
+    killGroup(child, 'SIGCONT');
+    killGroup(child, 'SIGTERM');
+    const graceful = await Promise.race([
+      this.exited.then(() => true),
+      delay(STOP_GRACE_MS).then(() => false),
+    ]);
+    if (!graceful) {
+      this.record(`--- agent ignored SIGTERM for ${STOP_GRACE_MS} ms: SIGKILL ---\n`);
+      killGroup(child, 'SIGKILL');
+      await this.exited;
+    }
+  }
+
+  /** restart stops the agent if it runs and starts it again. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.startAgent();
+  }
+
+  /** output returns what the agent printed (stdout and stderr interleaved), across restarts. */
+  output(): string {
+    return this.chunks.join('');
+  }
+
+  /** tail returns the last `lines` lines of the output, for failure messages. */
+  tail(lines = 40): string {
+    return this.output().split('\n').slice(-lines).join('\n');
+  }
+
+  /** assertCleanOutput throws when the agent ever printed an unhandled rejection or exception. */
+  assertCleanOutput(): void {
+    if (this.uncleanLines.length > 0) {
+      throw new Error(
+        `${this.name}: agent output shows an unhandled error:\n${this.uncleanLines.join('\n')}`,
+      );
+    }
+  }
+
+  /** close kills the agent's group and closes the log file; used by teardown. */
+  async close(): Promise<void> {
+    await this.kill('SIGKILL');
+    await new Promise<void>((resolve) => this.log.end(() => resolve()));
+  }
+
+  private collectLines(stream: NodeJS.ReadableStream): void {
+    let partial = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (data: string) => {
+      this.record(data);
+      const lines = (partial + data).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) this.inspectLine(line);
+    });
+    stream.on('end', () => partial && this.inspectLine(partial));
+  }
+
+  private inspectLine(line: string): void {
+    if (UNCLEAN_OUTPUT.test(line)) this.uncleanLines.push(line);
+    if (!line.includes('agent listening')) return;
+    try {
+      const rec = JSON.parse(line) as { msg?: string; peer?: string; socket?: string };
+      if (rec.msg !== 'agent listening') return;
+      this.socket = rec.socket;
+      this.peer = rec.peer ?? this.listen;
+    } catch {
+      // Not a JSON line: a person-readable message that merely mentions the phrase.
+    }
+  }
+
+  private record(text: string): void {
+    this.log.write(text);
+    this.chunks.push(text);
+    this.chars += text.length;
+    // Keep memory bounded in long storms; the log file keeps everything.
+    while (this.chars > MAX_OUTPUT_CHARS && this.chunks.length > 1) this.chars -= this.chunks.shift()!.length;
+  }
+}
+
+/**
+ * startNode creates node `name` under `baseDir` — `init`, or `join` with a fresh token from
+ * `options.join` — and starts its agent.
+ */
+export async function startNode(options: StartNodeOptions): Promise<TestNode> {
+  const listen = options.listen ?? `127.0.0.1:${await freePort()}`;
+  const node = new TestNode(options.name, path.join(options.baseDir, options.name), listen, options.env);
+  const common = ['--name', options.name, '--listen', listen];
+  if (options.api) common.push('--api', `127.0.0.1:${await freePort()}`);
+  if (options.join === undefined) {
+    await node.cliOk(['init', ...common]);
+  } else {
+    const token = (await options.join.cliOk(['invite'])).trim().split('\n').pop()!.trim();
+    await node.cliOk(['join', token, ...common]);
+  }
+  await node.startAgent(options.readyTimeoutMs);
+  return node;
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

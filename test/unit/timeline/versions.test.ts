@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { type Change, isHindsightError } from '../../../src/core/index.ts';
+import { type Catalog, inTransaction, openCatalog } from '../../../src/store/index.ts';
+import { headSeq, receivedPosition, recordVersions, versionsAfter } from '../../../src/timeline/index.ts';
+
+const HASH = Buffer.alloc(32, 7);
+
+function mk(seq: number, p: string, kind: Change['kind'] = 'put', extra: Partial<Change> = {}): Change {
+  return {
+    volume: 'vol',
+    epoch: 1,
+    seq,
+    path: p,
+    kind,
+    mode: 0o644,
+    mtimeMs: 1000,
+    size: kind === 'put' ? 5 : 0,
+    chunks: kind === 'put' ? HASH : null,
+    target: kind === 'symlink' ? 'somewhere' : null,
+    capturedAt: 2000,
+    ...extra,
+  };
+}
+
+describe('recordVersions', () => {
+  let dir: string;
+  let catalog: Catalog;
+  const record = (changes: Change[], at = 3000) =>
+    inTransaction(catalog, () => recordVersions(catalog, changes, at, 'alpha'));
+  const count = () => (catalog.prepare('SELECT COUNT(*) AS n FROM versions').get() as { n: number }).n;
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hindsight-versions-'));
+    catalog = openCatalog(path.join(dir, 'catalog.db'));
+  });
+  afterEach(() => {
+    catalog.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores versions and links each to the next version of its path', () => {
+    record([mk(1, 'a'), mk(2, 'b'), mk(3, 'a', 'meta', { chunks: null, size: 0 })]);
+    record([mk(4, 'a', 'delete', { mode: 0 })]);
+    const rows = versionsAfter(catalog, 'vol', 0, 100);
+    assert.deepEqual(
+      rows.map((r) => [r.seq, r.path, r.kind, r.supersededBy]),
+      [
+        [1, 'a', 'put', 3],
+        [2, 'b', 'put', null],
+        [3, 'a', 'meta', 4],
+        [4, 'a', 'delete', null],
+      ],
+    );
+    assert.deepEqual(rows[0].chunks, HASH);
+    assert.equal(rows[0].receivedAt, 3000);
+    assert.equal(rows[0].capturedAt, 2000);
+    assert.equal(rows[1].target, null);
+    assert.equal(headSeq(catalog, 'vol'), 4);
+    assert.deepEqual(
+      versionsAfter(catalog, 'vol', 1, 2).map((r) => r.seq),
+      [2, 3],
+    );
+  });
+
+  it('keeps intervals right when an older version arrives after a newer one', () => {
+    record([mk(1, 'a'), mk(5, 'a')]);
+    record([mk(3, 'a')]);
+    assert.deepEqual(
+      versionsAfter(catalog, 'vol', 0, 10).map((r) => [r.seq, r.supersededBy]),
+      [
+        [1, 3],
+        [3, 5],
+        [5, null],
+      ],
+    );
+  });
+
+  it('ignores a re-delivered batch and never moves the receive position back', () => {
+    record([mk(1, 'a'), mk(2, 'b')], 3000);
+    record([mk(1, 'a', 'put', { size: 99 }), mk(2, 'b')], 9000);
+    assert.equal(count(), 2);
+    assert.equal(versionsAfter(catalog, 'vol', 0, 10)[0].size, 5);
+    assert.equal(versionsAfter(catalog, 'vol', 0, 10)[0].receivedAt, 3000);
+    assert.deepEqual(receivedPosition(catalog, 'vol'), { epoch: 1, seq: 2 });
+    record([mk(1, 'a')]);
+    assert.deepEqual(receivedPosition(catalog, 'vol'), { epoch: 1, seq: 2 });
+    record([mk(3, 'c', 'mkdir', { epoch: 2 })]);
+    assert.deepEqual(receivedPosition(catalog, 'vol'), { epoch: 2, seq: 3 });
+    assert.equal(receivedPosition(catalog, 'other'), null);
+    assert.equal(headSeq(catalog, 'other'), 0);
+  });
+
+  it('stores an empty file, a symlink with a dangling absolute target, and names with spaces', () => {
+    record([
+      mk(1, 'empty file', 'put', { size: 0, chunks: Buffer.alloc(0) }),
+      mk(2, 'dir ü/link', 'symlink', { target: '/nowhere/at all' }),
+    ]);
+    const rows = versionsAfter(catalog, 'vol', 0, 10);
+    assert.equal(rows[0].chunks?.length, 0);
+    assert.equal(rows[1].target, '/nowhere/at all');
+    assert.equal(rows[1].path, 'dir ü/link');
+  });
+
+  const hostile: [string, Partial<Change>, string][] = [
+    ['a path with ..', { path: 'a/../../etc/passwd' }, 'E_PATH_INVALID'],
+    ['an absolute path', { path: '/etc/passwd' }, 'E_PATH_INVALID'],
+    ['a NUL in the path', { path: 'a\0b' }, 'E_PATH_INVALID'],
+    ['an overlong component', { path: `d/${'x'.repeat(256)}` }, 'E_PATH_INVALID'],
+    ['an empty component', { path: 'a//b' }, 'E_PATH_INVALID'],
+    ['an unknown kind', { kind: 'chmod' as Change['kind'] }, 'E_VERSION_INVALID'],
+    ['a negative size', { size: -1 }, 'E_VERSION_INVALID'],
+    ['a fractional mtime', { mtimeMs: 1.5 }, 'E_VERSION_INVALID'],
+    ['an infinite seq', { seq: Number.POSITIVE_INFINITY }, 'E_VERSION_INVALID'],
+    ['seq 0', { seq: 0 }, 'E_VERSION_INVALID'],
+    ['a mode beyond 0o7777', { mode: 0o170000 }, 'E_VERSION_INVALID'],
+    ['a chunk list of 31 bytes', { chunks: Buffer.alloc(31) }, 'E_VERSION_INVALID'],
+    ['a put without chunks', { chunks: null }, 'E_VERSION_INVALID'],
+    ['a delete with chunks', { kind: 'delete' }, 'E_VERSION_INVALID'],
+    ['a symlink without target', { kind: 'symlink', chunks: null, target: '' }, 'E_VERSION_INVALID'],
+    ['a symlink target with NUL', { kind: 'symlink', chunks: null, target: 'a\0' }, 'E_VERSION_INVALID'],
+    [
+      'an overlong symlink target',
+      { kind: 'symlink', chunks: null, target: 'x'.repeat(4097) },
+      'E_VERSION_INVALID',
+    ],
+    ['a bad volume name', { volume: '../vol' }, 'E_VERSION_INVALID'],
+  ];
+  for (const [what, extra, code] of hostile) {
+    it(`refuses the whole batch for ${what}`, () => {
+      assert.throws(
+        () => record([mk(1, 'fine'), mk(2, 'b', 'put', extra)]),
+        (err) => isHindsightError(err, code),
+      );
+      assert.equal(count(), 0);
+      assert.equal(receivedPosition(catalog, 'vol'), null);
+    });
+  }
+});
