@@ -34,12 +34,12 @@ export class RsyncDaemon {
     mkdirSync(path.join(dir, 'target'), { recursive: true });
     const port = await freePort();
     const conf = path.join(dir, 'rsyncd.conf');
-    // munge symlinks is on by default without chroot; off keeps link targets verbatim like a mirror.
+    // With chroot (we are root) rsync keeps absolute link targets verbatim, like a mirror must.
     writeFileSync(
       conf,
       [
         `pid file = ${path.join(dir, 'rsyncd.pid')}`,
-        'use chroot = no',
+        'use chroot = yes',
         `[${MODULE}]`,
         `  path = ${path.join(dir, 'target')}`,
         '  read only = no',

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { treeHash, treeListing } from '../test/harness/cluster.ts';
 import { diffListings } from '../test/harness/tree-hash.ts';
 import type { BenchConfig } from './bench-config.ts';
-import type { HindsightPair } from './hindsight-pair.ts';
 import { type BenchRow, row } from './bench-report.ts';
+import type { HindsightPair } from './hindsight-pair.ts';
 import type { RsyncDaemon } from './rsync-daemon.ts';
 
 /**

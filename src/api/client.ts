@@ -36,7 +36,14 @@ export class ApiClient {
     } else {
       const url = new URL(path, this.#target.url);
       headers.authorization = `Bearer ${this.#target.token}`;
-      options = { hostname: url.hostname, port: url.port, path: url.pathname + url.search, method, headers, signal };
+      options = {
+        hostname: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method,
+        headers,
+        signal,
+      };
     }
     return new Promise<T>((resolve, reject) => {
       const req = request(options, (res) => {
@@ -49,7 +56,11 @@ export class ApiClient {
           const data = isJson && text ? JSON.parse(text) : text;
           if ((res.statusCode ?? 500) >= 400) {
             const e = (data as { error?: { code: string; message: string; hint?: string } }).error;
-            reject(new HindsightError(e?.code ?? 'E_API', e?.message ?? `HTTP ${res.statusCode}`, { hint: e?.hint }));
+            reject(
+              new HindsightError(e?.code ?? 'E_API', e?.message ?? `HTTP ${res.statusCode}`, {
+                hint: e?.hint,
+              }),
+            );
           } else {
             resolve(data as T);
           }

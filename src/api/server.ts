@@ -1,9 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import { HindsightError, errorMessage, isHindsightError } from '../core/index.ts';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
 import type { Logger } from '../sys/index.ts';
-import { type Route, findRoute } from './routes.ts';
+import { findRoute, type Route } from './routes.ts';
 
 /** MAX_BODY_BYTES bounds a request body; the API takes small JSON documents only. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -64,7 +64,12 @@ async function handle(
     const body = req.method === 'POST' ? await readJson(req) : undefined;
     const ac = new AbortController();
     res.on('close', () => ac.abort());
-    const result = await found.route.handler({ params: found.params, query: url.searchParams, body, signal: ac.signal });
+    const result = await found.route.handler({
+      params: found.params,
+      query: url.searchParams,
+      body,
+      signal: ac.signal,
+    });
     if (typeof result === 'string') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(result);
@@ -78,7 +83,9 @@ async function handle(
     if (status === 500) log.error('api request failed', { err, url: req.url });
     if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' });
     res.end(
-      JSON.stringify({ error: { code, message: errorMessage(err), hint: isHindsightError(err) ? err.hint : undefined } }),
+      JSON.stringify({
+        error: { code, message: errorMessage(err), hint: isHindsightError(err) ? err.hint : undefined },
+      }),
     );
   }
 }

@@ -58,6 +58,7 @@ export class VolumeCapture {
   #nextWatchTry = 0;
   #rescanWhy: string | undefined;
   #nextRescanAt = 0;
+  #nextRootCheckAt = 0;
   #scanWaiters: (() => void)[] = [];
   #waker: (() => void) | undefined;
   #isWoken = false;
@@ -165,14 +166,17 @@ export class VolumeCapture {
     let now = clock.monotonic();
     if (now >= this.#nextRescanAt && this.#nextRescanAt > 0) this.#rescanWhy ??= 'periodic';
     const hasDue = this.#dirty.size > 0 && this.#dirty.nextDueIn(now) === 0;
-    if (this.#rescanWhy !== undefined || hasDue) {
+    // The guard also runs on a timer: an unmount need not produce any watcher event.
+    const rootCheckMs = this.#d.rootCheckMs ?? DEFAULT_ROOT_CHECK_MS;
+    if (this.#rescanWhy !== undefined || hasDue || now >= this.#nextRootCheckAt) {
+      this.#nextRootCheckAt = now + rootCheckMs;
       if (!(await this.#guard.check())) {
         // Nothing read from an untrusted root: no deletes, no watcher; look again later.
         this.#dirty.clear();
         await this.#closeWatch();
         this.#rescanWhy ??= 'root back';
         for (const w of this.#scanWaiters.splice(0)) w();
-        await this.#wait(this.#d.rootCheckMs ?? DEFAULT_ROOT_CHECK_MS);
+        await this.#wait(rootCheckMs);
         return;
       }
     }
@@ -215,7 +219,8 @@ export class VolumeCapture {
     const untilDue = this.#dirty.nextDueIn(now) ?? Number.POSITIVE_INFINITY;
     const untilRescan = this.#nextRescanAt - now;
     const untilWatchTry = this.#watch ? Number.POSITIVE_INFINITY : this.#nextWatchTry - now;
-    await this.#wait(Math.max(1, Math.min(untilDue, untilRescan, untilWatchTry)));
+    const untilRootCheck = this.#nextRootCheckAt - now;
+    await this.#wait(Math.max(1, Math.min(untilDue, untilRescan, untilWatchTry, untilRootCheck)));
   }
 
   async #openWatch(): Promise<void> {

@@ -18,7 +18,12 @@ export function parseCommand<T extends NonNullable<ParseArgsConfig['options']>>(
   allowPositionals = false,
 ) {
   try {
-    return parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals, strict: true });
+    return parseArgs({
+      args: argv,
+      options: { ...COMMON_OPTIONS, ...options },
+      allowPositionals,
+      strict: true,
+    });
   } catch (err) {
     throw new HindsightError('E_USAGE', (err as Error).message, { hint: `usage: ${usage}` });
   }

@@ -6,7 +6,11 @@ const POLL_WAIT_MS = 25_000;
 
 /** events prints the node's event log; --follow keeps printing new events as they happen. */
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommand(argv, { since: { type: 'string' }, follow: { type: 'boolean', short: 'f', default: false } }, USAGE);
+  const { values } = parseCommand(
+    argv,
+    { since: { type: 'string' }, follow: { type: 'boolean', short: 'f', default: false } },
+    USAGE,
+  );
   if (values.help) {
     process.stdout.write(`usage: ${USAGE}\n`);
     return 0;
@@ -19,7 +23,10 @@ export async function run(argv: string[]): Promise<number> {
     const wait = values.follow ? POLL_WAIT_MS : 0;
     let events: HEvent[];
     try {
-      ({ events } = await client.get<{ events: HEvent[] }>(`/v1/events?since=${since}&wait=${wait}`, ac.signal));
+      ({ events } = await client.get<{ events: HEvent[] }>(
+        `/v1/events?since=${since}&wait=${wait}`,
+        ac.signal,
+      ));
     } catch (err) {
       if (ac.signal.aborted) return 0;
       throw err;

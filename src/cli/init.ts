@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { HindsightError, isValidName } from '../core/index.ts';
-import { type NodeConfig, checkConfig, saveConfig, statePaths } from '../daemon/index.ts';
+import { checkConfig, type NodeConfig, saveConfig, statePaths } from '../daemon/index.ts';
 import { createClusterCa, createNodeKey, issueNodeCertificate, saveIdentity } from '../link/index.ts';
 import { openCatalog } from '../store/index.ts';
 import { writeFileDurable } from '../sys/index.ts';
@@ -11,20 +11,33 @@ const USAGE = 'hindsight init --name NAME [--listen HOST:PORT] [--api HOST:PORT]
 
 /** init creates a new cluster: its CA, this first node's identity, configuration and catalog. */
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommand(argv, { name: { type: 'string' }, listen: { type: 'string' }, api: { type: 'string' } }, USAGE);
+  const { values } = parseCommand(
+    argv,
+    { name: { type: 'string' }, listen: { type: 'string' }, api: { type: 'string' } },
+    USAGE,
+  );
   if (values.help) return usage();
   const stateDir = stateDirOf(values);
-  const config = checkConfig({ name: values.name, listen: values.listen ?? '0.0.0.0:7420', api: values.api ?? null }, '--name/--listen/--api');
+  const config = checkConfig(
+    { name: values.name, listen: values.listen ?? '0.0.0.0:7420', api: values.api ?? null },
+    '--name/--listen/--api',
+  );
   await prepareStateDir(stateDir);
   const ca = await createClusterCa(config.name);
   const key = await createNodeKey();
   const certPem = await issueNodeCertificate(ca, config.name, key.publicKeyPem);
-  await saveIdentity(stateDir, { name: config.name, certPem, keyPem: key.keyPem, caCertPem: ca.caCertPem }, { caKeyPem: ca.caKeyPem });
+  await saveIdentity(
+    stateDir,
+    { name: config.name, certPem, keyPem: key.keyPem, caCertPem: ca.caCertPem },
+    { caKeyPem: ca.caKeyPem },
+  );
   await finishStateDir(stateDir, config);
   if (values.json) printJson({ node: config.name, state: stateDir, listen: config.listen });
   else {
     process.stdout.write(`initialised node ${config.name} in ${stateDir} (peer link ${config.listen})\n`);
-    process.stdout.write(`next: 'hindsight agent --state ${stateDir}', then 'hindsight invite' for each further node\n`);
+    process.stdout.write(
+      `next: 'hindsight agent --state ${stateDir}', then 'hindsight invite' for each further node\n`,
+    );
   }
   return 0;
 }
@@ -32,7 +45,10 @@ export async function run(argv: string[]): Promise<number> {
 /** prepareStateDir creates an empty state directory, refusing one that holds a node already. */
 export async function prepareStateDir(stateDir: string): Promise<void> {
   const paths = statePaths(stateDir);
-  const exists = await fsp.stat(paths.config).then(() => true, () => false);
+  const exists = await fsp.stat(paths.config).then(
+    () => true,
+    () => false,
+  );
   if (exists) {
     throw new HindsightError('E_STATE_EXISTS', `${stateDir} holds a node already`, {
       hint: 'use another --state directory, or remove that one if you really mean to start over',
@@ -42,13 +58,19 @@ export async function prepareStateDir(stateDir: string): Promise<void> {
 }
 
 /** finishStateDir writes the API token, the catalog and, last, the configuration (its presence marks a complete node). */
-export async function finishStateDir(stateDir: string, config: NodeConfig, members: { name: string; address: string; updatedAt: number }[] = []): Promise<void> {
+export async function finishStateDir(
+  stateDir: string,
+  config: NodeConfig,
+  members: { name: string; address: string; updatedAt: number }[] = [],
+): Promise<void> {
   const paths = statePaths(stateDir);
   await writeFileDurable(paths.apiToken, `${randomBytes(32).toString('base64url')}\n`, 0o600);
   const catalog = openCatalog(paths.catalog);
   for (const m of members) {
     if (m.name !== config.name && isValidName(m.name)) {
-      catalog.prepare('INSERT OR REPLACE INTO nodes (name, address, updated_at) VALUES (?, ?, ?)').run(m.name, m.address, m.updatedAt);
+      catalog
+        .prepare('INSERT OR REPLACE INTO nodes (name, address, updated_at) VALUES (?, ?, ?)')
+        .run(m.name, m.address, m.updatedAt);
     }
   }
   catalog.close();

@@ -1,12 +1,12 @@
 import { HindsightError } from '../core/index.ts';
 import { checkConfig } from '../daemon/index.ts';
 import {
-  type JoinAnswer,
-  MSG,
   connectForJoin,
   createNodeKey,
-  encodeFrame,
   decodeJoinToken,
+  encodeFrame,
+  type JoinAnswer,
+  MSG,
   nodeNameOf,
   readOneFrame,
   saveIdentity,
@@ -15,37 +15,61 @@ import {
 import { parseCommand, printJson, stateDirOf } from './args.ts';
 import { finishStateDir, prepareStateDir } from './init.ts';
 
-const USAGE = 'hindsight join TOKEN --name NAME [--listen HOST:PORT] [--api HOST:PORT] [--state DIR] [--json]';
+const USAGE =
+  'hindsight join TOKEN --name NAME [--listen HOST:PORT] [--api HOST:PORT] [--state DIR] [--json]';
 
 /** join makes this machine a node of an existing cluster, using a token from `hindsight invite`. */
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(argv, { name: { type: 'string' }, listen: { type: 'string' }, api: { type: 'string' } }, USAGE, true);
+  const { values, positionals } = parseCommand(
+    argv,
+    { name: { type: 'string' }, listen: { type: 'string' }, api: { type: 'string' } },
+    USAGE,
+    true,
+  );
   if (values.help || positionals.length !== 1) {
     process.stdout.write(`usage: ${USAGE}\n`);
     return values.help ? 0 : 2;
   }
   const token = decodeJoinToken(positionals[0], Date.now());
   const stateDir = stateDirOf(values);
-  const config = checkConfig({ name: values.name, listen: values.listen ?? '0.0.0.0:7420', api: values.api ?? null }, '--name/--listen/--api');
+  const config = checkConfig(
+    { name: values.name, listen: values.listen ?? '0.0.0.0:7420', api: values.api ?? null },
+    '--name/--listen/--api',
+  );
   await prepareStateDir(stateDir);
   const key = await createNodeKey();
   const { host, port } = splitAddress(token.address);
   const socket = await connectForJoin({ host, port, caFingerprint: token.caFingerprint, timeoutMs: 15_000 });
   const answerPromise = readOneFrame(socket, { maxFrameBytes: 1024 * 1024, timeoutMs: 30_000 });
   socket.write(
-    Buffer.concat(encodeFrame(MSG.JOIN, { secret: token.secret, name: config.name, listen: config.listen, publicKeyPem: key.publicKeyPem })),
+    Buffer.concat(
+      encodeFrame(MSG.JOIN, {
+        secret: token.secret,
+        name: config.name,
+        listen: config.listen,
+        publicKeyPem: key.publicKeyPem,
+      }),
+    ),
   );
   const frame = await answerPromise.finally(() => socket.destroy());
   if (frame.type === MSG.ERROR) {
     const e = frame.header as { code: string; message: string; hint?: string };
     throw new HindsightError(e.code, `${token.inviter} refused the join: ${e.message}`, { hint: e.hint });
   }
-  if (frame.type !== MSG.JOINED) throw new HindsightError('E_JOIN_FAILED', `unexpected answer type ${frame.type}`);
+  if (frame.type !== MSG.JOINED)
+    throw new HindsightError('E_JOIN_FAILED', `unexpected answer type ${frame.type}`);
   const answer = frame.header as JoinAnswer;
-  if (nodeNameOf(answer.certPem) !== config.name) throw new HindsightError('E_JOIN_FAILED', 'the certificate issued names another node');
-  await saveIdentity(stateDir, { name: config.name, certPem: answer.certPem, keyPem: key.keyPem, caCertPem: answer.caCertPem });
+  if (nodeNameOf(answer.certPem) !== config.name)
+    throw new HindsightError('E_JOIN_FAILED', 'the certificate issued names another node');
+  await saveIdentity(stateDir, {
+    name: config.name,
+    certPem: answer.certPem,
+    keyPem: key.keyPem,
+    caCertPem: answer.caCertPem,
+  });
   await finishStateDir(stateDir, config, answer.members);
-  if (values.json) printJson({ node: config.name, state: stateDir, listen: config.listen, inviter: token.inviter });
+  if (values.json)
+    printJson({ node: config.name, state: stateDir, listen: config.listen, inviter: token.inviter });
   else {
     process.stdout.write(`joined the cluster of ${token.inviter} as ${config.name} (state ${stateDir})\n`);
     process.stdout.write(`next: 'hindsight agent --state ${stateDir}'\n`);

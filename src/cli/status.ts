@@ -26,9 +26,12 @@ export function formatStatus(s: StatusReport): string {
     if (v.role === 'primary') {
       out.push(`  captured up to seq ${v.lastSeq}`);
       for (const m of v.mirrors ?? []) {
-        const lag = m.lagChanges === 0 ? 'in sync' : `behind by ${m.lagChanges} changes, ${m.lagSeconds.toFixed(1)} s`;
+        const lag =
+          m.lagChanges === 0 ? 'in sync' : `behind by ${m.lagChanges} changes, ${m.lagSeconds.toFixed(1)} s`;
         const refused = m.refusal ? `  (refused: ${m.refusal})` : '';
-        out.push(`  → ${m.node}: ${m.link}, acked seq ${m.ackedSeq}, ${lag}, ${formatBytes(m.bytesSent)} sent${refused}`);
+        out.push(
+          `  → ${m.node}: ${m.link}, acked seq ${m.ackedSeq}, ${lag}, ${formatBytes(m.bytesSent)} sent${refused}`,
+        );
       }
     } else {
       out.push(
@@ -37,7 +40,10 @@ export function formatStatus(s: StatusReport): string {
     }
   }
   for (const p of s.peers) {
-    const rtt = p.rttMs === null ? '' : `  rtt ${p.rttMs.toFixed(2)} ms, clock offset ${p.clockOffsetMs?.toFixed(1)} ms`;
+    const rtt =
+      p.rttMs === null
+        ? ''
+        : `  rtt ${p.rttMs.toFixed(2)} ms, clock offset ${p.clockOffsetMs?.toFixed(1)} ms`;
     out.push(`peer ${p.node} (${p.direction}): ${p.link}${rtt}`);
   }
   return `${out.join('\n')}\n`;

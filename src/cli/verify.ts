@@ -12,6 +12,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { report } = await clientFor(stateDirOf(values)).post<{ report: VerifyReport }>('/v1/verify', {});
   if (values.json) printJson(report);
-  else process.stdout.write(`${report.chunks} chunks, ${report.bytes} bytes checked, ${report.bad.length} bad\n`);
+  else
+    process.stdout.write(
+      `${report.chunks} chunks, ${report.bytes} bytes checked, ${report.bad.length} bad\n`,
+    );
   return report.bad.length === 0 ? 0 : 1;
 }

@@ -32,9 +32,12 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`usage: ${USAGE}\n`);
     return values.help ? 0 : 2;
   }
-  if (positionals.length !== 1) throw new HindsightError('E_USAGE', 'volume add takes one NAME', { hint: `usage: ${USAGE}` });
+  if (positionals.length !== 1)
+    throw new HindsightError('E_USAGE', 'volume add takes one NAME', { hint: `usage: ${USAGE}` });
   if (!values.path || !values.primary || !values.mirror?.length) {
-    throw new HindsightError('E_USAGE', 'volume add needs --path, --primary and at least one --mirror', { hint: `usage: ${USAGE}` });
+    throw new HindsightError('E_USAGE', 'volume add needs --path, --primary and at least one --mirror', {
+      hint: `usage: ${USAGE}`,
+    });
   }
   const mirrors = values.mirror.map((m) => {
     const i = m.indexOf(':');
@@ -50,6 +53,9 @@ export async function run(argv: string[]): Promise<number> {
     exclude: values.exclude ?? [],
   });
   if (values.json) printJson(volume);
-  else process.stdout.write(`volume ${volume.name} added: ${volume.primary.node}:${volume.primary.path} → ${mirrors.map((m) => `${m.node}:${m.path}`).join(', ')}\n`);
+  else
+    process.stdout.write(
+      `volume ${volume.name} added: ${volume.primary.node}:${volume.primary.path} → ${mirrors.map((m) => `${m.node}:${m.path}`).join(', ')}\n`,
+    );
   return 0;
 }

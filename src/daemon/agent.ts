@@ -1,31 +1,31 @@
 import { promises as fsp } from 'node:fs';
 import type { Server } from 'node:tls';
-import { VolumeCapture, Outbox } from '../capture/index.ts';
-import { type Clock, HindsightError, type VolumeSpec, errorMessage } from '../core/index.ts';
+import { Outbox, VolumeCapture } from '../capture/index.ts';
+import { type Clock, errorMessage, HindsightError, type VolumeSpec } from '../core/index.ts';
 import {
+  checkVolumeSpec,
+  connectPeer,
+  type Frame,
   type JoinAnswer,
   type JoinRequest,
-  MirrorLink,
-  checkVolumeSpec,
-  type Frame,
-  type PeerConnection,
-  type NodeIdentity,
-  PrimarySession,
-  type VolumeReceiveStats,
-  connectPeer,
   loadIdentity,
+  MirrorLink,
+  type NodeIdentity,
+  type PeerConnection,
+  PrimarySession,
   splitAddress,
   startPeerServer,
+  type VolumeReceiveStats,
 } from '../link/index.ts';
 import { EventLog } from '../monitor/index.ts';
-import { type Catalog, type ChunkStore, PackStore, openCatalog } from '../store/index.ts';
-import { ApplyLoop, ViewApplier, ensureView, receivedPosition, recordVersions } from '../timeline/index.ts';
-import { type Logger, SystemClock, createLogger, lockStateDir } from '../sys/index.ts';
-import { type NodeConfig, loadConfig, parseHostPort } from './config.ts';
+import { type Catalog, type ChunkStore, openCatalog, PackStore } from '../store/index.ts';
+import { createLogger, type Logger, lockStateDir, SystemClock } from '../sys/index.ts';
+import { ApplyLoop, ensureView, receivedPosition, recordVersions, ViewApplier } from '../timeline/index.ts';
+import { loadConfig, type NodeConfig, parseHostPort } from './config.ts';
 import { Invites } from './invites.ts';
 import { Members } from './members.ts';
 import { type StatePaths, statePaths } from './paths.ts';
-import { type StatusReport, buildStatus } from './status.ts';
+import { buildStatus, type StatusReport } from './status.ts';
 import { type VolumeRow, Volumes } from './volumes.ts';
 
 /** VolumeInput is what `hindsight volume add` asks for. */
@@ -106,7 +106,10 @@ export class Agent {
     try {
       const identity = await loadIdentity(paths.identity);
       if (identity.name !== config.name) {
-        throw new HindsightError('E_CONFIG_INVALID', `config names node ${config.name}, the certificate ${identity.name}`);
+        throw new HindsightError(
+          'E_CONFIG_INVALID',
+          `config names node ${config.name}, the certificate ${identity.name}`,
+        );
       }
       const clock = options.clock ?? new SystemClock();
       const log = options.log ?? createLogger('agent');
@@ -132,7 +135,12 @@ export class Agent {
       onJoin: (req: JoinRequest): Promise<JoinAnswer> => this.invites.answer(req),
     });
     for (const v of this.volumes.list()) this.#startVolume(v);
-    this.events.emit({ level: 'info', type: 'agent.started', msg: 'agent started', data: { node: this.config.name } });
+    this.events.emit({
+      level: 'info',
+      type: 'agent.started',
+      msg: 'agent started',
+      data: { node: this.config.name },
+    });
   }
 
   /** stop ends every loop, closes links and the catalog, and releases the state directory. */
@@ -167,13 +175,23 @@ export class Agent {
     checkVolumeSpec(spec);
     for (const m of spec.mirrors) {
       if (!this.members.addressOf(m.node)) {
-        throw new HindsightError('E_VOLUME_UNKNOWN_NODE', `node ${m.node} is not known to ${this.config.name}`, {
-          hint: `join ${m.node} to the cluster first ('hindsight invite' here, 'hindsight join TOKEN' there)`,
-        });
+        throw new HindsightError(
+          'E_VOLUME_UNKNOWN_NODE',
+          `node ${m.node} is not known to ${this.config.name}`,
+          {
+            hint: `join ${m.node} to the cluster first ('hindsight invite' here, 'hindsight join TOKEN' there)`,
+          },
+        );
       }
     }
     const row = await this.volumes.addPrimary(spec);
-    this.events.emit({ level: 'info', type: 'volume.added', volume: spec.name, msg: 'volume added', data: { role: 'primary' } });
+    this.events.emit({
+      level: 'info',
+      type: 'volume.added',
+      volume: spec.name,
+      msg: 'volume added',
+      data: { role: 'primary' },
+    });
     this.#startVolume(row);
     return spec;
   }
@@ -225,7 +243,12 @@ export class Agent {
         view: 'main',
         root: v.path,
       });
-      const loop = new ApplyLoop({ applier, clock: this.clock, log: this.log.child(`apply.${v.name}`), volume: v.name });
+      const loop = new ApplyLoop({
+        applier,
+        clock: this.clock,
+        log: this.log.child(`apply.${v.name}`),
+        volume: v.name,
+      });
       this.applies.set(v.name, loop);
       loop.start();
     }
@@ -245,7 +268,14 @@ export class Agent {
         const address = this.members.addressOf(name);
         if (!address) throw new HindsightError('E_LINK_UNKNOWN_NODE', `no address known for node ${name}`);
         const { host, port } = splitAddress(address);
-        return connectPeer({ host, port, identity: this.identity, expectName: name, signal, clock: this.clock });
+        return connectPeer({
+          host,
+          port,
+          identity: this.identity,
+          expectName: name,
+          signal,
+          clock: this.clock,
+        });
       },
       volumesFor: (name) => this.volumes.specsMirroredBy(name),
       epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
@@ -257,7 +287,10 @@ export class Agent {
     return link;
   }
 
-  #onNodeLink(factory: { peer: string; connect: (onFrame: (f: Frame) => Promise<void>) => PeerConnection }): void {
+  #onNodeLink(factory: {
+    peer: string;
+    connect: (onFrame: (f: Frame) => Promise<void>) => PeerConnection;
+  }): void {
     const session = new PrimarySession(
       factory.peer,
       {
@@ -271,13 +304,21 @@ export class Agent {
           const isNew = !this.volumes.get(spec.name);
           const row = await this.volumes.acceptMirror(spec, from);
           if (isNew) {
-            this.events.emit({ level: 'info', type: 'volume.added', volume: spec.name, peer: from, msg: 'volume added', data: { role: 'mirror', path: row.path } });
+            this.events.emit({
+              level: 'info',
+              type: 'volume.added',
+              volume: spec.name,
+              peer: from,
+              msg: 'volume added',
+              data: { role: 'mirror', path: row.path },
+            });
           }
           this.#startVolume(row);
           const pos = receivedPosition(this.catalog, spec.name);
           return { epoch: pos?.epoch ?? row.epoch, seq: pos?.seq ?? 0 };
         },
-        recordVersions: (changes, receivedAt, from) => recordVersions(this.catalog, changes, receivedAt, from),
+        recordVersions: (changes, receivedAt, from) =>
+          recordVersions(this.catalog, changes, receivedAt, from),
         onVersions: (volume) => this.applies.get(volume)?.wake(),
         members: () => this.#membersWithSelf(),
         mergeMembers: (list) => this.members.merge(list),
@@ -313,6 +354,9 @@ export class Agent {
   }
 
   #membersWithSelf() {
-    return [...this.members.list(), { name: this.config.name, address: this.config.listen, updatedAt: this.#startedAt }];
+    return [
+      ...this.members.list(),
+      { name: this.config.name, address: this.config.listen, updatedAt: this.#startedAt },
+    ];
   }
 }

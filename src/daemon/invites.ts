@@ -1,15 +1,15 @@
 import { type Clock, HindsightError, isValidName } from '../core/index.ts';
 import {
-  type JoinAnswer,
-  type JoinRequest,
   encodeJoinToken,
   fingerprintOf,
   hashSecret,
   issueNodeCertificate,
+  type JoinAnswer,
+  type JoinRequest,
   loadCaKey,
+  type NodeIdentity,
   newJoinSecret,
   secretMatches,
-  type NodeIdentity,
 } from '../link/index.ts';
 import type { Catalog } from '../store/index.ts';
 import { inTransaction } from '../store/index.ts';
@@ -51,10 +51,15 @@ export class Invites {
   /** answer checks a join request and, if the token is good and unused, issues the certificate. */
   async answer(req: JoinRequest): Promise<JoinAnswer> {
     const { catalog, clock, members } = this.#deps;
-    if (typeof req?.secret !== 'string' || typeof req.publicKeyPem !== 'string' || typeof req.listen !== 'string') {
+    if (
+      typeof req?.secret !== 'string' ||
+      typeof req.publicKeyPem !== 'string' ||
+      typeof req.listen !== 'string'
+    ) {
       throw new HindsightError('E_JOIN_REFUSED', 'malformed join request');
     }
-    if (!isValidName(req.name)) throw new HindsightError('E_JOIN_REFUSED', `"${req.name}" is not a valid node name`);
+    if (!isValidName(req.name))
+      throw new HindsightError('E_JOIN_REFUSED', `"${req.name}" is not a valid node name`);
     if (req.name === this.#deps.identity.name || members.addressOf(req.name) !== undefined) {
       throw new HindsightError('E_JOIN_NAME_TAKEN', `a node named ${req.name} is already in the cluster`, {
         hint: 'choose another --name',
@@ -67,13 +72,28 @@ export class Invites {
       used_by: string | null;
     }[];
     const invite = rows.find((r) => secretMatches(req.secret, r.secret_hash));
-    if (!invite) throw new HindsightError('E_JOIN_REFUSED', 'unknown join token', { hint: "ask for a new one with 'hindsight invite'" });
-    if (invite.used_by) throw new HindsightError('E_JOIN_REFUSED', `this token was used already (by ${invite.used_by})`, { hint: "ask for a new one with 'hindsight invite'" });
-    if (invite.expires_at < now) throw new HindsightError('E_JOIN_REFUSED', 'this token has expired', { hint: "ask for a new one with 'hindsight invite'" });
+    if (!invite)
+      throw new HindsightError('E_JOIN_REFUSED', 'unknown join token', {
+        hint: "ask for a new one with 'hindsight invite'",
+      });
+    if (invite.used_by)
+      throw new HindsightError('E_JOIN_REFUSED', `this token was used already (by ${invite.used_by})`, {
+        hint: "ask for a new one with 'hindsight invite'",
+      });
+    if (invite.expires_at < now)
+      throw new HindsightError('E_JOIN_REFUSED', 'this token has expired', {
+        hint: "ask for a new one with 'hindsight invite'",
+      });
     const caKeyPem = await loadCaKey(this.#deps.stateDir);
-    const certPem = await issueNodeCertificate({ caCertPem: this.#deps.identity.caCertPem, caKeyPem }, req.name, req.publicKeyPem);
+    const certPem = await issueNodeCertificate(
+      { caCertPem: this.#deps.identity.caCertPem, caKeyPem },
+      req.name,
+      req.publicKeyPem,
+    );
     inTransaction(catalog, () => {
-      catalog.prepare('UPDATE invites SET used_by = ? WHERE secret_hash = ?').run(req.name, invite.secret_hash);
+      catalog
+        .prepare('UPDATE invites SET used_by = ? WHERE secret_hash = ?')
+        .run(req.name, invite.secret_hash);
       members.upsert({ name: req.name, address: req.listen, updatedAt: now });
     });
     return { certPem, caCertPem: this.#deps.identity.caCertPem, members: members.list() };

@@ -1,6 +1,6 @@
-import type { Catalog } from '../store/index.ts';
 import { isValidName } from '../core/index.ts';
 import type { Member } from '../link/index.ts';
+import type { Catalog } from '../store/index.ts';
 
 /**
  * Members is this node's table of cluster nodes and where to dial them. Links exchange their
@@ -35,7 +35,12 @@ export class Members {
 
   /** upsert records a member's address if it is newer than what is known. */
   upsert(member: Member): void {
-    if (!isValidName(member?.name) || typeof member.address !== 'string' || !Number.isFinite(member.updatedAt)) return;
+    if (
+      !isValidName(member?.name) ||
+      typeof member.address !== 'string' ||
+      !Number.isFinite(member.updatedAt)
+    )
+      return;
     this.#catalog
       .prepare(
         `INSERT INTO nodes (name, address, updated_at) VALUES (?, ?, ?)

@@ -27,7 +27,12 @@ export async function runAgent(stateDir: string): Promise<void> {
     await agent.stop().catch(() => {});
     throw err;
   }
-  log.info('agent listening', { node: agent.config.name, peer: agent.peerAddress(), socket: agent.paths.socket, api: agent.config.api });
+  log.info('agent listening', {
+    node: agent.config.name,
+    peer: agent.peerAddress(),
+    socket: agent.paths.socket,
+    api: agent.config.api,
+  });
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGTERM', stop);

@@ -53,16 +53,25 @@ export function buildStatus(agent: Agent): StatusReport {
   const now = clock.now();
   const volumes: VolumeStatus[] = [];
   for (const v of agent.volumes.list()) {
-    const base = { name: v.name, role: v.role, path: v.path, state: v.state, reason: v.reason, epoch: v.epoch };
+    const base = {
+      name: v.name,
+      role: v.role,
+      path: v.path,
+      state: v.state,
+      reason: v.reason,
+      epoch: v.epoch,
+    };
     if (v.role === 'primary') {
       const lastSeq = agent.outbox.lastSeq(v.name);
       const mirrors = v.spec.mirrors.map((m): MirrorStatus => {
-        const ack = catalog.prepare('SELECT seq FROM acks WHERE volume = ? AND mirror = ?').get(v.name, m.node) as
-          | { seq: number }
-          | undefined;
+        const ack = catalog
+          .prepare('SELECT seq FROM acks WHERE volume = ? AND mirror = ?')
+          .get(v.name, m.node) as { seq: number } | undefined;
         const ackedSeq = ack?.seq ?? 0;
         const pending = catalog
-          .prepare('SELECT COUNT(*) AS n, MIN(captured_at) AS oldest FROM changes WHERE volume = ? AND seq > ?')
+          .prepare(
+            'SELECT COUNT(*) AS n, MIN(captured_at) AS oldest FROM changes WHERE volume = ? AND seq > ?',
+          )
           .get(v.name, ackedSeq) as { n: number; oldest: number | null };
         const link = agent.links.get(m.node);
         const stats = link?.volumeStats.get(v.name);
@@ -82,9 +91,9 @@ export function buildStatus(agent: Agent): StatusReport {
       const received = catalog.prepare('SELECT seq, from_node FROM received WHERE volume = ?').get(v.name) as
         | { seq: number; from_node: string }
         | undefined;
-      const view = catalog.prepare("SELECT applied_seq FROM views WHERE volume = ? AND name = 'main'").get(v.name) as
-        | { applied_seq: number }
-        | undefined;
+      const view = catalog
+        .prepare("SELECT applied_seq FROM views WHERE volume = ? AND name = 'main'")
+        .get(v.name) as { applied_seq: number } | undefined;
       const conn = agent.sessionConnection(v.spec.primary.node);
       volumes.push({
         ...base,
@@ -117,5 +126,12 @@ export function buildStatus(agent: Agent): StatusReport {
       clockOffsetMs: c?.stats.clockOffsetMs ?? null,
     });
   }
-  return { node: agent.config.name, startedAt: agent.startedAt, now, peerAddress: agent.peerAddress(), volumes, peers };
+  return {
+    node: agent.config.name,
+    startedAt: agent.startedAt,
+    now,
+    peerAddress: agent.peerAddress(),
+    volumes,
+    peers,
+  };
 }

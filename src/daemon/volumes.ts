@@ -15,7 +15,21 @@ export interface VolumeRow {
 }
 
 /** SYSTEM_DIRS are never accepted as a volume directory, nor anything beneath /proc, /sys, /dev. */
-const SYSTEM_DIRS = ['/', '/bin', '/boot', '/dev', '/etc', '/lib', '/lib64', '/proc', '/root', '/sbin', '/sys', '/usr', '/var'];
+const SYSTEM_DIRS = [
+  '/',
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/lib',
+  '/lib64',
+  '/proc',
+  '/root',
+  '/sbin',
+  '/sys',
+  '/usr',
+  '/var',
+];
 const SYSTEM_TREES = ['/proc', '/sys', '/dev'];
 
 /**
@@ -63,9 +77,13 @@ export class Volumes {
   /** addPrimary records a new volume whose primary is this node. */
   async addPrimary(spec: VolumeSpec): Promise<VolumeRow> {
     if (spec.primary.node !== this.#self) {
-      throw new HindsightError('E_VOLUME_NOT_PRIMARY', `volume ${spec.name} names ${spec.primary.node} as primary`, {
-        hint: `run 'hindsight volume add' on ${spec.primary.node}, this node is ${this.#self}`,
-      });
+      throw new HindsightError(
+        'E_VOLUME_NOT_PRIMARY',
+        `volume ${spec.name} names ${spec.primary.node} as primary`,
+        {
+          hint: `run 'hindsight volume add' on ${spec.primary.node}, this node is ${this.#self}`,
+        },
+      );
     }
     if (spec.mirrors.length === 0) {
       throw new HindsightError('E_VOLUME_NO_MIRROR', 'a volume needs at least one --mirror NODE:DIR');
@@ -91,10 +109,17 @@ export class Volumes {
    */
   async acceptMirror(spec: VolumeSpec, from: string): Promise<VolumeRow> {
     if (spec.primary.node !== from) {
-      throw new HindsightError('E_VOLUME_CONFLICT', `${from} sent volume ${spec.name} whose primary is ${spec.primary.node}`);
+      throw new HindsightError(
+        'E_VOLUME_CONFLICT',
+        `${from} sent volume ${spec.name} whose primary is ${spec.primary.node}`,
+      );
     }
     const mine = spec.mirrors.find((m) => m.node === this.#self);
-    if (!mine) throw new HindsightError('E_VOLUME_CONFLICT', `volume ${spec.name} does not name ${this.#self} as a mirror`);
+    if (!mine)
+      throw new HindsightError(
+        'E_VOLUME_CONFLICT',
+        `volume ${spec.name} does not name ${this.#self} as a mirror`,
+      );
     const existing = this.get(spec.name);
     if (existing) {
       if (existing.role !== 'mirror' || existing.spec.primary.node !== from) {
@@ -105,9 +130,14 @@ export class Volumes {
         );
       }
       if (resolve(mine.path) !== existing.path) {
-        throw new HindsightError('E_VOLUME_CONFLICT', `volume ${spec.name} is kept at ${existing.path}, not ${mine.path}`);
+        throw new HindsightError(
+          'E_VOLUME_CONFLICT',
+          `volume ${spec.name} is kept at ${existing.path}, not ${mine.path}`,
+        );
       }
-      this.#catalog.prepare('UPDATE volumes SET spec = ? WHERE name = ?').run(JSON.stringify(spec), spec.name);
+      this.#catalog
+        .prepare('UPDATE volumes SET spec = ? WHERE name = ?')
+        .run(JSON.stringify(spec), spec.name);
       return this.get(spec.name)!;
     }
     const root = await this.#checkDir(mine.path, true);
@@ -128,7 +158,8 @@ export class Volumes {
     const refuse = (why: string, hint?: string): never => {
       throw new HindsightError('E_VOLUME_PATH', `directory ${root} ${why}`, { hint });
     };
-    if (SYSTEM_DIRS.includes(root) || SYSTEM_TREES.some((t) => root.startsWith(t + sep))) refuse('is a system directory');
+    if (SYSTEM_DIRS.includes(root) || SYSTEM_TREES.some((t) => root.startsWith(t + sep)))
+      refuse('is a system directory');
     if (isWithin(root, this.#stateDir) || isWithin(this.#stateDir, root)) {
       refuse('overlaps the state directory', 'keep volumes and the state directory apart');
     }

@@ -4,8 +4,8 @@ import {
   type ChangeKind,
   HASH_BYTES,
   HindsightError,
-  type VolumeSpec,
   isValidName,
+  type VolumeSpec,
 } from '../core/index.ts';
 import type { Codec, StoredChunk } from '../store/index.ts';
 

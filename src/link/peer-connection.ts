@@ -1,13 +1,12 @@
 import type { TLSSocket } from 'node:tls';
-import { type Clock, HindsightError, errorMessage } from '../core/index.ts';
-import { DEFAULT_MAX_FRAME_BYTES, type Frame, FrameReader, FrameWriter, encodeFrame } from './framing.ts';
+import { type Clock, errorMessage, HindsightError } from '../core/index.ts';
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, type Frame, FrameReader, FrameWriter } from './framing.ts';
 import { MSG, type MsgType } from './messages.ts';
 
 /** DEFAULT_HEARTBEAT_MS is how often each side sends a PING. */
 export const DEFAULT_HEARTBEAT_MS = 1000;
 /** DEFAULT_LINK_TIMEOUT_MS is how long a link may stay silent before it is declared dead. */
 export const DEFAULT_LINK_TIMEOUT_MS = 10_000;
-
 
 /** LinkStats are the measurements of one live link, shown by `status`. */
 export interface LinkStats {

@@ -1,11 +1,11 @@
-import { type Server, type TLSSocket, createServer } from 'node:tls';
-import { type Clock, type EventSink, HindsightError, errorMessage, isHindsightError } from '../core/index.ts';
+import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { type Clock, type EventSink, errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
 import type { Logger } from '../sys/index.ts';
 import { encodeFrame } from './framing.ts';
-import { readOneFrame } from './read-one-frame.ts';
 import type { NodeIdentity } from './identity.ts';
 import { MSG } from './messages.ts';
 import { PeerConnection } from './peer-connection.ts';
+import { readOneFrame } from './read-one-frame.ts';
 import { classifyPeerSocket, peerServerOptions } from './tls.ts';
 
 /** JoinRequest is what a joining node sends with its one-time token's secret. */
@@ -91,7 +91,8 @@ export async function startPeerServer(host: string, port: number, deps: PeerServ
 /** serveJoin reads one JOIN frame from an anonymous socket, answers it, and closes. */
 async function serveJoin(socket: TLSSocket, deps: PeerServerDeps): Promise<void> {
   const frame = await readOneFrame(socket, { maxFrameBytes: 64 * 1024, timeoutMs: JOIN_TIMEOUT_MS });
-  if (frame.type !== MSG.JOIN) throw new HindsightError('E_LINK_UNAUTHENTICATED', 'only JOIN is allowed without a certificate');
+  if (frame.type !== MSG.JOIN)
+    throw new HindsightError('E_LINK_UNAUTHENTICATED', 'only JOIN is allowed without a certificate');
   const reply = (type: number, header: unknown) => socket.end(Buffer.concat(encodeFrame(type, header)));
   try {
     reply(MSG.JOINED, await deps.onJoin(frame.header as JoinRequest));

@@ -1,13 +1,16 @@
 import type { Socket } from 'node:net';
 import { HindsightError } from '../core/index.ts';
-import { FrameReader } from './framing.ts';
 import type { Frame } from './framing.ts';
+import { FrameReader } from './framing.ts';
 
 /**
  * readOneFrame reads the first frame from a socket that is not (yet) a PeerConnection: the
  * JOIN request on the inviter's side and its answer on the joiner's. Bounded in size and time.
  */
-export function readOneFrame(socket: Socket, opts: { maxFrameBytes: number; timeoutMs: number }): Promise<Frame> {
+export function readOneFrame(
+  socket: Socket,
+  opts: { maxFrameBytes: number; timeoutMs: number },
+): Promise<Frame> {
   return new Promise<Frame>((resolve, reject) => {
     const finish = (err: Error | null, frame?: Frame) => {
       clearTimeout(timer);

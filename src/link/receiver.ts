@@ -2,26 +2,26 @@ import {
   type Change,
   type Clock,
   type EventSink,
+  errorMessage,
   HASH_BYTES,
   HindsightError,
-  type VolumeSpec,
-  errorMessage,
   isHindsightError,
+  type VolumeSpec,
 } from '../core/index.ts';
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import { inTransaction } from '../store/index.ts';
 import type { Logger } from '../sys/index.ts';
+import type { Frame } from './framing.ts';
 import {
-  type HelloHeader,
-  MSG,
-  type Member,
-  PROTOCOL_VERSION,
   checkVolumeSpec,
   decodeChanges,
   decodeChunkRecords,
   encodeHashes,
+  type HelloHeader,
+  type Member,
+  MSG,
+  PROTOCOL_VERSION,
 } from './messages.ts';
-import type { Frame } from './framing.ts';
 import type { PeerConnection } from './peer-connection.ts';
 
 /** WANT_HASHES is how many chunk hashes one WANT asks for. */
@@ -90,11 +90,22 @@ export class PrimarySession {
     switch (frame.type) {
       case MSG.HELLO: {
         const hello = frame.header as HelloHeader;
-        if (hello.node !== this.peer) throw protocolError(`HELLO names ${hello.node}, certificate says ${this.peer}`);
-        if (hello.protocol !== PROTOCOL_VERSION) throw protocolError(`protocol ${hello.protocol} unsupported`);
+        if (hello.node !== this.peer)
+          throw protocolError(`HELLO names ${hello.node}, certificate says ${this.peer}`);
+        if (hello.protocol !== PROTOCOL_VERSION)
+          throw protocolError(`protocol ${hello.protocol} unsupported`);
         this.#deps.mergeMembers(hello.members ?? []);
-        await conn.send(MSG.HELLO, { node: this.#deps.self, protocol: PROTOCOL_VERSION, members: this.#deps.members() });
-        this.#deps.events.emit({ level: 'info', type: 'link.connected', peer: this.peer, msg: 'link from primary up' });
+        await conn.send(MSG.HELLO, {
+          node: this.#deps.self,
+          protocol: PROTOCOL_VERSION,
+          members: this.#deps.members(),
+        });
+        this.#deps.events.emit({
+          level: 'info',
+          type: 'link.connected',
+          peer: this.peer,
+          msg: 'link from primary up',
+        });
         return;
       }
       case MSG.VOLUME:
@@ -133,7 +144,8 @@ export class PrimarySession {
       spec = checkVolumeSpec(h.spec);
       const pos = await this.#deps.acceptVolume(spec, this.peer, Number(h.epoch) || 1);
       this.#accepted.add(spec.name);
-      if (!this.stats.has(spec.name)) this.stats.set(spec.name, { from: this.peer, bytesReceived: 0, primarySeq: null });
+      if (!this.stats.has(spec.name))
+        this.stats.set(spec.name, { from: this.peer, bytesReceived: 0, primarySeq: null });
       await conn.send(MSG.VOLUME_READY, { volume: spec.name, epoch: pos.epoch, seq: pos.seq });
     } catch (err) {
       const code = isHindsightError(err) ? err.code : 'E_VOLUME_REFUSED';
@@ -177,7 +189,10 @@ export class PrimarySession {
         msg: 'refused a batch of changes',
         data: { error: errorMessage(err), code: isHindsightError(err) ? err.code : undefined },
       });
-      await conn.send(MSG.ERROR, { code: isHindsightError(err) ? err.code : 'E_RECEIVE', message: errorMessage(err) });
+      await conn.send(MSG.ERROR, {
+        code: isHindsightError(err) ? err.code : 'E_RECEIVE',
+        message: errorMessage(err),
+      });
       throw err;
     }
     this.#bytesSinceSync = 0;

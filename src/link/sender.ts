@@ -1,17 +1,17 @@
 import type { TLSSocket } from 'node:tls';
-import { type Clock, type EventSink, HindsightError, type VolumeSpec, errorMessage } from '../core/index.ts';
+import { type Clock, type EventSink, errorMessage, HindsightError, type VolumeSpec } from '../core/index.ts';
 import type { ChunkStore, StoredChunk } from '../store/index.ts';
 import type { Logger } from '../sys/index.ts';
+import type { Frame } from './framing.ts';
 import {
-  type HelloHeader,
-  MSG,
-  type Member,
-  PROTOCOL_VERSION,
   decodeHashes,
   encodeChanges,
   encodeChunkRecords,
+  type HelloHeader,
+  type Member,
+  MSG,
+  PROTOCOL_VERSION,
 } from './messages.ts';
-import type { Frame } from './framing.ts';
 import { PeerConnection } from './peer-connection.ts';
 
 /** DEFAULT_WINDOW_SEQS bounds how far the sender runs ahead of the mirror's acknowledgement. */
@@ -83,12 +83,15 @@ export class MirrorLink {
 
   /** addVolume declares a volume to the mirror (at once if connected, else at the next connect). */
   addVolume(spec: VolumeSpec): void {
-    this.volumeStats.set(spec.name, this.volumeStats.get(spec.name) ?? {
-      ackedSeq: 0,
-      sentSeq: 0,
-      bytesSent: 0,
-      state: 'waiting',
-    });
+    this.volumeStats.set(
+      spec.name,
+      this.volumeStats.get(spec.name) ?? {
+        ackedSeq: 0,
+        sentSeq: 0,
+        bytesSent: 0,
+        state: 'waiting',
+      },
+    );
     const conn = this.connection;
     if (conn && !conn.isClosed) this.#declare(conn, spec).catch((err) => conn.close(err));
   }
@@ -110,7 +113,13 @@ export class MirrorLink {
         if (this.#stopped) break;
         const msg = errorMessage(err);
         if (msg !== lastError) {
-          events.emit({ level: 'warn', type: 'link.error', peer: this.peer, msg: 'cannot reach mirror', data: { error: msg } });
+          events.emit({
+            level: 'warn',
+            type: 'link.error',
+            peer: this.peer,
+            msg: 'cannot reach mirror',
+            data: { error: msg },
+          });
           lastError = msg;
         }
         await clock.sleep(backoff, this.#abort.signal).catch(() => {});
@@ -169,12 +178,15 @@ export class MirrorLink {
   }
 
   async #declare(conn: PeerConnection, spec: VolumeSpec): Promise<void> {
-    this.volumeStats.set(spec.name, this.volumeStats.get(spec.name) ?? {
-      ackedSeq: 0,
-      sentSeq: 0,
-      bytesSent: 0,
-      state: 'waiting',
-    });
+    this.volumeStats.set(
+      spec.name,
+      this.volumeStats.get(spec.name) ?? {
+        ackedSeq: 0,
+        sentSeq: 0,
+        bytesSent: 0,
+        state: 'waiting',
+      },
+    );
     await conn.send(MSG.VOLUME, { spec, epoch: this.#deps.epochOf(spec.name) });
   }
 
@@ -220,7 +232,13 @@ export class MirrorLink {
         if (!Number.isSafeInteger(seq) || seq < stream.acked || seq > stream.cursor) {
           throw protocolError(`ACK ${seq} outside the window (${stream.acked}..${stream.cursor})`);
         }
-        this.#deps.outbox.acknowledge(stream.spec.name, this.peer, Number(h.epoch), seq, this.#deps.clock.now());
+        this.#deps.outbox.acknowledge(
+          stream.spec.name,
+          this.peer,
+          Number(h.epoch),
+          seq,
+          this.#deps.clock.now(),
+        );
         stream.acked = seq;
         this.volumeStats.get(stream.spec.name)!.ackedSeq = seq;
         stream.wake();
@@ -248,7 +266,10 @@ export class MirrorLink {
     const stats = this.volumeStats.get(stream.spec.name)!;
     while (!conn.isClosed && this.#streams.get(stream.spec.name) === stream) {
       const room = DEFAULT_WINDOW_SEQS - (stream.cursor - stream.acked);
-      const batch = room > 0 ? outbox.readAfter(stream.spec.name, stream.cursor, Math.min(room, DEFAULT_BATCH_CHANGES)) : [];
+      const batch =
+        room > 0
+          ? outbox.readAfter(stream.spec.name, stream.cursor, Math.min(room, DEFAULT_BATCH_CHANGES))
+          : [];
       if (batch.length === 0) {
         await new Promise<void>((resolve) => {
           stream.wake = resolve;

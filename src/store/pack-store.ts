@@ -40,6 +40,8 @@ export interface PackStoreOptions {
   packBytes?: number;
   /** Buffered chunk data is written once it reaches this size (and at every sync). */
   writeBufferBytes?: number;
+  /** The fdatasync to use; tests wrap the real one to inject a failure. */
+  fdatasync?: (fd: number) => Promise<void>;
 }
 
 interface ChunkRow {
@@ -68,6 +70,7 @@ export class PackStore implements ChunkStore {
   private isClosed = false;
   private syncTail: Promise<void> = Promise.resolve();
   private readonly stmts: ReturnType<typeof prepare>;
+  private readonly fdatasync: (fd: number) => Promise<void>;
   /** Set when this store created `dir`: its entry in the parent is made durable by the first sync. */
   private isParentUnsynced: boolean;
 
@@ -78,6 +81,7 @@ export class PackStore implements ChunkStore {
   constructor(options: PackStoreOptions) {
     this.isParentUnsynced = mkdirSync(options.dir, { recursive: true, mode: 0o700 }) !== undefined;
     this.dir = options.dir;
+    this.fdatasync = options.fdatasync ?? fdatasyncAsync;
     this.catalog = options.catalog;
     this.stmts = prepare(options.catalog);
     const packBytes = options.packBytes ?? DEFAULT_PACK_BYTES;
@@ -180,7 +184,7 @@ export class PackStore implements ChunkStore {
       throw new HindsightError('E_STORE_WRITE', 'cannot write pack data', { cause: err, hint: hintFor(err) });
     }
     try {
-      for (const fd of this.writer.takeDirty()) await fdatasyncAsync(fd);
+      for (const fd of this.writer.takeDirty()) await this.fdatasync(fd);
       if (batch.needsDirSync) await fsyncDir(this.dir);
       if (this.isParentUnsynced) {
         await fsyncDir(dirname(this.dir));

@@ -25,7 +25,10 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 /** stagingPathFor returns a fresh staging name beside `target`, in the same directory (same filesystem). */
 export function stagingPathFor(target: string): string {
-  return join(dirname(target), `${STAGING_PREFIX}${basename(target).slice(0, 40)}-${randomBytes(6).toString('hex')}`);
+  return join(
+    dirname(target),
+    `${STAGING_PREFIX}${basename(target).slice(0, 40)}-${randomBytes(6).toString('hex')}`,
+  );
 }
 
 /**
@@ -34,10 +37,18 @@ export function stagingPathFor(target: string): string {
  * stage (exclusive create, never following a symlink) → write → fsync → rename → fsync the directory.
  * The staging file is removed if any step fails before the rename.
  */
-export async function writeFileDurable(target: string, data: Uint8Array | string, mode = 0o600): Promise<void> {
+export async function writeFileDurable(
+  target: string,
+  data: Uint8Array | string,
+  mode = 0o600,
+): Promise<void> {
   const staging = stagingPathFor(target);
   // O_EXCL: a name that already exists (a leftover or a planted link) is never written through.
-  const fh = await fsp.open(staging, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  const fh = await fsp.open(
+    staging,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    mode,
+  );
   try {
     await fh.writeFile(data);
     await fh.sync();

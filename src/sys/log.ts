@@ -19,7 +19,7 @@ export function createLogger(
   mod: string,
   options: { minLevel?: Level; write?: (line: string) => void } = {},
 ): Logger {
-  const minLevel = options.minLevel ?? ((process.env.HINDSIGHT_LOG_LEVEL as Level | undefined) ?? 'info');
+  const minLevel = options.minLevel ?? (process.env.HINDSIGHT_LOG_LEVEL as Level | undefined) ?? 'info';
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   const emit = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[level] < (LEVELS[minLevel] ?? 20)) return;

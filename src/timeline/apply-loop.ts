@@ -63,7 +63,7 @@ export class ApplyLoop {
   }
 
   private async run(): Promise<void> {
-    const { applier, clock, log } = this.deps;
+    const { applier, log } = this.deps;
     const interval = this.deps.intervalMs ?? DEFAULT_APPLY_INTERVAL_MS;
     const retryMin = this.deps.retryMinMs ?? DEFAULT_APPLY_RETRY_MIN_MS;
     const retryMax = this.deps.retryMaxMs ?? DEFAULT_APPLY_RETRY_MAX_MS;

@@ -20,32 +20,31 @@ const MAX_MODE = 0o7777;
  * root and hands the numbers to the kernel, so a bad value must never reach the catalog.
  */
 export function checkChange(change: Change): void {
-  const reject = (why: string) => refuse(change, why);
-  if (change === null || typeof change !== 'object') reject('not an object');
-  if (!isValidName(change.volume)) reject('bad volume name');
+  if (change === null || typeof change !== 'object') refuse(change, 'not an object');
+  if (!isValidName(change.volume)) refuse(change, 'bad volume name');
   if (!(CHANGE_KINDS as readonly unknown[]).includes(change.kind))
-    reject(`unknown kind ${String(change.kind)}`);
+    refuse(change, `unknown kind ${String(change.kind)}`);
   checkRelativePath(change.path);
   for (const field of ['epoch', 'seq', 'mode', 'mtimeMs', 'size', 'capturedAt'] as const) {
     const value = change[field];
-    if (!Number.isSafeInteger(value) || value < 0) reject(`${field} is not a non-negative integer`);
+    if (!Number.isSafeInteger(value) || value < 0) refuse(change, `${field} is not a non-negative integer`);
   }
   // seq 0 is the "nothing applied yet" position of a view; a version must come after it.
-  if (change.seq < 1) reject('seq must be at least 1');
-  if (change.mode > MAX_MODE) reject('mode has bits beyond 0o7777');
+  if (change.seq < 1) refuse(change, 'seq must be at least 1');
+  if (change.mode > MAX_MODE) refuse(change, 'mode has bits beyond 0o7777');
   if (change.kind === 'put') {
-    if (!(change.chunks instanceof Uint8Array)) reject('put without a chunk list');
-    if (change.chunks.length % HASH_BYTES !== 0) reject('chunk list is not a multiple of 32 bytes');
+    if (!(change.chunks instanceof Uint8Array)) refuse(change, 'put without a chunk list');
+    if (change.chunks.length % HASH_BYTES !== 0) refuse(change, 'chunk list is not a multiple of 32 bytes');
   } else if (change.chunks !== null) {
-    reject(`${change.kind} must not carry chunks`);
+    refuse(change, `${change.kind} must not carry chunks`);
   }
   if (change.kind === 'symlink') {
     const target = change.target;
-    if (typeof target !== 'string' || target.length === 0) reject('symlink without a target');
-    if (target.includes('\0')) reject('symlink target contains NUL');
-    if (Buffer.byteLength(target) > MAX_TARGET_BYTES) reject('symlink target too long');
+    if (typeof target !== 'string' || target.length === 0) refuse(change, 'symlink without a target');
+    if (target.includes('\0')) refuse(change, 'symlink target contains NUL');
+    if (Buffer.byteLength(target) > MAX_TARGET_BYTES) refuse(change, 'symlink target too long');
   } else if (change.target !== null) {
-    reject(`${change.kind} must not carry a target`);
+    refuse(change, `${change.kind} must not carry a target`);
   }
 }
 

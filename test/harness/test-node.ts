@@ -154,7 +154,8 @@ export class TestNode {
         let body = '';
         res.setEncoding('utf8').on('data', (d: string) => (body += d));
         res.on('end', () => {
-          if (res.statusCode !== 200) reject(new Error(`${this.name}: GET /v1/status ${res.statusCode}: ${body}`));
+          if (res.statusCode !== 200)
+            reject(new Error(`${this.name}: GET /v1/status ${res.statusCode}: ${body}`));
           else resolve(JSON.parse(body) as StatusJson);
         });
       });

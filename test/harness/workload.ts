@@ -146,7 +146,9 @@ export function planScattered(size: number, rng: Rng, fraction: number, blockSiz
   const count = Math.min(blocks, Math.max(1, Math.round((size * fraction) / blockSize)));
   const chosen = new Set<number>();
   while (chosen.size < count) chosen.add(rng.int(0, blocks - 1));
-  return [...chosen].sort((x, y) => x - y).map((b) => ({ offset: b * blockSize, data: rng.bytes(blockSize) }));
+  return [...chosen]
+    .sort((x, y) => x - y)
+    .map((b) => ({ offset: b * blockSize, data: rng.bytes(blockSize) }));
 }
 
 /** applyEdits writes the planned blocks into `file` in place and fsyncs it. */
@@ -161,7 +163,12 @@ export async function applyEdits(file: string, edits: ScatterEdit[]): Promise<vo
 }
 
 /** modifyScattered plans and applies a scattered edit of `file`, returning the bytes rewritten. */
-export async function modifyScattered(file: string, rng: Rng, fraction: number, blockSize = 4096): Promise<number> {
+export async function modifyScattered(
+  file: string,
+  rng: Rng,
+  fraction: number,
+  blockSize = 4096,
+): Promise<number> {
   const { size } = await stat(file);
   const edits = planScattered(size, rng, fraction, blockSize);
   await applyEdits(file, edits);

@@ -97,7 +97,10 @@ describe('framing', () => {
     const random = seeded(7);
     const body = Buffer.alloc(200_000);
     for (let i = 0; i < body.length; i++) body[i] = Math.floor(random() * 256);
-    const wire = Buffer.concat([...encodeFrame(9, { n: 1 }, body), ...encodeFrame(10, { n: 2 }, body.subarray(0, 10))]);
+    const wire = Buffer.concat([
+      ...encodeFrame(9, { n: 1 }, body),
+      ...encodeFrame(10, { n: 2 }, body.subarray(0, 10)),
+    ]);
     const { reader, frames } = collect();
     for (let i = 0; i < wire.length; i++) reader.push(wire.subarray(i, i + 1));
     assert.equal(frames.length, 2);

@@ -60,7 +60,11 @@ describe('chunker', () => {
   it('forces a cut at max and returns the rest when at most min bytes remain', () => {
     const zeros = Buffer.alloc(200_000);
     // A gear hash over zeros never hits the mask: every cut is forced.
-    assert.deepEqual(chunkLengths(zeros).slice(0, 3), [DEFAULT_MAX_CHUNK, DEFAULT_MAX_CHUNK, DEFAULT_MAX_CHUNK]);
+    assert.deepEqual(chunkLengths(zeros).slice(0, 3), [
+      DEFAULT_MAX_CHUNK,
+      DEFAULT_MAX_CHUNK,
+      DEFAULT_MAX_CHUNK,
+    ]);
     assert.equal(findCut(data, 100, 100 + DEFAULT_MIN_CHUNK), DEFAULT_MIN_CHUNK);
     assert.equal(findCut(data, 5, 9), 4);
   });

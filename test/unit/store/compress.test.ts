@@ -58,9 +58,21 @@ describe('compress', () => {
 
   it('refuses short output, garbage, wrong raw lengths and unknown codecs', () => {
     const c = compressChunk(text);
-    assert.throws(() => decompressChunk(CODEC_ZSTD, c.data, text.length + 1), (e) => isHindsightError(e, 'E_CHUNK_CORRUPT'));
-    assert.throws(() => decompressChunk(CODEC_ZSTD, randomBytes(100), 100), (e) => isHindsightError(e, 'E_CHUNK_CORRUPT'));
-    assert.throws(() => decompressChunk(CODEC_RAW, text, text.length - 1), (e) => isHindsightError(e, 'E_CHUNK_CORRUPT'));
-    assert.throws(() => decompressChunk(7, text, text.length), (e) => isHindsightError(e, 'E_CHUNK_CORRUPT'));
+    assert.throws(
+      () => decompressChunk(CODEC_ZSTD, c.data, text.length + 1),
+      (e) => isHindsightError(e, 'E_CHUNK_CORRUPT'),
+    );
+    assert.throws(
+      () => decompressChunk(CODEC_ZSTD, randomBytes(100), 100),
+      (e) => isHindsightError(e, 'E_CHUNK_CORRUPT'),
+    );
+    assert.throws(
+      () => decompressChunk(CODEC_RAW, text, text.length - 1),
+      (e) => isHindsightError(e, 'E_CHUNK_CORRUPT'),
+    );
+    assert.throws(
+      () => decompressChunk(7, text, text.length),
+      (e) => isHindsightError(e, 'E_CHUNK_CORRUPT'),
+    );
   });
 });

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { DirtyPaths, VolumeCapture } from '../../../src/capture/index.ts';
+import { allChanges, type CaptureEnv, contentOf, makeEnv, quietLog, summary, waitFor } from './fixture.ts';
+
+describe('DirtyPaths', () => {
+  it('hands out a path once no event came within the settle time, parents first', () => {
+    const d = new DirtyPaths({ settleMs: 100, maxSettleMs: 1000 });
+    d.mark('a/b', 0);
+    d.mark('a', 10);
+    d.mark('a/b', 50);
+    assert.deepEqual(d.takeDue(120), ['a']);
+    assert.equal(d.nextDueIn(120), 30);
+    assert.deepEqual(d.takeDue(150), ['a/b']);
+    assert.equal(d.nextDueIn(150), undefined);
+  });
+
+  it('reads a path that never settles after the maximum wait, and overflows into a rescan', () => {
+    const d = new DirtyPaths({ settleMs: 100, maxSettleMs: 300, maxSize: 2 });
+    for (let t = 0; t < 300; t += 50) d.mark('busy', t);
+    assert.deepEqual(d.takeDue(300), ['busy']);
+    assert.equal(d.mark('x', 0), true);
+    assert.equal(d.mark('y', 0), true);
+    assert.equal(d.mark('z', 0), false);
+    assert.equal(d.size, 0);
+  });
+});
+
+describe('VolumeCapture watching', () => {
+  let env: CaptureEnv;
+  let capture: VolumeCapture;
+  beforeEach(async () => {
+    env = makeEnv();
+    mkdirSync(join(env.root, 'existing'));
+    writeFileSync(join(env.root, 'existing/old.txt'), 'old');
+    capture = new VolumeCapture({
+      catalog: env.catalog,
+      store: env.store,
+      outbox: env.outbox,
+      events: env.events,
+      clock: env.clock,
+      log: quietLog,
+      volume: env.volume,
+      root: env.root,
+      include: [],
+      exclude: ['*.tmp'],
+      settleMs: 50,
+    });
+  });
+  afterEach(async () => {
+    await capture.stop();
+    await env.cleanup();
+  });
+
+  function has(after: number, line: string) {
+    return () => summary(allChanges(env, after)).includes(line);
+  }
+
+  it('scans at start, then turns create, modify, rename and delete of files and directories into changes', async () => {
+    const woken: number[] = [];
+    capture.onAppended((seq) => woken.push(seq));
+    await capture.start();
+    assert.deepEqual(summary(allChanges(env)), ['mkdir existing', 'put existing/old.txt']);
+    assert.deepEqual(woken, [2]);
+    let mark = env.outbox.lastSeq(env.volume);
+
+    writeFileSync(join(env.root, 'new.txt'), 'first');
+    writeFileSync(join(env.root, 'ignored.tmp'), 'not captured');
+    await waitFor(has(mark, 'put new.txt'), 'put new.txt');
+    writeFileSync(join(env.root, 'new.txt'), 'second version');
+    await waitFor(
+      () => allChanges(env, mark).filter((c) => c.path === 'new.txt').length === 2,
+      'second put of new.txt',
+    );
+    const puts = allChanges(env, mark).filter((c) => c.path === 'new.txt');
+    assert.equal(contentOf(env, puts[1]).toString(), 'second version');
+
+    mark = env.outbox.lastSeq(env.volume);
+    renameSync(join(env.root, 'new.txt'), join(env.root, 'moved.txt'));
+    await waitFor(() => has(mark, 'delete new.txt')() && has(mark, 'put moved.txt')(), 'rename of a file');
+
+    mark = env.outbox.lastSeq(env.volume);
+    mkdirSync(join(env.root, 'dir/sub'), { recursive: true });
+    writeFileSync(join(env.root, 'dir/sub/f'), 'f');
+    await waitFor(has(mark, 'put dir/sub/f'), 'new tree');
+    const tree = summary(allChanges(env, mark));
+    assert.ok(tree.indexOf('mkdir dir') < tree.indexOf('mkdir dir/sub'));
+    assert.ok(tree.indexOf('mkdir dir/sub') < tree.indexOf('put dir/sub/f'));
+
+    mark = env.outbox.lastSeq(env.volume);
+    renameSync(join(env.root, 'dir'), join(env.root, 'dir2'));
+    await waitFor(() => has(mark, 'delete dir')() && has(mark, 'put dir2/sub/f')(), 'rename of a directory');
+    const renamed = summary(allChanges(env, mark));
+    assert.ok(renamed.indexOf('delete dir/sub/f') < renamed.indexOf('delete dir/sub'));
+    assert.ok(renamed.indexOf('delete dir/sub') < renamed.indexOf('delete dir'));
+
+    mark = env.outbox.lastSeq(env.volume);
+    rmSync(join(env.root, 'dir2'), { recursive: true });
+    rmSync(join(env.root, 'moved.txt'));
+    await waitFor(() => has(mark, 'delete dir2')() && has(mark, 'delete moved.txt')(), 'deletes');
+
+    assert.ok(!summary(allChanges(env)).some((s) => s.includes('.tmp')));
+    // Nothing was recorded twice: every path's latest row matches the files table.
+    const files = env.catalog.prepare("SELECT path FROM files WHERE volume = 'vol' ORDER BY path").all();
+    assert.deepEqual(
+      files.map((r) => r.path),
+      ['existing', 'existing/old.txt'],
+    );
+  });
+
+  it('captures a tree moved into the volume with its content', async () => {
+    await capture.start();
+    const mark = env.outbox.lastSeq(env.volume);
+    const outside = join(env.dir, 'outside');
+    mkdirSync(join(outside, 'x/y'), { recursive: true });
+    writeFileSync(join(outside, 'x/y/z.txt'), 'zzz');
+    writeFileSync(join(outside, 'x/top.txt'), 'top');
+    renameSync(outside, join(env.root, 'moved-in'));
+    await waitFor(
+      () => has(mark, 'put moved-in/x/y/z.txt')() && has(mark, 'put moved-in/x/top.txt')(),
+      'moved-in tree',
+    );
+    const got = summary(allChanges(env, mark));
+    assert.equal(got.filter((s) => s === 'put moved-in/x/y/z.txt').length, 1);
+  });
+
+  it('rescans on request and finds what happened while it was not watching', async () => {
+    await capture.start();
+    await capture.stop();
+    writeFileSync(join(env.root, 'while-stopped.txt'), 'w');
+    await capture.start();
+    assert.ok(has(0, 'put while-stopped.txt')());
+    await capture.rescan();
+    assert.equal(env.events.ofType('capture.scan-finished').length, 3);
+  });
+});
