@@ -231,6 +231,9 @@ export class VolumeCapture {
         (paths) => this.#onPaths(paths),
         (err) => this.#onWatchError(err),
       );
+      // Events between the failure and now were never seen.
+      if (this.#nextWatchTry > 0) this.#rescanWhy ??= 'watch restored';
+      this.#nextWatchTry = 0;
     } catch (err) {
       this.#onWatchError(err as Error);
       this.#nextWatchTry = this.#d.clock.monotonic() + DEFAULT_WATCH_RETRY_MS;

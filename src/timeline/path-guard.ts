@@ -29,9 +29,9 @@ export function rejectVersion(reason: string): never {
  * entry lives. Every ancestor must be a real directory. Without `create` (delete, meta), an
  * ancestor that is missing, a symlink or a file returns null: the entry cannot exist in the
  * view. With `create`, a symlink or a file there is rejected (E_APPLY_REJECTED), because
- * following it would write outside the root, and
- * missing ancestors are made (mode DEFAULT_PARENT_MODE) and the directories whose entries
- * changed are added to `dirty`, to be fsynced before the view's position moves.
+ * following it would write outside the root; missing ancestors are made (mode
+ * DEFAULT_PARENT_MODE) and the directories whose entries changed are added to `dirty`, to be
+ * fsynced before the view's position moves.
  *
  * lstat-then-use is not atomic; it protects against what the *timeline* can do (a symlink
  * version followed by a put beneath it), on the premise that only the applier writes the view.

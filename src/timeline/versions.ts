@@ -39,7 +39,12 @@ export interface ReceivePosition {
  * E_PATH_INVALID) and nothing is written. A change whose (volume, seq) is already stored is
  * ignored, so a re-delivered batch is harmless. The receive position only moves forward.
  */
-export function recordVersions(catalog: Catalog, changes: Change[], receivedAt: number, fromNode: string): void {
+export function recordVersions(
+  catalog: Catalog,
+  changes: Change[],
+  receivedAt: number,
+  fromNode: string,
+): void {
   for (const change of changes) checkChange(change);
   const insert = catalog.prepare(
     `INSERT OR IGNORE INTO versions (volume, seq, epoch, path, kind, mode, mtime_ms, size, chunks, target,
@@ -103,7 +108,12 @@ export function headSeq(catalog: Catalog, volume: string): number {
 }
 
 /** versionsAfter returns up to `limit` versions of a volume with seq > `afterSeq`, in seq order. */
-export function versionsAfter(catalog: Catalog, volume: string, afterSeq: number, limit: number): VersionRow[] {
+export function versionsAfter(
+  catalog: Catalog,
+  volume: string,
+  afterSeq: number,
+  limit: number,
+): VersionRow[] {
   const rows = catalog
     .prepare('SELECT * FROM versions WHERE volume = ? AND seq > ? ORDER BY seq LIMIT ?')
     .all(volume, afterSeq, limit);

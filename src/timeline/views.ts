@@ -22,10 +22,14 @@ export interface ViewRow {
  * nothing proves its content matches the old position.
  */
 export function ensureView(catalog: Catalog, volume: string, name: string, root: string): ViewRow {
-  catalog.prepare('INSERT OR IGNORE INTO views (volume, name, root) VALUES (?, ?, ?)').run(volume, name, root);
+  catalog
+    .prepare('INSERT OR IGNORE INTO views (volume, name, root) VALUES (?, ?, ?)')
+    .run(volume, name, root);
   const row = readView(catalog, volume, name);
   if (row.root === root) return row;
-  catalog.prepare('UPDATE views SET root = ?, applied_seq = 0 WHERE volume = ? AND name = ?').run(root, volume, name);
+  catalog
+    .prepare('UPDATE views SET root = ?, applied_seq = 0 WHERE volume = ? AND name = ?')
+    .run(root, volume, name);
   return readView(catalog, volume, name);
 }
 

@@ -147,7 +147,9 @@ export function readTree(root: string): Record<string, Entry> {
 
 /** appliedSeq reads the view's persisted position. */
 export function appliedSeq(fx: Fixture): number {
-  const row = fx.catalog.prepare("SELECT applied_seq FROM views WHERE volume = 'vol' AND name = 'main'").get() as {
+  const row = fx.catalog
+    .prepare("SELECT applied_seq FROM views WHERE volume = 'vol' AND name = 'main'")
+    .get() as {
     applied_seq: number;
   };
   return row.applied_seq;

@@ -122,7 +122,11 @@ describe('recordVersions', () => {
     ['a delete with chunks', { kind: 'delete' }, 'E_VERSION_INVALID'],
     ['a symlink without target', { kind: 'symlink', chunks: null, target: '' }, 'E_VERSION_INVALID'],
     ['a symlink target with NUL', { kind: 'symlink', chunks: null, target: 'a\0' }, 'E_VERSION_INVALID'],
-    ['an overlong symlink target', { kind: 'symlink', chunks: null, target: 'x'.repeat(4097) }, 'E_VERSION_INVALID'],
+    [
+      'an overlong symlink target',
+      { kind: 'symlink', chunks: null, target: 'x'.repeat(4097) },
+      'E_VERSION_INVALID',
+    ],
     ['a bad volume name', { volume: '../vol' }, 'E_VERSION_INVALID'],
   ];
   for (const [what, extra, code] of hostile) {

@@ -53,7 +53,10 @@ describe('ViewApplier against hostile timelines', () => {
   });
 
   it('rejects a put beneath a file', async () => {
-    record(fx, [await putChange(fx, 'f', Buffer.from('file')), await putChange(fx, 'f/x', Buffer.from('no'))]);
+    record(fx, [
+      await putChange(fx, 'f', Buffer.from('file')),
+      await putChange(fx, 'f/x', Buffer.from('no')),
+    ]);
     await fx.applier.applyPending();
     assert.deepEqual(rejectedSeqs(), [2]);
     assert.deepEqual(readTree(fx.root), { f: { type: 'file', mode: 0o644, content: 'file' } });

@@ -83,7 +83,10 @@ describe('ViewApplier', () => {
       await putChange(fx, 'y', Buffer.from('file')),
     ]);
     await fx.applier.applyPending();
-    record(fx, [await putChange(fx, 'x', Buffer.from('now a file')), change(fx, { path: 'y', kind: 'mkdir' })]);
+    record(fx, [
+      await putChange(fx, 'x', Buffer.from('now a file')),
+      change(fx, { path: 'y', kind: 'mkdir' }),
+    ]);
     await fx.applier.applyPending();
     assert.deepEqual(readTree(fx.root), {
       x: { type: 'file', mode: 0o644, content: 'now a file' },
@@ -135,7 +138,10 @@ describe('ViewApplier', () => {
   });
 
   it('leaves no staging files behind after a batch', async () => {
-    record(fx, [await putChange(fx, 'f', Buffer.from('x')), change(fx, { path: 'l', kind: 'symlink', target: 'f' })]);
+    record(fx, [
+      await putChange(fx, 'f', Buffer.from('x')),
+      change(fx, { path: 'l', kind: 'symlink', target: 'f' }),
+    ]);
     await fx.applier.applyPending();
     assert.deepEqual(
       fs.readdirSync(fx.root).filter((n) => isStagingName(n)),
