@@ -300,7 +300,17 @@ export class Agent {
         store: this.store,
         events: this.events,
         log: this.log.child(`receive.${factory.peer}`),
-        acceptVolume: async (spec, from) => {
+        acceptVolume: async (spec, from, epoch) => {
+          const held = this.volumes.get(spec.name)?.epoch ?? 1;
+          if (epoch < held) {
+            throw new HindsightError(
+              'E_LINK_STALE_EPOCH',
+              `${from} declares ${spec.name} at epoch ${epoch}; this node is at ${held}`,
+              {
+                hint: 'the sender is a demoted primary; it must rejoin as a mirror',
+              },
+            );
+          }
           const isNew = !this.volumes.get(spec.name);
           const row = await this.volumes.acceptMirror(spec, from);
           if (isNew) {
@@ -319,6 +329,7 @@ export class Agent {
         },
         recordVersions: (changes, receivedAt, from) =>
           recordVersions(this.catalog, changes, receivedAt, from),
+        epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
         onVersions: (volume) => this.applies.get(volume)?.wake(),
         members: () => this.#membersWithSelf(),
         mergeMembers: (list) => this.members.merge(list),

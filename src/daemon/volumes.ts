@@ -14,23 +14,24 @@ export interface VolumeRow {
   reason: string | null;
 }
 
-/** SYSTEM_DIRS are never accepted as a volume directory, nor anything beneath /proc, /sys, /dev. */
-const SYSTEM_DIRS = [
-  '/',
+/** SYSTEM_DIRS are never accepted as a volume directory themselves (their subdirectories are). */
+const SYSTEM_DIRS = ['/', '/home', '/opt', '/srv', '/mnt', '/media', '/tmp', '/var', '/var/lib'];
+/** SYSTEM_TREES are refused with everything beneath them: a peer must never make us write there. */
+const SYSTEM_TREES = [
   '/bin',
   '/boot',
   '/dev',
   '/etc',
   '/lib',
+  '/lib32',
   '/lib64',
   '/proc',
   '/root',
+  '/run',
   '/sbin',
   '/sys',
   '/usr',
-  '/var',
 ];
-const SYSTEM_TREES = ['/proc', '/sys', '/dev'];
 
 /**
  * Volumes is this node's registry of the volumes it takes part in. A volume is added on its
@@ -158,8 +159,9 @@ export class Volumes {
     const refuse = (why: string, hint?: string): never => {
       throw new HindsightError('E_VOLUME_PATH', `directory ${root} ${why}`, { hint });
     };
-    if (SYSTEM_DIRS.includes(root) || SYSTEM_TREES.some((t) => root.startsWith(t + sep)))
-      refuse('is a system directory');
+    if (SYSTEM_DIRS.includes(root) || SYSTEM_TREES.some((t) => isWithin(root, t))) {
+      refuse('is or is in a system directory', 'choose a directory of its own, such as /srv/NAME');
+    }
     if (isWithin(root, this.#stateDir) || isWithin(this.#stateDir, root)) {
       refuse('overlaps the state directory', 'keep volumes and the state directory apart');
     }

@@ -43,6 +43,8 @@ export interface ReceiverDeps {
   acceptVolume: (spec: VolumeSpec, from: string, epoch: number) => Promise<{ epoch: number; seq: number }>;
   /** Records a batch of received changes as versions; runs inside the receiver's transaction. */
   recordVersions: (changes: Change[], receivedAt: number, from: string) => void;
+  /** The volume's current epoch on this node: changes of an older epoch are refused (fencing token). */
+  epochOf: (volume: string) => number;
   /** Called after versions were committed, to wake the apply loop. */
   onVersions: (volume: string) => void;
   members: () => Member[];
@@ -122,7 +124,12 @@ export class PrimarySession {
         return;
       }
       case MSG.CHUNKS:
-        this.#onChunks(String(h.volume), frame.body);
+        try {
+          this.#onChunks(String(h.volume), frame.body);
+        } catch (err) {
+          await this.#refuse(conn, String(h.volume), 'refused chunks from the primary', err);
+          throw err;
+        }
         return;
       case MSG.ERROR:
         this.#deps.events.emit({
@@ -163,9 +170,34 @@ export class PrimarySession {
     }
   }
 
+  /** #refuse records why input from the primary was refused and tells the primary, before the link closes. */
+  async #refuse(conn: PeerConnection, volume: string, msg: string, err: unknown): Promise<void> {
+    const code = isHindsightError(err) ? err.code : 'E_RECEIVE';
+    this.#deps.events.emit({
+      level: 'error',
+      type: 'receive.rejected',
+      volume,
+      peer: this.peer,
+      msg,
+      data: { code, error: errorMessage(err) },
+    });
+    await conn.send(MSG.ERROR, { code, message: errorMessage(err) }).catch(() => {});
+  }
+
   async #receiveBatch(conn: PeerConnection, volume: string, changes: Change[]): Promise<void> {
     if (changes.length === 0) return;
     const { store, catalog, clock } = this.#deps;
+    const epoch = this.#deps.epochOf(volume);
+    const stale = changes.find((c) => c.epoch < epoch || c.epoch < 1);
+    if (stale) {
+      const err = new HindsightError(
+        'E_LINK_STALE_EPOCH',
+        `change ${stale.seq} carries epoch ${stale.epoch}; this mirror is at epoch ${epoch}`,
+        { hint: 'the sender is a demoted primary; it must rejoin as a mirror' },
+      );
+      await this.#refuse(conn, volume, 'refused changes from an older epoch', err);
+      throw err;
+    }
     const needed: Buffer[] = [];
     for (const c of changes) {
       if (c.kind !== 'put' || !c.chunks) continue;
@@ -181,18 +213,7 @@ export class PrimarySession {
         this.#deps.recordVersions(changes, receivedAt, this.peer);
       });
     } catch (err) {
-      this.#deps.events.emit({
-        level: 'error',
-        type: 'receive.rejected',
-        volume,
-        peer: this.peer,
-        msg: 'refused a batch of changes',
-        data: { error: errorMessage(err), code: isHindsightError(err) ? err.code : undefined },
-      });
-      await conn.send(MSG.ERROR, {
-        code: isHindsightError(err) ? err.code : 'E_RECEIVE',
-        message: errorMessage(err),
-      });
+      await this.#refuse(conn, volume, 'refused a batch of changes', err);
       throw err;
     }
     this.#bytesSinceSync = 0;

@@ -5,7 +5,16 @@
  * outside the view root, and still mirrors honest changes afterwards.
  */
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -146,6 +155,17 @@ async function assertCanaryServing(): Promise<void> {
   await assertServing(`canary${++canaryCount}`);
 }
 
+/** waitApplied waits until beta's view of `vol` has applied up to `seq`. */
+async function waitApplied(vol: string, seq: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const v = (await h.beta.status()).volumes.find((x) => x.name === vol && x.role === 'mirror');
+      return (v?.appliedSeq ?? -1) >= seq;
+    },
+    { intervalMs: 100, what: `${vol} applied to seq ${seq}` },
+  );
+}
+
 /** eventsSince returns beta's events after `since` that match. */
 async function eventsSince(since: number, match: (e: HEvent) => boolean): Promise<HEvent[]> {
   return (await readEvents(h.beta, since)).filter(match);
@@ -163,7 +183,9 @@ const BAD_PATHS: [string, string][] = [
 ];
 
 for (const [label, badPath] of BAD_PATHS) {
-  test(`path ${label} (${JSON.stringify(badPath).slice(0, 40)}) is refused`, { timeout: CASE_TIMEOUT_MS }, async () => {
+  test(`path ${label} (${JSON.stringify(badPath).slice(0, 40)}) is refused`, {
+    timeout: CASE_TIMEOUT_MS,
+  }, async () => {
     const vol = `path-${label}`;
     const listing = listTree(base);
     const since = await lastEventId(h.beta);
@@ -236,7 +258,9 @@ test('a put beneath a symlink to ".." is refused', { timeout: CASE_TIMEOUT_MS },
   await symlinkThenPut('link-parent', '..', 'link/x');
 });
 
-test('put, meta and delete of a symlink to an outside file never touch the file', { timeout: CASE_TIMEOUT_MS }, async () => {
+test('put, meta and delete of a symlink to an outside file never touch the file', {
+  timeout: CASE_TIMEOUT_MS,
+}, async () => {
   const vol = 'link-file';
   const listing = listTree(base);
   const { fp } = await openVolume(vol);
@@ -255,6 +279,8 @@ test('put, meta and delete of a symlink to an outside file never touch the file'
     const mark = fp.received.length;
     await fp.sendChanges(vol, batch);
     assert.equal((await fp.outcome(mark)).kind, 'ack');
+    // One step applied at a time, so no step is skipped as replaced by the next one.
+    await waitApplied(vol, batch[0].seq);
   }
   fp.close();
   const view = viewOf(vol);
@@ -263,12 +289,16 @@ test('put, meta and delete of a symlink to an outside file never touch the file'
     what: 'flink replaced by a file',
   });
   assert.deepEqual(readFileSync(path.join(view, 'flink')), payload);
-  await waitFor(() => !lstatSync(path.join(view, 'dlink'), { throwIfNoEntry: false }), { what: 'dlink deleted' });
+  await waitFor(() => !lstatSync(path.join(view, 'dlink'), { throwIfNoEntry: false }), {
+    what: 'dlink deleted',
+  });
   await assertServing(vol);
   assertNothingOutside(listing, view);
 });
 
-test('a chunk whose bytes do not match its hash is refused and never stored', { timeout: CASE_TIMEOUT_MS }, async () => {
+test('a chunk whose bytes do not match its hash is refused and never stored', {
+  timeout: CASE_TIMEOUT_MS,
+}, async () => {
   const vol = 'corrupt-chunk';
   const listing = listTree(base);
   const since = await lastEventId(h.beta);
@@ -312,17 +342,18 @@ test('a decompression bomb is refused without expanding it', { timeout: CASE_TIM
   const out = await fp.outcome(mark);
   assert.notEqual(out.kind, 'ack', 'the mirror acknowledged a decompression bomb');
   assert.ok(await fp.waitClosed(), 'the link stayed open after a decompression bomb');
-  await waitEvent(
-    h.beta,
-    (e) => e.peer === 'evil' && /decompress/.test(JSON.stringify(e.data ?? {})),
-    { since, what: 'an event naming the bomb' },
-  );
+  await waitEvent(h.beta, (e) => e.peer === 'evil' && /decompress/.test(JSON.stringify(e.data ?? {})), {
+    since,
+    what: 'an event naming the bomb',
+  });
   assert.ok(!existsSync(path.join(viewOf(vol), 'bomb.bin')));
   await assertServing(vol, Buffer.alloc(declared));
   assertNothingOutside(listing, viewOf(vol));
 });
 
-test('a frame announced larger than 64 MiB closes the link before its body', { timeout: CASE_TIMEOUT_MS }, async () => {
+test('a frame announced larger than 64 MiB closes the link before its body', {
+  timeout: CASE_TIMEOUT_MS,
+}, async () => {
   const listing = listTree(base);
   for (const length of [64 * 1024 * 1024 + 1, 0xffffffff]) {
     const since = await lastEventId(h.beta);
@@ -337,7 +368,9 @@ test('a frame announced larger than 64 MiB closes the link before its body', { t
     await waitEvent(
       h.beta,
       (e) =>
-        e.type === 'link.disconnected' && e.peer === 'evil' && /frame of \d+ bytes/.test(JSON.stringify(e.data)),
+        e.type === 'link.disconnected' &&
+        e.peer === 'evil' &&
+        /frame of \d+ bytes/.test(JSON.stringify(e.data)),
       { since, what: 'link.disconnected naming the frame size' },
     );
   }
@@ -345,7 +378,9 @@ test('a frame announced larger than 64 MiB closes the link before its body', { t
   assertNothingOutside(listing, viewOf(`canary${canaryCount}`));
 });
 
-test('a volume whose mirror path is / or /etc, or whose primary is another node, is refused', { timeout: CASE_TIMEOUT_MS }, async () => {
+test('a volume whose mirror path is / or /etc, or whose primary is another node, is refused', {
+  timeout: CASE_TIMEOUT_MS,
+}, async () => {
   const listing = listTree(base);
   const since = await lastEventId(h.beta);
   const fp = await h.connect();
@@ -424,7 +459,8 @@ test('CHANGES for a volume never declared close the link', { timeout: CASE_TIMEO
   assert.equal(fp.wants.length, 0, 'the mirror asked for chunks of an undeclared volume');
   await waitEvent(
     h.beta,
-    (e) => e.type === 'link.disconnected' && e.peer === 'evil' && /undeclared volume/.test(JSON.stringify(e.data)),
+    (e) =>
+      e.type === 'link.disconnected' && e.peer === 'evil' && /undeclared volume/.test(JSON.stringify(e.data)),
     { since, what: 'link.disconnected naming the undeclared volume' },
   );
   const status = await h.beta.status();

@@ -22,7 +22,10 @@ const FRAME_LIMIT_OFF = Number.MAX_SAFE_INTEGER;
 const DEFAULT_WAIT_MS = 15_000;
 
 /** Outcome is how the mirror answered a batch: acknowledged, refused with ERROR, or by hanging up. */
-export type Outcome = { kind: 'ack'; header: Record<string, unknown> } | { kind: 'error'; header: Record<string, unknown> } | { kind: 'closed' };
+export type Outcome =
+  | { kind: 'ack'; header: Record<string, unknown> }
+  | { kind: 'error'; header: Record<string, unknown> }
+  | { kind: 'closed' };
 
 /**
  * FakePrimary speaks the peer link by hand with a genuine node certificate of the cluster, so a
@@ -83,7 +86,8 @@ export class FakePrimary {
     const mark = this.received.length;
     await this.send(MSG.HELLO, { node, protocol: PROTOCOL_VERSION, members: [] });
     const reply = await this.next((f) => f.type === MSG.HELLO, { from: mark });
-    if (reply === null) throw new Error('fake primary: the mirror closed the link instead of answering HELLO');
+    if (reply === null)
+      throw new Error('fake primary: the mirror closed the link instead of answering HELLO');
     return reply;
   }
 
@@ -160,13 +164,16 @@ export class FakePrimary {
     this.wants.push(hashes);
     if (!this.serveWants) return;
     const answer = hashes.map((x) => this.chunks.get(x.toString('hex'))).filter((c) => c !== undefined);
-    if (answer.length > 0) this.send(MSG.CHUNKS, { volume: h.volume }, encodeChunkRecords(answer)).catch(() => {});
+    if (answer.length > 0)
+      this.send(MSG.CHUNKS, { volume: h.volume }, encodeChunkRecords(answer)).catch(() => {});
   }
 }
 
 /** header returns a frame's header as a record (empty when it is not an object). */
 export function header(frame: Frame): Record<string, unknown> {
-  return typeof frame.header === 'object' && frame.header !== null ? (frame.header as Record<string, unknown>) : {};
+  return typeof frame.header === 'object' && frame.header !== null
+    ? (frame.header as Record<string, unknown>)
+    : {};
 }
 
 /** rawChunk returns `data` as a stored chunk with codec 0 and its true hash. */

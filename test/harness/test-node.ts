@@ -176,7 +176,8 @@ export class TestNode {
       env: { ...process.env, ...this.env },
     });
     this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    // 'close' comes after the output pipes drained, so nothing is recorded after close().
+    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
     for (const stream of [child.stdout!, child.stderr!]) this.collectLines(stream);
     await withDeadline(
       waitFor(
@@ -191,6 +192,7 @@ export class TestNode {
       readyTimeoutMs + 1000,
       `${this.name} agent start`,
     ).catch((err: Error) => {
+      killGroup(child, 'SIGKILL');
       throw new Error(`${err.message}\n--- ${this.name} output ---\n${this.tail()}`, { cause: err });
     });
   }
@@ -276,7 +278,7 @@ export class TestNode {
   }
 
   private record(text: string): void {
-    this.log.write(text);
+    if (!this.log.writableEnded) this.log.write(text);
     this.chunks.push(text);
     this.chars += text.length;
     // Keep memory bounded in long storms; the log file keeps everything.
