@@ -17,6 +17,8 @@ export const DEFAULT_RESCAN_MS = 60 * 60 * 1000;
 export const DEFAULT_WATCH_RETRY_MS = 30_000;
 /** MAX_BACKOFF_MS caps the wait after repeated failures of the capture loop. */
 const MAX_BACKOFF_MS = 60_000;
+/** DEFAULT_STRUCTURAL_RESCAN_MS is how soon a rescan follows a directory move or removal. */
+export const DEFAULT_STRUCTURAL_RESCAN_MS = 2000;
 
 /** VolumeCaptureDeps is everything one volume's capture needs, handed in by the daemon. */
 export interface VolumeCaptureDeps {
@@ -58,6 +60,8 @@ export class VolumeCapture {
   #nextWatchTry = 0;
   #rescanWhy: string | undefined;
   #nextRescanAt = 0;
+  #nextRescanWhy: string | undefined;
+  #lastScanMs = 0;
   #nextRootCheckAt = 0;
   #scanWaiters: (() => void)[] = [];
   #waker: (() => void) | undefined;
@@ -164,7 +168,8 @@ export class VolumeCapture {
   async #step(signal: AbortSignal): Promise<void> {
     const { clock } = this.#d;
     let now = clock.monotonic();
-    if (now >= this.#nextRescanAt && this.#nextRescanAt > 0) this.#rescanWhy ??= 'periodic';
+    if (now >= this.#nextRescanAt && this.#nextRescanAt > 0)
+      this.#rescanWhy ??= this.#nextRescanWhy ?? 'periodic';
     const hasDue = this.#dirty.size > 0 && this.#dirty.nextDueIn(now) === 0;
     // The guard also runs on a timer: an unmount need not produce any watcher event.
     const rootCheckMs = this.#d.rootCheckMs ?? DEFAULT_ROOT_CHECK_MS;
@@ -185,10 +190,13 @@ export class VolumeCapture {
       const why = this.#rescanWhy;
       const waiters = this.#scanWaiters.splice(0);
       try {
+        const started = clock.monotonic();
         const report = await this.#scanner.scan(why, signal);
+        this.#lastScanMs = clock.monotonic() - started;
         for (const path of report.unstable) this.#dirty.mark(path, clock.monotonic());
         this.#rescanWhy = undefined;
         this.#nextRescanAt = clock.monotonic() + (this.#d.rescanMs ?? DEFAULT_RESCAN_MS);
+        this.#nextRescanWhy = undefined;
       } finally {
         for (const w of waiters) w();
       }
@@ -199,7 +207,7 @@ export class VolumeCapture {
       try {
         for (const path of due) {
           if (path === '') continue;
-          const retry = await captureWatchedPath(path, {
+          const { retry, isStructural } = await captureWatchedPath(path, {
             root: this.#d.root,
             filter: this.#filter,
             reconciler: this.#reconciler,
@@ -207,6 +215,7 @@ export class VolumeCapture {
             signal,
           });
           for (const p of retry) this.#dirty.mark(p, clock.monotonic());
+          if (isStructural) this.#rescanSoon();
         }
         await this.#batch.flush();
       } catch (err) {
@@ -221,6 +230,19 @@ export class VolumeCapture {
     const untilWatchTry = this.#watch ? Number.POSITIVE_INFINITY : this.#nextWatchTry - now;
     const untilRootCheck = this.#nextRootCheckAt - now;
     await this.#wait(Math.max(1, Math.min(untilDue, untilRescan, untilWatchTry, untilRootCheck)));
+  }
+
+  /**
+   * #rescanSoon brings the next full rescan forward after a directory moved or vanished (see
+   * WatchedPathResult): soon, but at most a tenth of the time goes to rescanning.
+   */
+  #rescanSoon(): void {
+    const delay = Math.max(DEFAULT_STRUCTURAL_RESCAN_MS, 10 * this.#lastScanMs);
+    const at = this.#d.clock.monotonic() + delay;
+    if (at < this.#nextRescanAt) {
+      this.#nextRescanAt = at;
+      this.#nextRescanWhy = 'directory moved';
+    }
   }
 
   async #openWatch(): Promise<void> {

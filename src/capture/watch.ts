@@ -116,26 +116,41 @@ export async function watchTree(
   return { close: () => subscription.unsubscribe() };
 }
 
+/** WatchedPathResult says what capturing one watched path left to do. */
+export interface WatchedPathResult {
+  /** Paths to read again later (files that changed while being read). */
+  retry: string[];
+  /**
+   * True when a directory appeared or vanished, or the reported path does not exist and was
+   * never recorded. inotify keeps watching a moved directory under its old name, so after a
+   * directory move the watcher may report later events under paths that no longer exist: only
+   * a rescan finds those changes (found by the seeded kill -9 storm, seed 1085915997).
+   */
+  isStructural: boolean;
+}
+
 /**
- * captureWatchedPath reconciles one settled path reported by the watcher and returns the paths
- * to try again later (files that changed while being read). A path whose parent capture has
- * not recorded yet is handled through its highest unrecorded ancestor, and a directory that is
- * new (say, a tree moved into the volume) is scanned whole, because its content may have
- * arrived without events of its own.
+ * captureWatchedPath reconciles one settled path reported by the watcher. A path whose parent
+ * capture has not recorded yet is handled through its highest unrecorded ancestor, and a
+ * directory that is new (say, a tree moved into the volume) is scanned whole, because its
+ * content may have arrived without events of its own.
  */
 export async function captureWatchedPath(
   path: string,
   deps: { root: string; filter: GlobFilter; reconciler: Reconciler; scanner: Scanner; signal?: AbortSignal },
-): Promise<string[]> {
+): Promise<WatchedPathResult> {
   const target = highestUnrecordedAncestor(path, deps.reconciler) ?? path;
   const st = await lstatOrNull(join(deps.root, target));
   const isDir = st !== null && entryKind(st) === 'dir';
   const isCaptured = st !== null && deps.filter.isCapturedPath(target, isDir);
   const row = deps.reconciler.rowOf(target);
   const outcome = await deps.reconciler.reconcile(target, isCaptured ? st : null, row);
-  if (outcome === 'unstable') return [target];
-  if (outcome === 'new-dir') return (await deps.scanner.scanSubtree(target, deps.signal)).unstable;
-  return [];
+  const isStructural = outcome === 'new-dir' || (st === null && (row === undefined || row.kind === 'dir'));
+  if (outcome === 'unstable') return { retry: [target], isStructural };
+  if (outcome === 'new-dir') {
+    return { retry: (await deps.scanner.scanSubtree(target, deps.signal)).unstable, isStructural };
+  }
+  return { retry: [], isStructural };
 }
 
 function highestUnrecordedAncestor(path: string, reconciler: Reconciler): string | undefined {

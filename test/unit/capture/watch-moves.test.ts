@@ -1,0 +1,59 @@
+/**
+ * Regression (seeded kill -9 storm, seed 1085915997): after a directory is moved, inotify keeps
+ * reporting events inside it under its old path, so a file created there later was never
+ * captured. Capture now rescans soon after any directory move or removal.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, it } from 'node:test';
+import { VolumeCapture } from '../../../src/capture/index.ts';
+import { allChanges, type CaptureEnv, makeEnv, quietLog, summary, waitFor } from './fixture.ts';
+
+let env: CaptureEnv;
+let capture: VolumeCapture;
+
+beforeEach(() => {
+  env = makeEnv();
+  mkdirSync(join(env.root, 'a', 'inner'), { recursive: true });
+  mkdirSync(join(env.root, 'b'));
+  capture = new VolumeCapture({
+    catalog: env.catalog,
+    store: env.store,
+    outbox: env.outbox,
+    events: env.events,
+    clock: env.clock,
+    log: quietLog,
+    volume: env.volume,
+    root: env.root,
+    include: [],
+    exclude: [],
+    settleMs: 50,
+  });
+});
+
+afterEach(async () => {
+  await capture.stop();
+  await env.cleanup();
+});
+
+it('captures files created inside a directory after it was moved, and after its parent was moved', async () => {
+  await capture.start();
+  const mark = env.outbox.lastSeq(env.volume);
+  renameSync(join(env.root, 'a'), join(env.root, 'b', 'a2'));
+  await waitFor(() => summary(allChanges(env, mark)).includes('mkdir b/a2'), 'the moved directory');
+  renameSync(join(env.root, 'b'), join(env.root, 'c'));
+  await waitFor(() => summary(allChanges(env, mark)).includes('mkdir c'), 'the moved parent');
+  // Events for these come from watches that still carry the old paths.
+  writeFileSync(join(env.root, 'c', 'a2', 'inner', 'late.txt'), 'late');
+  mkdirSync(join(env.root, 'c', 'a2', 'inner', 'later'));
+  await waitFor(() => summary(allChanges(env, mark)).includes('put c/a2/inner/late.txt'), 'the late file');
+  await waitFor(() => summary(allChanges(env, mark)).includes('mkdir c/a2/inner/later'), 'the late dir');
+  const paths = new Set(
+    env.catalog
+      .prepare('SELECT path FROM files')
+      .all()
+      .map((r) => r.path as string),
+  );
+  assert.ok(!paths.has('a') && !paths.has('b/a2'), 'old paths are deleted');
+});
