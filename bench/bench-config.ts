@@ -36,6 +36,8 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${v}`);
     return n;
   };
+  // BENCH_SKIP_TOOLS=rsync,lsyncd runs as if they were missing, to check the skipping path.
+  const skip = (env.BENCH_SKIP_TOOLS ?? '').split(',');
   const only = (env.BENCH_ONLY ?? '').split(',').filter((s) => s !== '');
   for (const s of only) {
     if (!ALL_SCENARIOS.includes(s as ScenarioId)) throw new Error(`BENCH_ONLY: unknown scenario ${s}`);
@@ -48,7 +50,10 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     stepTimeoutMs: num('BENCH_STEP_TIMEOUT_S', 600) * 1000,
     latencySamples: Math.round(num('BENCH_LATENCY_SAMPLES', 200)),
     lsyncdDefaultSamples: Math.round(num('BENCH_LSYNCD_DEFAULT_SAMPLES', 3)),
-    tools: { rsync: hasTool('rsync', ['--version']), lsyncd: hasTool('lsyncd', ['--version']) },
+    tools: {
+      rsync: !skip.includes('rsync') && hasTool('rsync', ['--version']),
+      lsyncd: !skip.includes('lsyncd') && hasTool('lsyncd', ['--version']),
+    },
   };
 }
 

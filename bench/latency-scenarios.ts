@@ -34,7 +34,7 @@ export async function benchLatency(ctx: ScenarioContext): Promise<BenchRow[]> {
   const lsyncd: [string, number | undefined, number][] = [
     ['lsyncd default', undefined, ctx.config.lsyncdDefaultSamples],
     ['lsyncd delay 0', 0, n],
-  ];
+  ].slice(0, ctx.config.tools.lsyncd ? 2 : 1) as [string, number | undefined, number][];
   for (const [name, delay, samples] of lsyncd) {
     let l: Samples | undefined;
     if (ctx.config.tools.lsyncd) {

@@ -80,15 +80,17 @@ export class RsyncDaemon {
     return { seconds, bytesSent: Number(m[1].replace(/[,.]/g, '')) };
   }
 
-  /** stop ends the daemon. */
-  stop(): void {
-    if (this.child.pid !== undefined && this.child.exitCode === null) {
-      try {
-        process.kill(-this.child.pid, 'SIGTERM');
-      } catch {
-        // Already gone.
-      }
+  /** stop ends the daemon and waits for it to exit. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      return;
     }
+    await exited;
   }
 }
 

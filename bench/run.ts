@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   try {
     for (const id of config.scenarios) rows.push(...(await runScenario(id, config, rsync, log)));
   } finally {
-    rsync?.stop();
+    await rsync?.stop();
     if (rsync) rmSync(rsync.target, { recursive: true, force: true });
   }
 
@@ -69,12 +69,19 @@ async function runScenario(
   rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
   const cleanups: (() => unknown)[] = [];
+  let cleaned = false;
   const ctx: ScenarioContext = {
     config,
     runDir,
     rsync,
     timeoutMs: config.stepTimeoutMs,
-    defer: (fn) => cleanups.push(fn),
+    // A scenario that overran its budget still runs; what it starts after clean-up stops at once.
+    defer: (fn) =>
+      cleaned
+        ? void Promise.resolve()
+            .then(fn)
+            .catch(() => {})
+        : cleanups.push(fn),
     log: (m) => log(m),
   };
   log(`scenario ${id}: start`);
@@ -88,6 +95,7 @@ async function runScenario(
     log(`scenario ${id}: FAILED: ${message}`);
     rows = [failedRow(id, 'failed', message.split('\n')[0])];
   }
+  cleaned = true;
   for (const fn of cleanups.reverse()) {
     try {
       await withDeadline(Promise.resolve().then(fn), CLEANUP_TIMEOUT_MS, `clean-up of ${id}`);
@@ -115,3 +123,5 @@ function warnMissingTools(config: BenchConfig, log: (m: string) => void): void {
 }
 
 await main();
+// A scenario abandoned at its deadline may still hold timers; the run is over, so end it.
+process.exit();

@@ -13,6 +13,8 @@ export type EventType =
   | 'volume.refused'
   | 'volume.stopped'
   | 'volume.resumed'
+  | 'volume.seeding'
+  | 'volume.seeded'
   | 'capture.scan-started'
   | 'capture.scan-finished'
   | 'capture.rescan'

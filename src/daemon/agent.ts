@@ -24,9 +24,13 @@ import { ApplyLoop, ensureView, receivedPosition, recordVersions, ViewApplier } 
 import { loadConfig, type NodeConfig, parseHostPort } from './config.ts';
 import { Invites } from './invites.ts';
 import { Members } from './members.ts';
+import { MirrorSeed } from './mirror-seed.ts';
 import { type StatePaths, statePaths } from './paths.ts';
 import { buildStatus, type StatusReport } from './status.ts';
 import { type VolumeRow, Volumes } from './volumes.ts';
+
+/** SEED_CHECK_MS is how often a seeded mirror looks whether it may remove the seed's extras. */
+const SEED_CHECK_MS = 1000;
 
 /** VolumeInput is what `hindsight volume add` asks for. */
 export interface VolumeInput {
@@ -61,7 +65,9 @@ export class Agent {
   readonly links = new Map<string, MirrorLink>();
   readonly sessions = new Map<string, PrimarySession>();
   readonly receiveStats = new Map<string, VolumeReceiveStats>();
+  readonly seed: MirrorSeed;
   #peerServer: Server | null = null;
+  #timers: (() => void)[] = [];
   #unlock: () => Promise<void>;
   #startedAt: number;
 
@@ -88,6 +94,12 @@ export class Agent {
     this.volumes = new Volumes(this.catalog, this.config.name, this.paths.dir);
     this.members = new Members(this.catalog, this.config.name);
     this.outbox = new Outbox(this.catalog);
+    this.seed = new MirrorSeed({
+      catalog: this.catalog,
+      store: this.store,
+      events: this.events,
+      log: this.log.child('seed'),
+    });
     this.invites = new Invites({
       catalog: this.catalog,
       clock: this.clock,
@@ -147,6 +159,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.events.emit({ level: 'info', type: 'agent.stopping', msg: 'agent stopping' });
     this.#peerServer?.close();
+    for (const stop of this.#timers) stop();
     await Promise.allSettled([...this.captures.values()].map((c) => c.stop()));
     await Promise.allSettled([...this.links.values()].map((l) => l.stop()));
     await Promise.allSettled([...this.applies.values()].map((a) => a.stop()));
@@ -251,7 +264,59 @@ export class Agent {
       });
       this.applies.set(v.name, loop);
       loop.start();
+      this.#finishSeedWhenCaughtUp(v, loop);
     }
+  }
+
+  /** #acceptMirror takes a volume declared by its primary: checks, records, seeds and starts it. */
+  async #acceptMirror(spec: VolumeSpec, from: string, epoch: number, head: number) {
+    const held = this.volumes.get(spec.name)?.epoch ?? 1;
+    if (epoch < held) {
+      throw new HindsightError(
+        'E_LINK_STALE_EPOCH',
+        `${from} declares ${spec.name} at epoch ${epoch}; this node is at ${held}`,
+        {
+          hint: 'the sender is a demoted primary; it must rejoin as a mirror',
+        },
+      );
+    }
+    const isNew = !this.volumes.get(spec.name);
+    const row = await this.volumes.acceptMirror(spec, from);
+    if (isNew) {
+      this.events.emit({
+        level: 'info',
+        type: 'volume.added',
+        volume: spec.name,
+        peer: from,
+        msg: 'volume added',
+        data: { role: 'mirror', path: row.path },
+      });
+      await this.seed.seedIfNeeded(spec.name, row.path, head);
+    }
+    this.#startVolume(row);
+    const pos = receivedPosition(this.catalog, spec.name);
+    return { epoch: pos?.epoch ?? row.epoch, seq: pos?.seq ?? 0 };
+  }
+
+  /** #finishSeedWhenCaughtUp removes a seed's extras once the view caught up, with apply paused. */
+  #finishSeedWhenCaughtUp(v: VolumeRow, loop: ApplyLoop): void {
+    if (this.seed.pendingHead(v.name) === null) return;
+    let busy = false;
+    const stop = this.clock.every(SEED_CHECK_MS, () => {
+      if (busy || this.seed.pendingHead(v.name) === null) return;
+      busy = true;
+      loop
+        .stop()
+        .then(() => this.seed.finishIfCaughtUp(v.name, 'main', v.path))
+        .then((done) => {
+          if (done) stop();
+        })
+        .finally(() => {
+          busy = false;
+          if (this.applies.get(v.name) === loop) loop.start();
+        });
+    });
+    this.#timers.push(stop);
   }
 
   #linkTo(peer: string): MirrorLink {
@@ -300,33 +365,7 @@ export class Agent {
         store: this.store,
         events: this.events,
         log: this.log.child(`receive.${factory.peer}`),
-        acceptVolume: async (spec, from, epoch) => {
-          const held = this.volumes.get(spec.name)?.epoch ?? 1;
-          if (epoch < held) {
-            throw new HindsightError(
-              'E_LINK_STALE_EPOCH',
-              `${from} declares ${spec.name} at epoch ${epoch}; this node is at ${held}`,
-              {
-                hint: 'the sender is a demoted primary; it must rejoin as a mirror',
-              },
-            );
-          }
-          const isNew = !this.volumes.get(spec.name);
-          const row = await this.volumes.acceptMirror(spec, from);
-          if (isNew) {
-            this.events.emit({
-              level: 'info',
-              type: 'volume.added',
-              volume: spec.name,
-              peer: from,
-              msg: 'volume added',
-              data: { role: 'mirror', path: row.path },
-            });
-          }
-          this.#startVolume(row);
-          const pos = receivedPosition(this.catalog, spec.name);
-          return { epoch: pos?.epoch ?? row.epoch, seq: pos?.seq ?? 0 };
-        },
+        acceptVolume: (spec, from, epoch, head) => this.#acceptMirror(spec, from, epoch, head),
         recordVersions: (changes, receivedAt, from) =>
           recordVersions(this.catalog, changes, receivedAt, from),
         epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,

@@ -26,6 +26,9 @@ export interface VolumeStatus {
   appliedSeq?: number;
   link?: 'connected' | 'disconnected';
   bytesReceived?: number;
+  /** The primary's last seq as last heard (mirror side), and how far this mirror is behind it. */
+  primarySeq?: number | null;
+  lagChanges?: number | null;
 }
 
 /** PeerStatus is one live peer link with its measurements. */
@@ -95,6 +98,7 @@ export function buildStatus(agent: Agent): StatusReport {
         .prepare("SELECT applied_seq FROM views WHERE volume = ? AND name = 'main'")
         .get(v.name) as { applied_seq: number } | undefined;
       const conn = agent.sessionConnection(v.spec.primary.node);
+      const primarySeq = agent.receiveStats.get(v.name)?.primarySeq ?? null;
       volumes.push({
         ...base,
         from: v.spec.primary.node,
@@ -102,6 +106,8 @@ export function buildStatus(agent: Agent): StatusReport {
         appliedSeq: view?.applied_seq ?? 0,
         link: conn && !conn.isClosed ? 'connected' : 'disconnected',
         bytesReceived: agent.receiveStats.get(v.name)?.bytesReceived ?? 0,
+        primarySeq,
+        lagChanges: primarySeq === null ? null : Math.max(0, primarySeq - (received?.seq ?? 0)),
       });
     }
   }

@@ -65,7 +65,11 @@ interface WireChange {
 }
 
 /** encodeChanges turns changes of one volume into a CHANGES header and body. */
-export function encodeChanges(volume: string, changes: Change[]): { header: unknown; body: Buffer[] } {
+export function encodeChanges(
+  volume: string,
+  changes: Change[],
+  head: number,
+): { header: unknown; body: Buffer[] } {
   const wire: WireChange[] = [];
   const body: Buffer[] = [];
   for (const c of changes) {
@@ -84,7 +88,7 @@ export function encodeChanges(volume: string, changes: Change[]): { header: unkn
     });
     if (c.chunks) body.push(c.chunks);
   }
-  return { header: { volume, changes: wire }, body };
+  return { header: { volume, head, changes: wire }, body };
 }
 
 /**
@@ -92,8 +96,11 @@ export function encodeChanges(volume: string, changes: Change[]): { header: unkn
  * chunk lists add up to the body exactly; path safety is checked again where versions are
  * recorded, so nothing depends on this being the only gate.
  */
-export function decodeChanges(header: unknown, body: Buffer): { volume: string; changes: Change[] } {
-  const h = header as { volume?: unknown; changes?: unknown };
+export function decodeChanges(
+  header: unknown,
+  body: Buffer,
+): { volume: string; head: number | null; changes: Change[] } {
+  const h = header as { volume?: unknown; head?: unknown; changes?: unknown };
   if (!isValidName(h?.volume) || !Array.isArray(h.changes)) throw malformed('CHANGES without volume or list');
   const volume = h.volume;
   const changes: Change[] = [];
@@ -124,7 +131,7 @@ export function decodeChanges(header: unknown, body: Buffer): { volume: string; 
     offset = end;
   }
   if (offset !== body.length) throw malformed('body longer than the chunk lists');
-  return { volume, changes };
+  return { volume, head: isCount(h.head) ? h.head : null, changes };
 }
 
 /** encodeHashes packs hashes for a WANT body. */

@@ -40,7 +40,12 @@ export interface ReceiverDeps {
   events: EventSink;
   log: Logger;
   /** Accepts (or refuses, by throwing a HindsightError) the primary's volume; returns the durable position. */
-  acceptVolume: (spec: VolumeSpec, from: string, epoch: number) => Promise<{ epoch: number; seq: number }>;
+  acceptVolume: (
+    spec: VolumeSpec,
+    from: string,
+    epoch: number,
+    head: number,
+  ) => Promise<{ epoch: number; seq: number }>;
   /** Records a batch of received changes as versions; runs inside the receiver's transaction. */
   recordVersions: (changes: Change[], receivedAt: number, from: string) => void;
   /** The volume's current epoch on this node: changes of an older epoch are refused (fencing token). */
@@ -114,10 +119,13 @@ export class PrimarySession {
         await this.#onVolume(conn, h);
         return;
       case MSG.CHANGES: {
-        const { volume, changes } = decodeChanges(frame.header, frame.body);
+        const { volume, head, changes } = decodeChanges(frame.header, frame.body);
         if (!this.#accepted.has(volume)) throw protocolError(`CHANGES for undeclared volume ${volume}`);
         const st = this.stats.get(volume);
-        if (st) st.bytesReceived += frame.body.length;
+        if (st) {
+          st.bytesReceived += frame.body.length;
+          st.primarySeq = head;
+        }
         // Strictly in order; the sender's window bounds how many batches can queue here.
         this.#queue = this.#queue.then(() => this.#receiveBatch(conn, volume, changes));
         this.#queue.catch((err) => conn.close(err));
@@ -149,10 +157,12 @@ export class PrimarySession {
     let spec: VolumeSpec;
     try {
       spec = checkVolumeSpec(h.spec);
-      const pos = await this.#deps.acceptVolume(spec, this.peer, Number(h.epoch) || 1);
+      const head = Number.isSafeInteger(h.head) ? (h.head as number) : 0;
+      const pos = await this.#deps.acceptVolume(spec, this.peer, Number(h.epoch) || 1, head);
       this.#accepted.add(spec.name);
-      if (!this.stats.has(spec.name))
-        this.stats.set(spec.name, { from: this.peer, bytesReceived: 0, primarySeq: null });
+      const st = this.stats.get(spec.name) ?? { from: this.peer, bytesReceived: 0, primarySeq: null };
+      st.primarySeq = head;
+      this.stats.set(spec.name, st);
       await conn.send(MSG.VOLUME_READY, { volume: spec.name, epoch: pos.epoch, seq: pos.seq });
     } catch (err) {
       const code = isHindsightError(err) ? err.code : 'E_VOLUME_REFUSED';

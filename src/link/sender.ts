@@ -1,5 +1,12 @@
 import type { TLSSocket } from 'node:tls';
-import { type Clock, type EventSink, errorMessage, HindsightError, type VolumeSpec } from '../core/index.ts';
+import {
+  type Change,
+  type Clock,
+  type EventSink,
+  errorMessage,
+  HindsightError,
+  type VolumeSpec,
+} from '../core/index.ts';
 import type { ChunkStore, StoredChunk } from '../store/index.ts';
 import type { Logger } from '../sys/index.ts';
 import type { Frame } from './framing.ts';
@@ -25,7 +32,8 @@ const BACKOFF_MAX_MS = 15_000;
 
 /** OutboxReader is what the sender needs of the primary's outbox. */
 export interface OutboxReader {
-  readAfter(volume: string, afterSeq: number, limit: number): import('../core/index.ts').Change[];
+  readAfter(volume: string, afterSeq: number, limit: number): Change[];
+  lastSeq(volume: string): number;
   acknowledge(volume: string, mirror: string, epoch: number, seq: number, at: number): void;
 }
 
@@ -187,7 +195,11 @@ export class MirrorLink {
         state: 'waiting',
       },
     );
-    await conn.send(MSG.VOLUME, { spec, epoch: this.#deps.epochOf(spec.name) });
+    await conn.send(MSG.VOLUME, {
+      spec,
+      epoch: this.#deps.epochOf(spec.name),
+      head: this.#deps.outbox.lastSeq(spec.name),
+    });
   }
 
   async #onFrame(conn: PeerConnection, frame: Frame): Promise<void> {
@@ -276,7 +288,7 @@ export class MirrorLink {
         });
         continue;
       }
-      const { header, body } = encodeChanges(stream.spec.name, batch);
+      const { header, body } = encodeChanges(stream.spec.name, batch, outbox.lastSeq(stream.spec.name));
       const before = conn.stats.bytesOut;
       await conn.send(MSG.CHANGES, header, body);
       stats.bytesSent += conn.stats.bytesOut - before;

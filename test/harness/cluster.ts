@@ -6,16 +6,9 @@ import { isCaughtUp } from './status-json.ts';
 import { startNode, type TestNode } from './test-node.ts';
 import { waitFor } from './wait.ts';
 
+export { type CliResult, freePort, HINDSIGHT_BIN, runCli } from './cli-process.ts';
 export * from './status-json.ts';
-export {
-  type CliResult,
-  freePort,
-  HINDSIGHT_BIN,
-  runCli,
-  type StartNodeOptions,
-  startNode,
-  TestNode,
-} from './test-node.ts';
+export { type StartNodeOptions, startNode, TestNode } from './test-node.ts';
 export { diffListings, hashFile, type TreeRecord, treeHash, treeListing } from './tree-hash.ts';
 export { waitConverged, waitFor, withDeadline } from './wait.ts';
 
@@ -126,11 +119,6 @@ export async function withCluster<T>(
 ): Promise<T> {
   const baseDir = mkdtempSync(path.join(options.parentDir ?? os.tmpdir(), 'hindsight-e2e-'));
   const cluster = new Cluster(baseDir);
-  // A test runner that is interrupted must not leave agents behind.
-  const onExit = () => {
-    for (const n of cluster.nodes) if (n.pid !== undefined) tryKill(-n.pid);
-  };
-  process.once('exit', onExit);
   let failed = true;
   try {
     for (const name of names) await cluster.add(name, { api: options.api });
@@ -144,16 +132,7 @@ export async function withCluster<T>(
       for (const n of cluster.nodes) t.diagnostic(`--- ${n.name} (last lines) ---\n${n.tail()}`);
     }
     await cluster.close();
-    process.removeListener('exit', onExit);
     if (!options.keepDir && !process.env.HINDSIGHT_KEEP_TEST_DIR)
       rmSync(baseDir, { recursive: true, force: true });
-  }
-}
-
-function tryKill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Already gone.
   }
 }

@@ -105,7 +105,7 @@ export class FakePrimary {
 
   /** sendChanges sends one CHANGES frame, made exactly as the real sender makes it. */
   async sendChanges(volume: string, changes: Change[]): Promise<void> {
-    const { header: h, body } = encodeChanges(volume, changes);
+    const { header: h, body } = encodeChanges(volume, changes, changes.at(-1)?.seq ?? 0);
     await this.send(MSG.CHANGES, h, body);
   }
 

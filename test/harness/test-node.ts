@@ -1,21 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { type CliResult, freePort, HINDSIGHT_BIN, killGroup, runCli } from './cli-process.ts';
 import type { StatusJson } from './status-json.ts';
 import { waitFor, withDeadline } from './wait.ts';
-
-/** HINDSIGHT_BIN is the CLI that every test drives, the same one people run. */
-export const HINDSIGHT_BIN = fileURLToPath(new URL('../../bin/hindsight', import.meta.url));
-
-/** CliResult is what one CLI invocation returned. */
-export interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** StartNodeOptions describe one node to create: init when `join` is absent, else join it. */
 export interface StartNodeOptions {
@@ -34,53 +23,9 @@ export interface StartNodeOptions {
 }
 
 const READY_TIMEOUT_MS = 30_000;
-const CLI_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 10_000;
 const MAX_OUTPUT_CHARS = 32 * 1024 * 1024;
 const UNCLEAN_OUTPUT = /unhandled|uncaught/i;
-
-/**
- * freePort returns a loopback TCP port that was free a moment ago: the agent stores its
- * configured listen address for other nodes to dial, so port 0 cannot be passed through.
- */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('free port: no TCP address');
-  return address.port;
-}
-
-/**
- * runCli runs `bin/hindsight args` to completion within `timeoutMs` (its process group is
- * killed past that) and returns its exit code and output.
- */
-export function runCli(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}) {
-  return new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(HINDSIGHT_BIN, args, {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...options.env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), options.timeoutMs ?? CLI_TIMEOUT_MS);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr: signal ? `${stderr}\n(killed by ${signal})` : stderr });
-    });
-  });
-}
 
 /**
  * TestNode is one real Hindsight node in a test: its state directory, its agent process (in its
@@ -176,8 +121,16 @@ export class TestNode {
       env: { ...process.env, ...this.env },
     });
     this.child = child;
+    // Agents run in their own process groups and would outlive a test process that exits early.
+    const killOnExit = () => killGroup(child, 'SIGKILL');
+    process.once('exit', killOnExit);
     // 'close' comes after the output pipes drained, so nothing is recorded after close().
-    this.exited = new Promise((resolve) => child.once('close', () => resolve()));
+    this.exited = new Promise((resolve) =>
+      child.once('close', () => {
+        process.removeListener('exit', killOnExit);
+        resolve();
+      }),
+    );
     for (const stream of [child.stdout!, child.stderr!]) this.collectLines(stream);
     await withDeadline(
       waitFor(
@@ -303,15 +256,6 @@ export async function startNode(options: StartNodeOptions): Promise<TestNode> {
   }
   await node.startAgent(options.readyTimeoutMs);
   return node;
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // The group is already gone.
-  }
 }
 
 function delay(ms: number): Promise<void> {
