@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, EventSink } from '../core/index.ts';
-import { isStagingName } from '../sys/index.ts';
+import { isStagingName, runLimited } from '../sys/index.ts';
 import type { ChangeBatch } from './change-batch.ts';
 import type { FileRows } from './file-rows.ts';
 import type { GlobFilter } from './globs.ts';
@@ -19,6 +19,8 @@ export interface ScanReport {
 
 /** MAX_UNSTABLE_REPORTED bounds the retry list; beyond it the next scan catches the rest. */
 const MAX_UNSTABLE_REPORTED = 10_000;
+/** DEFAULT_SCAN_PARALLEL is how many entries of one directory a scan reads at once. */
+export const DEFAULT_SCAN_PARALLEL = 8;
 
 /**
  * Scanner walks a volume's directory tree and reconciles every entry with the `files` table:
@@ -110,7 +112,9 @@ export class Scanner {
       }
     }
     const subdirs: string[] = [];
-    for (const name of names) {
+    // Entries are read a few at a time: a scan of many small files waits mostly on the
+    // open/stat/read round trips of each, not on the disk's bandwidth.
+    await runLimited(names, DEFAULT_SCAN_PARALLEL, async (name) => {
       const path = prefix + name;
       report.entries++;
       const st = await lstatOrNull(join(this.#root, path));
@@ -122,8 +126,8 @@ export class Scanner {
       if (outcome === 'unstable' && report.unstable.length < MAX_UNSTABLE_REPORTED)
         report.unstable.push(path);
       if (isCaptured && isDir) subdirs.push(path);
-    }
-    for (const sub of subdirs) await this.#walk(sub, report, signal);
+    });
+    for (const sub of subdirs.sort()) await this.#walk(sub, report, signal);
   }
 
   /** #list returns the entry names of `dir` without our staging files, or null if it vanished. */

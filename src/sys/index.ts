@@ -1,5 +1,6 @@
 /** sys: Node primitives shared by every stage. */
 export * from './durable-write.ts';
 export * from './log.ts';
+export * from './run-limited.ts';
 export * from './state-lock.ts';
 export * from './system-clock.ts';

@@ -51,8 +51,17 @@ export async function resolveBeneath(
     const st = await lstatOrNull(next);
     if (st === null) {
       if (!create) return null;
-      await fsp.mkdir(next, { mode: DEFAULT_PARENT_MODE });
-      dirty.add(dir);
+      try {
+        await fsp.mkdir(next, { mode: DEFAULT_PARENT_MODE });
+        dirty.add(dir);
+      } catch (err) {
+        // Puts are applied concurrently: another may have made the same parent just now.
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const made = await lstatOrNull(next);
+        if (!made?.isDirectory() || made.isSymbolicLink()) {
+          rejectVersion(`ancestor ${JSON.stringify(parts.slice(0, i + 1).join('/'))} is not a directory`);
+        }
+      }
     } else if (!create && (st.isSymbolicLink() || !st.isDirectory())) {
       // Nothing beneath a link or a file is part of the view, so there is nothing to touch.
       return null;

@@ -17,6 +17,8 @@ import { readView, setAppliedSeq } from './views.ts';
 
 /** DEFAULT_APPLY_BATCH is how many versions one applyPending call takes at most. */
 export const DEFAULT_APPLY_BATCH = 1000;
+/** DEFAULT_APPLY_PARALLEL is how many puts of unrelated paths are applied at once. */
+export const DEFAULT_APPLY_PARALLEL = 16;
 
 /** ViewApplierDeps is what a ViewApplier needs: where the timeline is, and which view to move. */
 export interface ViewApplierDeps {
@@ -94,27 +96,45 @@ export class ViewApplier {
     const bySeq = new Map(due.map((v) => [v.seq, v]));
     const lastSeq = due[due.length - 1].seq;
     const skipped: VersionRow[] = [];
-    for (const v of due) {
-      if (isReplacedInBatch(v, bySeq, lastSeq)) {
-        skipped.push(v);
-        continue;
+    for (let i = 0; i < due.length; ) {
+      // A run of puts to unrelated paths is applied concurrently: each one waits mostly on its
+      // own fsync, and the order between them does not matter. Everything else goes one by one.
+      const group: VersionRow[] = [];
+      for (; i < due.length && group.length < DEFAULT_APPLY_PARALLEL; i++) {
+        const v = due[i];
+        if (isReplacedInBatch(v, bySeq, lastSeq)) {
+          skipped.push(v);
+          continue;
+        }
+        const isPut = v.kind === 'put' && !group.some((g) => isRelated(g.path, v.path));
+        if (group.length > 0 && (!isPut || group[0].kind !== 'put')) break;
+        group.push(v);
+        if (v.kind !== 'put') {
+          i++;
+          break;
+        }
       }
-      try {
-        await this.reported(v, () => this.applyOne(ctx, v));
-      } catch (err) {
-        if (isHindsightError(err, 'E_APPLY_REJECTED')) continue;
-        if (isHindsightError(err, 'E_APPLY_FSYNC')) throw err;
-        // Keep what is done, but never claim a skipped version whose replacement was not applied.
-        let position = v.seq - 1;
-        for (const s of skipped) if (s.supersededBy! >= v.seq) position = Math.min(position, s.seq - 1);
-        await this.persist(ctx, position, view.appliedSeq);
-        const wrapped = new HindsightError('E_APPLY_IO', `applying seq ${v.seq} of ${volume} failed`, {
-          hint: 'the view retries by itself; fix the cause named in the event (disk, permissions, missing chunk)',
-          cause: err,
-        });
-        this.reportedErrors.add(wrapped);
-        throw wrapped;
-      }
+      const results = await Promise.allSettled(
+        group.map((v) => this.reported(v, () => this.applyOne(ctx, v))),
+      );
+      const failed = results.findIndex(
+        (r) => r.status === 'rejected' && !isHindsightError(r.reason, 'E_APPLY_REJECTED'),
+      );
+      if (failed < 0) continue;
+      const v = group[failed];
+      const err = (results[failed] as PromiseRejectedResult).reason;
+      if (isHindsightError(err, 'E_APPLY_FSYNC')) throw err;
+      // Keep what is done, but never claim a skipped version whose replacement was not applied;
+      // versions of the group after the failed one are applied again on retry (idempotent).
+      let position = v.seq - 1;
+      for (const s of skipped) if (s.supersededBy! >= v.seq) position = Math.min(position, s.seq - 1);
+      await this.persist(ctx, position, view.appliedSeq);
+      const wrapped = new HindsightError('E_APPLY_IO', `applying seq ${v.seq} of ${volume} failed`, {
+        hint: 'the view retries by itself; fix the cause named in the event (disk, permissions, missing chunk)',
+        cause: err,
+      });
+      this.reportedErrors.add(wrapped);
+      throw wrapped;
     }
     await this.persist(ctx, lastSeq, view.appliedSeq);
     return due.length;
@@ -173,6 +193,11 @@ export class ViewApplier {
     const msg = this.fatal ? 'fsync failed, view stopped' : 'apply failed';
     events.emit({ level: 'error', type: 'apply.error', volume, msg, data });
   }
+}
+
+/** isRelated tells whether two paths are the same or one lies beneath the other. */
+function isRelated(a: string, b: string): boolean {
+  return a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
 }
 
 /**
