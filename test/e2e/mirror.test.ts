@@ -11,7 +11,9 @@ import { createRng, makeTree, seedFromEnv } from '../harness/workload.ts';
 
 const LARGE_MB = Number(process.env.HINDSIGHT_TEST_LARGE_MB ?? 1024);
 
-test('a mixed tree is mirrored byte for byte, and every kind of edit converges', { timeout: 600_000 }, async (t) => {
+test('a mixed tree is mirrored byte for byte, and every kind of edit converges', {
+  timeout: 600_000,
+}, async (t) => {
   const seed = seedFromEnv();
   t.diagnostic(`seed ${seed}`);
   await withCluster(t, ['alpha', 'beta'], async (cluster) => {

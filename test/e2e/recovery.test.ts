@@ -34,7 +34,9 @@ async function receivedSeq(cluster: Cluster): Promise<number> {
   return s.volumes[0]?.receivedSeq ?? 0;
 }
 
-test('kill -9 of either agent during a change storm loses no acknowledged change', { timeout: 600_000 }, async (t) => {
+test('kill -9 of either agent during a change storm loses no acknowledged change', {
+  timeout: 600_000,
+}, async (t) => {
   const seed = seedFromEnv();
   t.diagnostic(`seed ${seed}`);
   const rng = createRng(seed);
@@ -54,7 +56,10 @@ test('kill -9 of either agent during a change storm loses no acknowledged change
       await sleep(rng.int(0, 500));
       await victim.startAgent();
       // Durability of acknowledgements: whatever the primary had acknowledged is still received.
-      assert.ok((await receivedSeq(cluster)) >= ackedBefore, `round ${round}: mirror lost acknowledged changes`);
+      assert.ok(
+        (await receivedSeq(cluster)) >= ackedBefore,
+        `round ${round}: mirror lost acknowledged changes`,
+      );
       t.diagnostic(`round ${round}: killed ${victim.name} at acked seq ${ackedBefore}`);
     }
     await waitConverged(src, dst, { timeoutMs: 120_000 });
@@ -88,7 +93,9 @@ test('a mirror that is down while the primary keeps changing catches up', { time
   });
 });
 
-test('a primary restarted after changes made while it was down sends them', { timeout: 300_000 }, async (t) => {
+test('a primary restarted after changes made while it was down sends them', {
+  timeout: 300_000,
+}, async (t) => {
   const rng = createRng(seedFromEnv());
   await withCluster(t, ['alpha', 'beta'], async (cluster) => {
     const src = cluster.dir('src');
