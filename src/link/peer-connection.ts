@@ -85,12 +85,15 @@ export class PeerConnection {
     return this.#isClosed;
   }
 
-  /** send writes one frame, waiting while the socket's buffer is full. */
-  async send(type: MsgType, header: unknown, body?: Buffer | Buffer[]): Promise<void> {
+  /** send writes one frame, waiting while the socket's buffer is full; returns the frame's size in bytes. */
+  async send(type: MsgType, header: unknown, body?: Buffer | Buffer[]): Promise<number> {
     if (this.#isClosed) throw new HindsightError('E_LINK_CLOSED', `link to ${this.peer} is closed`);
     const frame = encodeFrame(type, header, body);
-    for (const b of frame) this.stats.bytesOut += b.length;
+    let size = 0;
+    for (const b of frame) size += b.length;
+    this.stats.bytesOut += size;
     await this.#writer.write(frame);
+    return size;
   }
 
   /** close ends the link; `err` is why (null for an orderly close). Idempotent. */

@@ -289,9 +289,8 @@ export class MirrorLink {
         continue;
       }
       const { header, body } = encodeChanges(stream.spec.name, batch, outbox.lastSeq(stream.spec.name));
-      const before = conn.stats.bytesOut;
-      await conn.send(MSG.CHANGES, header, body);
-      stats.bytesSent += conn.stats.bytesOut - before;
+      // Counted per frame: other frames (chunks, heartbeats) go out on the same link meanwhile.
+      stats.bytesSent += await conn.send(MSG.CHANGES, header, body);
       stream.cursor = batch[batch.length - 1].seq;
       stats.sentSeq = stream.cursor;
     }
@@ -303,9 +302,8 @@ export class MirrorLink {
     let groupBytes = 0;
     const flush = async () => {
       if (group.length === 0) return;
-      const before = conn.stats.bytesOut;
-      await conn.send(MSG.CHUNKS, { volume }, encodeChunkRecords(group));
-      if (stats) stats.bytesSent += conn.stats.bytesOut - before;
+      const size = await conn.send(MSG.CHUNKS, { volume }, encodeChunkRecords(group));
+      if (stats) stats.bytesSent += size;
       group = [];
       groupBytes = 0;
     };
