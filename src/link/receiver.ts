@@ -75,7 +75,8 @@ export class PrimarySession {
   #conn: PeerConnection | null = null;
   #queue: Promise<void> = Promise.resolve();
   #accepted = new Set<string>();
-  #waiting = new Map<string, () => void>();
+  /** Chunks asked for and not yet received, by hash (hex). */
+  #waiting = new Map<string, { resolve: () => void; reject: (err: Error) => void }>();
   #bytesSinceSync = 0;
   readonly stats: Map<string, VolumeReceiveStats>;
 
@@ -88,6 +89,13 @@ export class PrimarySession {
   /** attach binds the session to its connection; call before frames flow. */
   attach(conn: PeerConnection): void {
     this.#conn = conn;
+    // One handler for all waiting chunks: a handler per chunk would keep every chunk ever asked
+    // for referenced until the link ends, growing memory with the data transferred.
+    conn.closed.then((err) => {
+      const reason = err ?? new HindsightError('E_LINK_CLOSED', 'link closed');
+      for (const w of this.#waiting.values()) w.reject(reason);
+      this.#waiting.clear();
+    });
   }
 
   /** onFrame handles one frame from the primary. */
@@ -253,10 +261,10 @@ export class PrimarySession {
   }
 
   #awaitChunk(hash: Buffer, conn: PeerConnection): Promise<void> {
+    if (conn.isClosed) return Promise.reject(new HindsightError('E_LINK_CLOSED', 'link closed'));
     const key = hash.toString('hex');
     return new Promise<void>((resolve, reject) => {
-      this.#waiting.set(key, resolve);
-      conn.closed.then((err) => reject(err ?? new HindsightError('E_LINK_CLOSED', 'link closed')));
+      this.#waiting.set(key, { resolve, reject });
     });
   }
 
@@ -265,13 +273,13 @@ export class PrimarySession {
     if (st) st.bytesReceived += body.length;
     for (const chunk of decodeChunkRecords(body)) {
       const key = chunk.hash.toString('hex');
-      const resolve = this.#waiting.get(key);
+      const waiter = this.#waiting.get(key);
       // A chunk nobody asked for is dropped: a peer cannot fill our store at will.
-      if (!resolve) continue;
+      if (!waiter) continue;
       this.#deps.store.putStored({ ...chunk, hash: Buffer.from(chunk.hash), data: Buffer.from(chunk.data) });
       this.#bytesSinceSync += chunk.rawLen;
       this.#waiting.delete(key);
-      resolve();
+      waiter.resolve();
     }
   }
 

@@ -30,12 +30,23 @@ export async function applyPut(ctx: EffectContext, v: VersionRow, at: ResolvedPa
   try {
     const chunks = v.chunks ?? Buffer.alloc(0);
     let written = 0;
-    // One chunk in memory at a time: a file of any size costs at most one chunk of memory.
+    // Chunks are gathered into one writev of up to WRITE_GATHER_BYTES: a file of any size costs
+    // at most that much memory, and a large file is not written in thousands of small calls.
+    let gathered: Buffer[] = [];
+    let gatheredBytes = 0;
+    const flush = async () => {
+      await writeAll(fh, gathered, gatheredBytes);
+      written += gatheredBytes;
+      gathered = [];
+      gatheredBytes = 0;
+    };
     for (let i = 0; i < chunks.length / HASH_BYTES; i++) {
       const raw = ctx.store.readRaw(chunkHashAt(chunks, i));
-      for (let off = 0; off < raw.length; ) off += (await fh.write(raw, off, raw.length - off)).bytesWritten;
-      written += raw.length;
+      gathered.push(raw);
+      gatheredBytes += raw.length;
+      if (gatheredBytes >= WRITE_GATHER_BYTES) await flush();
     }
+    if (gatheredBytes > 0) await flush();
     if (written !== v.size) rejectVersion(`content is ${written} bytes but the version says ${v.size}`);
     await fh.chmod(v.mode);
     await fh.utimes(v.mtimeMs / 1000, v.mtimeMs / 1000);
@@ -50,6 +61,17 @@ export async function applyPut(ctx: EffectContext, v: VersionRow, at: ResolvedPa
     throw err;
   }
   ctx.dirty.add(at.parent);
+}
+
+/** WRITE_GATHER_BYTES is how much chunk data apply collects before one write call. */
+const WRITE_GATHER_BYTES = 4 * 1024 * 1024;
+
+/** writeAll writes `buffers` (`total` bytes) at the file's current position, finishing any short write. */
+async function writeAll(fh: fsp.FileHandle, buffers: Buffer[], total: number): Promise<void> {
+  const { bytesWritten } = await fh.writev(buffers);
+  if (bytesWritten === total) return;
+  const rest = Buffer.concat(buffers).subarray(bytesWritten);
+  for (let off = 0; off < rest.length; ) off += (await fh.write(rest, off, rest.length - off)).bytesWritten;
 }
 
 /**
