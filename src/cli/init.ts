@@ -7,20 +7,31 @@ import { openCatalog } from '../store/index.ts';
 import { writeFileDurable } from '../sys/index.ts';
 import { parseCommand, printJson, stateDirOf } from './args.ts';
 
-const USAGE = 'hindsight init --name NAME [--listen HOST:PORT] [--api HOST:PORT] [--state DIR] [--json]';
+const USAGE =
+  'hindsight init --name NAME [--listen HOST:PORT] [--advertise HOST:PORT] [--api HOST:PORT] [--state DIR] [--json]';
 
 /** init creates a new cluster: its CA, this first node's identity, configuration and catalog. */
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommand(
     argv,
-    { name: { type: 'string' }, listen: { type: 'string' }, api: { type: 'string' } },
+    {
+      name: { type: 'string' },
+      listen: { type: 'string' },
+      api: { type: 'string' },
+      advertise: { type: 'string' },
+    },
     USAGE,
   );
   if (values.help) return usage();
   const stateDir = stateDirOf(values);
   const config = checkConfig(
-    { name: values.name, listen: values.listen ?? '0.0.0.0:7420', api: values.api ?? null },
-    '--name/--listen/--api',
+    {
+      name: values.name,
+      listen: values.listen ?? '0.0.0.0:7420',
+      api: values.api ?? null,
+      advertise: values.advertise,
+    },
+    '--name/--listen/--api/--advertise',
   );
   await prepareStateDir(stateDir);
   const ca = await createClusterCa(config.name);
@@ -32,9 +43,12 @@ export async function run(argv: string[]): Promise<number> {
     { caKeyPem: ca.caKeyPem },
   );
   await finishStateDir(stateDir, config);
-  if (values.json) printJson({ node: config.name, state: stateDir, listen: config.listen });
+  if (values.json)
+    printJson({ node: config.name, state: stateDir, listen: config.listen, advertise: config.advertise });
   else {
-    process.stdout.write(`initialised node ${config.name} in ${stateDir} (peer link ${config.listen})\n`);
+    process.stdout.write(
+      `initialised node ${config.name} in ${stateDir} (peer link ${config.listen}, reached at ${config.advertise})\n`,
+    );
     process.stdout.write(
       `next: 'hindsight agent --state ${stateDir}', then 'hindsight invite' for each further node\n`,
     );

@@ -16,13 +16,18 @@ import { parseCommand, printJson, stateDirOf } from './args.ts';
 import { finishStateDir, prepareStateDir } from './init.ts';
 
 const USAGE =
-  'hindsight join TOKEN --name NAME [--listen HOST:PORT] [--api HOST:PORT] [--state DIR] [--json]';
+  'hindsight join TOKEN --name NAME [--listen HOST:PORT] [--advertise HOST:PORT] [--api HOST:PORT] [--state DIR] [--json]';
 
 /** join makes this machine a node of an existing cluster, using a token from `hindsight invite`. */
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(
     argv,
-    { name: { type: 'string' }, listen: { type: 'string' }, api: { type: 'string' } },
+    {
+      name: { type: 'string' },
+      listen: { type: 'string' },
+      api: { type: 'string' },
+      advertise: { type: 'string' },
+    },
     USAGE,
     true,
   );
@@ -33,8 +38,13 @@ export async function run(argv: string[]): Promise<number> {
   const token = decodeJoinToken(positionals[0], Date.now());
   const stateDir = stateDirOf(values);
   const config = checkConfig(
-    { name: values.name, listen: values.listen ?? '0.0.0.0:7420', api: values.api ?? null },
-    '--name/--listen/--api',
+    {
+      name: values.name,
+      listen: values.listen ?? '0.0.0.0:7420',
+      api: values.api ?? null,
+      advertise: values.advertise,
+    },
+    '--name/--listen/--api/--advertise',
   );
   await prepareStateDir(stateDir);
   const key = await createNodeKey();
@@ -46,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
       encodeFrame(MSG.JOIN, {
         secret: token.secret,
         name: config.name,
-        listen: config.listen,
+        listen: config.advertise,
         publicKeyPem: key.publicKeyPem,
       }),
     ),

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import type { Server } from 'node:tls';
-import { Outbox, VolumeCapture } from '../capture/index.ts';
+import { GlobFilter, Outbox, VolumeCapture } from '../capture/index.ts';
 import { type Clock, errorMessage, HindsightError, type VolumeSpec } from '../core/index.ts';
 import {
   checkVolumeSpec,
@@ -106,7 +106,7 @@ export class Agent {
       identity: this.identity,
       stateDir: this.paths.dir,
       members: this.members,
-      listen: this.config.listen,
+      listen: this.config.advertise,
     });
   }
 
@@ -197,6 +197,8 @@ export class Agent {
         );
       }
     }
+    // Checked before the volume is stored: a bad glob must not leave a volume that cannot start.
+    new GlobFilter(spec.include, spec.exclude);
     const row = await this.volumes.addPrimary(spec);
     this.events.emit({
       level: 'info',
@@ -303,7 +305,7 @@ export class Agent {
     if (this.seed.pendingHead(v.name) === null) return;
     let busy = false;
     const stop = this.clock.every(SEED_CHECK_MS, () => {
-      if (busy || this.seed.pendingHead(v.name) === null) return;
+      if (busy || !this.seed.isCaughtUp(v.name, 'main')) return;
       busy = true;
       loop
         .stop()
@@ -406,7 +408,7 @@ export class Agent {
   #membersWithSelf() {
     return [
       ...this.members.list(),
-      { name: this.config.name, address: this.config.listen, updatedAt: this.#startedAt },
+      { name: this.config.name, address: this.config.advertise, updatedAt: this.#startedAt },
     ];
   }
 }

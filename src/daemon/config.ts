@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { HindsightError, isValidName } from '../core/index.ts';
 import { writeFileDurable } from '../sys/index.ts';
 
@@ -10,6 +11,27 @@ export interface NodeConfig {
   listen: string;
   /** HOST:PORT of the authenticated HTTP API, or null for the local socket only. */
   api: string | null;
+  /**
+   * HOST:PORT other nodes dial to reach this one. It differs from `listen` when the listener is
+   * bound to all interfaces (0.0.0.0 is no address to dial) or sits behind a NAT.
+   */
+  advertise: string;
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
+
+/**
+ * defaultAdvertise picks the address to advertise for a listen address: the listen address
+ * itself when it names a host, else this machine's first non-loopback IPv4 address (what other
+ * machines can most likely reach), with the listen port.
+ */
+export function defaultAdvertise(listen: string): string {
+  const { host, port } = parseHostPort(listen, 'listen');
+  if (!WILDCARD_HOSTS.has(host)) return listen;
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return `${a.address}:${port}`;
+  }
+  return `127.0.0.1:${port}`;
 }
 
 /** parseHostPort splits "host:port" (IPv6 as "[::1]:7420") and checks the port. */
@@ -40,9 +62,20 @@ export function checkConfig(raw: unknown, file: string): NodeConfig {
     if (typeof c.api !== 'string') bad('api', 'must be HOST:PORT or null');
     parseHostPort(c.api as string, 'api');
   }
-  const known = new Set(['name', 'listen', 'api']);
+  if (c.advertise !== undefined) {
+    if (typeof c.advertise !== 'string') bad('advertise', 'must be a string HOST:PORT');
+    if (WILDCARD_HOSTS.has(parseHostPort(c.advertise as string, 'advertise').host)) {
+      bad('advertise', 'must be an address other nodes can dial, not a wildcard');
+    }
+  }
+  const known = new Set(['name', 'listen', 'api', 'advertise']);
   for (const key of Object.keys(c)) if (!known.has(key)) bad(key, 'is not a known setting');
-  return { name: c.name as string, listen: c.listen as string, api: (c.api as string | undefined) ?? null };
+  return {
+    name: c.name as string,
+    listen: c.listen as string,
+    api: (c.api as string | undefined) ?? null,
+    advertise: (c.advertise as string | undefined) ?? defaultAdvertise(c.listen as string),
+  };
 }
 
 /** loadConfig reads and validates the configuration file. */

@@ -96,7 +96,9 @@ export class Invites {
         .run(req.name, invite.secret_hash);
       members.upsert({ name: req.name, address: req.listen, updatedAt: now });
     });
-    return { certPem, caCertPem: this.#deps.identity.caCertPem, members: members.list() };
+    // The inviter itself is in the list: the new node must be able to dial it too.
+    const self = { name: this.#deps.identity.name, address: this.#deps.listen, updatedAt: now };
+    return { certPem, caCertPem: this.#deps.identity.caCertPem, members: [...members.list(), self] };
   }
 }
 
@@ -107,6 +109,6 @@ export interface InvitesDeps {
   identity: NodeIdentity;
   stateDir: string;
   members: Members;
-  /** This node's peer address, as other nodes dial it. */
+  /** This node's advertised peer address, as other nodes dial it. */
   listen: string;
 }

@@ -53,7 +53,9 @@ export function metricsText(status: StatusReport): string {
   gauge(
     'hindsight_peer_rtt_ms',
     'Round trip time of the peer link.',
-    status.peers.filter((p) => p.rttMs !== null).map((p) => [{ peer: p.node }, p.rttMs!]),
+    status.peers
+      .filter((p) => p.rttMs !== null)
+      .map((p) => [{ peer: p.node, direction: p.direction }, p.rttMs!]),
   );
   return `${lines.join('\n')}\n`;
 }

@@ -31,10 +31,11 @@ export class MirrorSeed {
       volume,
       msg: 'reading the data already in the mirror directory',
     });
-    const report = await seedFromDirectory(root, store, catalog);
+    // Marked first: if the agent stops mid-seed, the clean-up of extras still happens later.
     catalog
       .prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
       .run(PENDING_KEY(volume), String(head));
+    const report = await seedFromDirectory(root, store, catalog);
     events.emit({
       level: 'info',
       type: 'volume.seeded',
@@ -50,6 +51,12 @@ export class MirrorSeed {
       | { value: string }
       | undefined;
     return row ? Number(row.value) : null;
+  }
+
+  /** isCaughtUp tells whether a clean-up is pending and the view has applied the head it waits for. */
+  isCaughtUp(volume: string, view: string): boolean {
+    const head = this.pendingHead(volume);
+    return head !== null && readView(this.#deps.catalog, volume, view).appliedSeq >= head;
   }
 
   /**

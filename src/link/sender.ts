@@ -278,10 +278,11 @@ export class MirrorLink {
     const stats = this.volumeStats.get(stream.spec.name)!;
     while (!conn.isClosed && this.#streams.get(stream.spec.name) === stream) {
       const room = DEFAULT_WINDOW_SEQS - (stream.cursor - stream.acked);
-      const batch =
+      const batch = fitFrame(
         room > 0
           ? outbox.readAfter(stream.spec.name, stream.cursor, Math.min(room, DEFAULT_BATCH_CHANGES))
-          : [];
+          : [],
+      );
       if (batch.length === 0) {
         await new Promise<void>((resolve) => {
           stream.wake = resolve;
@@ -330,6 +331,22 @@ export interface MirrorLinkDeps {
   epochOf: (volume: string) => number;
   members: () => Member[];
   mergeMembers: (members: Member[]) => void;
+}
+
+/** BATCH_LIST_BYTES bounds the chunk lists of one CHANGES frame, well below the frame limit. */
+const BATCH_LIST_BYTES = 16 * 1024 * 1024;
+
+/**
+ * fitFrame shortens a batch so its chunk lists stay within BATCH_LIST_BYTES (at least one
+ * change is kept: a single file's list must fit a frame on its own, see docs/protocol.md).
+ */
+export function fitFrame(batch: Change[]): Change[] {
+  let bytes = 0;
+  for (let i = 0; i < batch.length; i++) {
+    bytes += batch[i].chunks?.length ?? 0;
+    if (bytes > BATCH_LIST_BYTES && i > 0) return batch.slice(0, i);
+  }
+  return batch;
 }
 
 function protocolError(why: string): HindsightError {

@@ -113,5 +113,50 @@ test('events --follow prints new events as they happen; bad input gets a clear e
     assert.match(unknown.stderr, /E_VOLUME_UNKNOWN_NODE[\s\S]*hint: join nobody/);
     const usage = await alpha.cli(['volume', 'add', 'x', '--bogus']);
     assert.equal(usage.code, 2);
+    // Regression: a bad glob was refused only after the volume was stored, and the agent then
+    // failed at every start.
+    const glob = await alpha.cli([
+      'volume',
+      'add',
+      'globs',
+      '--path',
+      cluster.dir('src'),
+      '--primary',
+      'alpha',
+      '--mirror',
+      'beta:/srv/g',
+      '--exclude',
+      '[oops',
+    ]);
+    assert.match(glob.stderr, /E_CAPTURE_GLOB/);
+    await alpha.restart();
+    assert.deepEqual(
+      (await alpha.status()).volumes.map((v) => v.name),
+      ['docs'],
+    );
+  });
+});
+
+test('a node that just joined can mirror to the node that invited it (regression: the inviter was not in its member list)', {
+  timeout: 120_000,
+}, async (t) => {
+  await withCluster(t, ['alpha', 'beta'], async (cluster) => {
+    const src = cluster.dir('beta-data');
+    await import('node:fs/promises').then((f) => f.mkdir(src));
+    await writeFile(path.join(src, 'x.txt'), 'from beta');
+    await cluster.addVolume('mail', {
+      path: src,
+      primary: 'beta',
+      mirrors: [{ node: 'alpha', dir: cluster.dir('alpha-mail') }],
+    });
+    await waitFor(
+      async () =>
+        (await readFile(path.join(cluster.dir('alpha-mail'), 'x.txt'), 'utf8').catch(() => '')) ===
+        'from beta',
+      {
+        timeoutMs: 30_000,
+        what: 'the file on alpha',
+      },
+    );
   });
 });

@@ -1,4 +1,4 @@
-/** MirrorLinkStatus is one mirror of a primary volume in `status --json` (docs/cli-contract.md). */
+/** MirrorLinkStatus is one mirror of a primary volume in `status --json` (docs/commands.md). */
 export interface MirrorLinkStatus {
   node: string;
   ackedSeq: number;
