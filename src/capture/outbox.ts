@@ -7,6 +7,15 @@ import type { FileRowsUpdate } from './file-rows.ts';
 export type ChangeDraft = Omit<Change, 'volume' | 'epoch' | 'seq'>;
 
 /**
+ * TRIM_PATH_SQL deletes the older changes of one path that every mirror has acknowledged.
+ * INDEXED BY: without statistics SQLite walks the primary key (every older seq of the volume)
+ * instead of the path index, which made an initial scan quadratic in its size (50,000 files:
+ * 174 s instead of 13 s).
+ */
+export const TRIM_PATH_SQL =
+  'DELETE FROM changes INDEXED BY changes_by_path WHERE volume = ? AND path = ? AND seq < ? AND seq <= ?';
+
+/**
  * Outbox is the primary's queue of changes not yet acknowledged by every mirror (the `changes`
  * table), with the acknowledged position of each mirror (`acks`).
  *
@@ -40,7 +49,7 @@ export class Outbox {
       `INSERT INTO changes (volume, seq, epoch, path, kind, mode, mtime_ms, size, chunks, target, captured_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.#trimPath = db.prepare('DELETE FROM changes WHERE volume = ? AND path = ? AND seq < ? AND seq <= ?');
+    this.#trimPath = db.prepare(TRIM_PATH_SQL);
     this.#upsertFile = db.prepare(
       `INSERT INTO files (volume, path, kind, size, mtime_ns, ctime_ns, ino, mode, seq)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -27,7 +27,9 @@ import type { PeerConnection } from './peer-connection.ts';
 /** WANT_HASHES is how many chunk hashes one WANT asks for. */
 const WANT_HASHES = 512;
 /** WANTS_IN_FLIGHT bounds the chunk requests outstanding at once (memory and pipelining). */
-const WANTS_IN_FLIGHT = 4;
+const WANTS_IN_FLIGHT = 8;
+/** MAX_QUEUED_BATCHES bounds the CHANGES frames waiting to be handled (the sender's window needs ~8). */
+const MAX_QUEUED_BATCHES = 64;
 /** SYNC_EVERY_BYTES makes a long transfer (one huge file) durable in steps, bounding memory. */
 const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 
@@ -78,6 +80,9 @@ export class PrimarySession {
   /** Chunks asked for and not yet received, by hash (hex). */
   #waiting = new Map<string, { resolve: () => void; reject: (err: Error) => void }>();
   #bytesSinceSync = 0;
+  #queued = 0;
+  #background: Promise<void> = Promise.resolve();
+  #helloSeen = false;
   readonly stats: Map<string, VolumeReceiveStats>;
 
   constructor(peer: string, deps: ReceiverDeps, stats: Map<string, VolumeReceiveStats>) {
@@ -102,8 +107,10 @@ export class PrimarySession {
   async onFrame(frame: Frame): Promise<void> {
     const conn = this.#conn!;
     const h = frame.header as Record<string, unknown>;
+    if (!this.#helloSeen && frame.type !== MSG.HELLO) throw protocolError('expected HELLO first');
     switch (frame.type) {
       case MSG.HELLO: {
+        this.#helloSeen = true;
         const hello = frame.header as HelloHeader;
         if (hello.node !== this.peer)
           throw protocolError(`HELLO names ${hello.node}, certificate says ${this.peer}`);
@@ -134,8 +141,16 @@ export class PrimarySession {
           st.bytesReceived += frame.body.length;
           st.primarySeq = head;
         }
-        // Strictly in order; the sender's window bounds how many batches can queue here.
-        this.#queue = this.#queue.then(() => this.#receiveBatch(conn, volume, changes));
+        // Strictly in order. An honest sender's window bounds how many batches wait here; one
+        // that ignores it is cut off rather than allowed to grow this node's memory.
+        if (this.#queued >= MAX_QUEUED_BATCHES)
+          throw protocolError(`more than ${MAX_QUEUED_BATCHES} batches unacknowledged`);
+        this.#queued++;
+        this.#queue = this.#queue
+          .then(() => this.#receiveBatch(conn, volume, changes))
+          .finally(() => {
+            this.#queued--;
+          });
         this.#queue.catch((err) => conn.close(err));
         return;
       }
@@ -223,6 +238,7 @@ export class PrimarySession {
     }
     const missing = store.missing(needed);
     await this.#fetch(conn, volume, missing);
+    await this.#background;
     await store.sync();
     const receivedAt = clock.now();
     try {
@@ -256,7 +272,14 @@ export class PrimarySession {
         await conn.send(MSG.WANT, { volume }, encodeHashes(group));
       }
       await Promise.race(inFlight);
-      if (this.#bytesSinceSync >= SYNC_EVERY_BYTES) await this.#syncChunks();
+      // Made durable in the background while more chunks arrive; the batch's own sync below
+      // waits for it (syncs run one after another), so nothing is acknowledged before it.
+      if (this.#bytesSinceSync >= SYNC_EVERY_BYTES) {
+        this.#bytesSinceSync = 0;
+        this.#background = this.#background.then(() => this.#syncChunks());
+        // Handled where the batch awaits it; marked here so an early link loss is no unhandled rejection.
+        this.#background.catch(() => {});
+      }
     }
   }
 
@@ -284,7 +307,6 @@ export class PrimarySession {
   }
 
   async #syncChunks(): Promise<void> {
-    this.#bytesSinceSync = 0;
     await this.#deps.store.sync();
     // Chunk index rows alone are harmless if nothing references them yet.
     inTransaction(this.#deps.catalog, () => this.#deps.store.commitPending());

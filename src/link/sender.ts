@@ -23,6 +23,8 @@ import { PeerConnection } from './peer-connection.ts';
 
 /** DEFAULT_WINDOW_SEQS bounds how far the sender runs ahead of the mirror's acknowledgement. */
 export const DEFAULT_WINDOW_SEQS = 4096;
+/** MAX_UNACKED_BATCHES bounds the CHANGES frames in flight (the mirror cuts off a sender past 64). */
+const MAX_UNACKED_BATCHES = 32;
 /** DEFAULT_BATCH_CHANGES is the most changes in one CHANGES frame. */
 export const DEFAULT_BATCH_CHANGES = 512;
 /** CHUNKS_FRAME_BYTES is the target size of one CHUNKS frame. */
@@ -50,6 +52,8 @@ interface Stream {
   spec: VolumeSpec;
   cursor: number;
   acked: number;
+  /** Last seq of each batch sent and not yet acknowledged, oldest first. */
+  unacked: number[];
   ready: boolean;
   wake: () => void;
 }
@@ -162,6 +166,7 @@ export class MirrorLink {
           if (frame.type !== MSG.HELLO) throw protocolError('expected HELLO');
           const h = frame.header as HelloHeader;
           if (h.node !== this.peer) throw protocolError(`HELLO from ${h.node}, expected ${this.peer}`);
+          if (h.protocol !== PROTOCOL_VERSION) throw protocolError(`protocol ${h.protocol} unsupported`);
           this.#deps.mergeMembers(h.members ?? []);
           helloSeen = true;
           events.emit({ level: 'info', type: 'link.connected', peer: this.peer, msg: 'link to mirror up' });
@@ -215,7 +220,7 @@ export class MirrorLink {
         stats.refusal = undefined;
         this.#deps.outbox.acknowledge(name, this.peer, Number(h.epoch) || 1, seq, this.#deps.clock.now());
         stats.ackedSeq = seq;
-        const stream: Stream = { spec, cursor: seq, acked: seq, ready: true, wake: () => {} };
+        const stream: Stream = { spec, cursor: seq, acked: seq, unacked: [], ready: true, wake: () => {} };
         this.#streams.set(name, stream);
         this.#pump(conn, stream).catch((err) => conn.close(err));
         return;
@@ -252,6 +257,7 @@ export class MirrorLink {
           this.#deps.clock.now(),
         );
         stream.acked = seq;
+        while (stream.unacked.length > 0 && stream.unacked[0] <= seq) stream.unacked.shift();
         this.volumeStats.get(stream.spec.name)!.ackedSeq = seq;
         stream.wake();
         return;
@@ -277,7 +283,10 @@ export class MirrorLink {
     const { outbox } = this.#deps;
     const stats = this.volumeStats.get(stream.spec.name)!;
     while (!conn.isClosed && this.#streams.get(stream.spec.name) === stream) {
-      const room = DEFAULT_WINDOW_SEQS - (stream.cursor - stream.acked);
+      const room =
+        stream.unacked.length < MAX_UNACKED_BATCHES
+          ? DEFAULT_WINDOW_SEQS - (stream.cursor - stream.acked)
+          : 0;
       const batch = fitFrame(
         room > 0
           ? outbox.readAfter(stream.spec.name, stream.cursor, Math.min(room, DEFAULT_BATCH_CHANGES))
@@ -293,6 +302,7 @@ export class MirrorLink {
       // Counted per frame: other frames (chunks, heartbeats) go out on the same link meanwhile.
       stats.bytesSent += await conn.send(MSG.CHANGES, header, body);
       stream.cursor = batch[batch.length - 1].seq;
+      stream.unacked.push(stream.cursor);
       stats.sentSeq = stream.cursor;
     }
   }

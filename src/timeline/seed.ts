@@ -58,7 +58,8 @@ export async function removeExtras(
   appliedSeq: number,
 ): Promise<number> {
   const latest = catalog.prepare(
-    'SELECT kind FROM versions WHERE volume = ? AND path = ? AND seq <= ? ORDER BY seq DESC LIMIT 1',
+    // INDEXED BY: the planner would otherwise walk every version up to the seq (see outbox.ts).
+    'SELECT kind FROM versions INDEXED BY versions_by_path WHERE volume = ? AND path = ? AND seq <= ? ORDER BY seq DESC LIMIT 1',
   );
   let removed = 0;
   const skip = new Set<string>();

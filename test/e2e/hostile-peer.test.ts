@@ -469,6 +469,38 @@ test('CHANGES for a volume never declared close the link', { timeout: CASE_TIMEO
   assertNothingOutside(listing, viewOf(`canary${canaryCount}`));
 });
 
+test('CHANGES before HELLO close the link', { timeout: CASE_TIMEOUT_MS }, async () => {
+  const since = await lastEventId(h.beta);
+  const fp = await h.connect();
+  const mark = fp.received.length;
+  await fp.sendChanges('no-hello', [change('no-hello', { seq: 1, path: 'x', kind: 'mkdir' })]);
+  const out = await fp.outcome(mark);
+  assert.equal(out.kind, 'closed', `the mirror answered ${JSON.stringify(out)}`);
+  await waitEvent(h.beta, (e) => e.peer === 'evil' && /expected HELLO first/.test(JSON.stringify(e.data)), {
+    since,
+    what: 'link.disconnected naming the missing HELLO',
+  });
+  await assertCanaryServing();
+});
+
+test('a primary that ignores the window is cut off instead of growing the mirror', {
+  timeout: CASE_TIMEOUT_MS,
+}, async () => {
+  const vol = 'flood';
+  const since = await lastEventId(h.beta);
+  const { fp } = await openVolume(vol);
+  // 200 batches in one burst, without waiting for an acknowledgement.
+  for (let i = 1; i <= 200; i++) {
+    await fp.sendChanges(vol, [change(vol, { seq: i, path: `d${i}`, kind: 'mkdir' })]);
+  }
+  assert.ok(await fp.waitClosed(), 'the link stayed open under a flood of batches');
+  await waitEvent(h.beta, (e) => e.peer === 'evil' && /batches unacknowledged/.test(JSON.stringify(e.data)), {
+    since,
+    what: 'an event naming the flood',
+  });
+  await assertCanaryServing();
+});
+
 test('the mirror printed no unhandled error during the attacks', () => {
   assert.ok(h.beta.isRunning);
   h.beta.assertCleanOutput();
