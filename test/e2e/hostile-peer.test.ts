@@ -24,6 +24,7 @@ import type { HEvent } from '../../src/core/index.ts';
 import {
   createClusterCa,
   createNodeKey,
+  encodeChanges,
   encodeFrame,
   issueNodeCertificate,
   MSG,
@@ -489,10 +490,13 @@ test('a primary that ignores the window is cut off instead of growing the mirror
   const vol = 'flood';
   const since = await lastEventId(h.beta);
   const { fp } = await openVolume(vol);
-  // 200 batches in one burst, without waiting for an acknowledgement.
+  // 200 batches in one write, without waiting for an acknowledgement.
+  const frames: Buffer[] = [];
   for (let i = 1; i <= 200; i++) {
-    await fp.sendChanges(vol, [change(vol, { seq: i, path: `d${i}`, kind: 'mkdir' })]);
+    const { header, body } = encodeChanges(vol, [change(vol, { seq: i, path: `d${i}`, kind: 'mkdir' })], i);
+    frames.push(...encodeFrame(MSG.CHANGES, header, body));
   }
+  await fp.sendRaw(Buffer.concat(frames));
   assert.ok(await fp.waitClosed(), 'the link stayed open under a flood of batches');
   await waitEvent(h.beta, (e) => e.peer === 'evil' && /batches unacknowledged/.test(JSON.stringify(e.data)), {
     since,
