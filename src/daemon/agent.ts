@@ -160,6 +160,9 @@ export class Agent {
     this.events.emit({ level: 'info', type: 'agent.stopping', msg: 'agent stopping' });
     this.#peerServer?.close();
     for (const stop of this.#timers) stop();
+    // Links from primaries first: an open socket keeps the process alive, and a batch in
+    // progress must finish before the catalog closes.
+    await Promise.allSettled([...this.sessions.values()].map((s) => s.close()));
     await Promise.allSettled([...this.captures.values()].map((c) => c.stop()));
     await Promise.allSettled([...this.links.values()].map((l) => l.stop()));
     await Promise.allSettled([...this.applies.values()].map((a) => a.stop()));

@@ -103,6 +103,13 @@ export class PrimarySession {
     });
   }
 
+  /** close ends the link and waits until the batch in progress (if any) has finished or failed. */
+  async close(): Promise<void> {
+    this.#conn?.close(null);
+    await this.#queue.catch(() => {});
+    await this.#background.catch(() => {});
+  }
+
   /** onFrame handles one frame from the primary. */
   async onFrame(frame: Frame): Promise<void> {
     const conn = this.#conn!;
