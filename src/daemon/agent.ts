@@ -5,13 +5,13 @@ import { type Clock, errorMessage, HindsightError, type VolumeSpec } from '../co
 import {
   checkVolumeSpec,
   connectPeer,
-  type Frame,
   type JoinAnswer,
   type JoinRequest,
   loadIdentity,
   MirrorLink,
   type NodeIdentity,
   type PeerConnection,
+  type PeerConnectionFactory,
   PrimarySession,
   splitAddress,
   startPeerServer,
@@ -357,10 +357,8 @@ export class Agent {
     return link;
   }
 
-  #onNodeLink(factory: {
-    peer: string;
-    connect: (onFrame: (f: Frame) => Promise<void>) => PeerConnection;
-  }): void {
+  /** #onNodeLink serves a link from a primary: the mirror side of its volumes. */
+  #onNodeLink(factory: PeerConnectionFactory): void {
     const session = new PrimarySession(
       factory.peer,
       {
