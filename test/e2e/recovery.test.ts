@@ -11,6 +11,8 @@ import { type Cluster, waitConverged, withCluster } from '../harness/cluster.ts'
 import { createRng, makeTree, mutate, seedFromEnv } from '../harness/workload.ts';
 
 const KILL_ROUNDS = Number(process.env.HINDSIGHT_TEST_KILL_ROUNDS ?? 6);
+/** How long the mirror stays down while the primary keeps changing (CI: a few seconds). */
+const OUTAGE_MS = Number(process.env.HINDSIGHT_TEST_OUTAGE_S ?? 3) * 1000;
 
 async function stagingFiles(dir: string): Promise<string[]> {
   const found: string[] = [];
@@ -69,7 +71,9 @@ test('kill -9 of either agent during a change storm loses no acknowledged change
   });
 });
 
-test('a mirror that is down while the primary keeps changing catches up', { timeout: 600_000 }, async (t) => {
+test('a mirror that is down while the primary keeps changing catches up', {
+  timeout: 600_000 + OUTAGE_MS,
+}, async (t) => {
   const seed = seedFromEnv();
   t.diagnostic(`seed ${seed}`);
   const rng = createRng(seed);
@@ -80,7 +84,8 @@ test('a mirror that is down while the primary keeps changing catches up', { time
     await cluster.addVolume('docs', { path: src, primary: 'alpha', mirrors: [{ node: 'beta', dir: dst }] });
     await waitConverged(src, dst, { timeoutMs: 60_000 });
     await cluster.node('beta').stop();
-    for (let i = 0; i < 10; i++) {
+    const until = Date.now() + OUTAGE_MS;
+    for (let i = 0; Date.now() < until || i < 3; i++) {
       await mutate(src, rng, 50);
       await sleep(300);
     }
