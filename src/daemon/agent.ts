@@ -106,6 +106,7 @@ export class Agent {
       identity: this.identity,
       stateDir: this.paths.dir,
       members: this.members,
+      events: this.events,
       listen: this.config.advertise,
     });
   }

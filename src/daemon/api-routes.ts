@@ -37,7 +37,22 @@ export function apiRoutes(agent: Agent): Route[] {
     {
       method: 'POST',
       path: '/v1/verify',
-      handler: async () => ({ report: await agent.store.verify() }),
+      handler: async () => {
+        const report = await agent.store.verify();
+        const isOk = report.bad.length === 0;
+        agent.events.emit({
+          level: isOk ? 'info' : 'error',
+          type: isOk ? 'store.verify-ok' : 'store.verify-failed',
+          msg: isOk ? 'chunk store verified' : 'chunk store has damaged or missing chunks',
+          data: {
+            chunks: report.chunks,
+            bytes: report.bytes,
+            bad: report.bad.slice(0, 20),
+            badCount: report.bad.length,
+          },
+        });
+        return { report };
+      },
     },
     { method: 'GET', path: '/metrics', handler: () => metricsText(agent.status()) },
   ];

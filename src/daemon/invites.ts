@@ -1,4 +1,4 @@
-import { type Clock, HindsightError, isValidName } from '../core/index.ts';
+import { type Clock, type EventSink, HindsightError, isValidName } from '../core/index.ts';
 import {
   encodeJoinToken,
   fingerprintOf,
@@ -12,7 +12,6 @@ import {
   secretMatches,
 } from '../link/index.ts';
 import type { Catalog } from '../store/index.ts';
-import { inTransaction } from '../store/index.ts';
 import type { Members } from './members.ts';
 
 /** DEFAULT_INVITE_TTL_MS is how long a join token stays valid. */
@@ -84,17 +83,35 @@ export class Invites {
       throw new HindsightError('E_JOIN_REFUSED', 'this token has expired', {
         hint: "ask for a new one with 'hindsight invite'",
       });
-    const caKeyPem = await loadCaKey(this.#deps.stateDir);
-    const certPem = await issueNodeCertificate(
-      { caCertPem: this.#deps.identity.caCertPem, caKeyPem },
-      req.name,
-      req.publicKeyPem,
-    );
-    inTransaction(catalog, () => {
-      catalog
-        .prepare('UPDATE invites SET used_by = ? WHERE secret_hash = ?')
-        .run(req.name, invite.secret_hash);
-      members.upsert({ name: req.name, address: req.listen, updatedAt: now });
+    // The token is claimed before anything is awaited: two joins racing with one token cannot
+    // both pass. If issuing then fails, the claim is released so the token can be used again.
+    const claimed = catalog
+      .prepare('UPDATE invites SET used_by = ? WHERE secret_hash = ? AND used_by IS NULL')
+      .run(req.name, invite.secret_hash);
+    if (Number(claimed.changes) !== 1) {
+      throw new HindsightError('E_JOIN_REFUSED', 'this token was used already', {
+        hint: "ask for a new one with 'hindsight invite'",
+      });
+    }
+    let certPem: string;
+    try {
+      const caKeyPem = await loadCaKey(this.#deps.stateDir);
+      certPem = await issueNodeCertificate(
+        { caCertPem: this.#deps.identity.caCertPem, caKeyPem },
+        req.name,
+        req.publicKeyPem,
+      );
+    } catch (err) {
+      catalog.prepare('UPDATE invites SET used_by = NULL WHERE secret_hash = ?').run(invite.secret_hash);
+      throw err;
+    }
+    members.upsert({ name: req.name, address: req.listen, updatedAt: now });
+    this.#deps.events.emit({
+      level: 'info',
+      type: 'link.joined',
+      peer: req.name,
+      msg: 'a node joined the cluster',
+      data: { address: req.listen },
     });
     // The inviter itself is in the list: the new node must be able to dial it too.
     const self = { name: this.#deps.identity.name, address: this.#deps.listen, updatedAt: now };
@@ -109,6 +126,7 @@ export interface InvitesDeps {
   identity: NodeIdentity;
   stateDir: string;
   members: Members;
+  events: EventSink;
   /** This node's advertised peer address, as other nodes dial it. */
   listen: string;
 }

@@ -67,12 +67,12 @@ async function main(): Promise<void> {
     await sleep(1500);
     const same = (await treeHash(src)) === (await treeHash(dst));
     say(same ? 'mirror is byte-identical to production ✔' : 'mirror differs from production ✘');
-    say(`see the event log: bin/hindsight events --state ${join(base, 'beta')}`);
     process.exitCode = same ? 0 : 1;
   } finally {
     for (const a of agents) a.kill('SIGTERM');
     await Promise.all(agents.map((a) => new Promise((r) => a.once('exit', r))));
-    if (process.env.DEMO_KEEP) say(`kept ${base}`);
+    if (process.env.DEMO_KEEP)
+      say(`kept ${base}; the mirror's event log: bin/hindsight events --state ${join(base, 'beta')}`);
     else await fsp.rm(base, { recursive: true, force: true });
   }
 }
