@@ -34,8 +34,14 @@ export function formatStatus(s: StatusReport): string {
         );
       }
     } else {
+      const lag =
+        v.lagChanges === null || v.lagChanges === undefined
+          ? ''
+          : v.lagChanges === 0
+            ? ', in sync'
+            : `, behind by ${v.lagChanges} changes`;
       out.push(
-        `  ← ${v.from}: ${v.link}, received seq ${v.receivedSeq}, applied seq ${v.appliedSeq}, ${formatBytes(v.bytesReceived ?? 0)} received`,
+        `  ← ${v.from}: ${v.link}, received seq ${v.receivedSeq}, applied seq ${v.appliedSeq}${lag}, ${formatBytes(v.bytesReceived ?? 0)} received`,
       );
     }
   }

@@ -1,0 +1,72 @@
+/** Golden file for `hindsight status` as people read it (UPDATE_GOLDEN=1 rewrites it). */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { formatStatus } from '../../../src/cli/status.ts';
+import type { StatusReport } from '../../../src/daemon/index.ts';
+
+const GOLDEN = join(import.meta.dirname, 'testdata', 'status.golden.txt');
+
+const report: StatusReport = {
+  node: 'beta',
+  startedAt: 0,
+  now: 0,
+  peerAddress: '192.0.2.2:7420',
+  volumes: [
+    {
+      name: 'docs',
+      role: 'mirror',
+      path: '/srv/docs',
+      state: 'active',
+      reason: null,
+      epoch: 1,
+      from: 'alpha',
+      receivedSeq: 120,
+      appliedSeq: 118,
+      link: 'connected',
+      bytesReceived: 5 * 1024 * 1024,
+      primarySeq: 123,
+      lagChanges: 3,
+    },
+    {
+      name: 'mail',
+      role: 'primary',
+      path: '/srv/mail',
+      state: 'stopped',
+      reason: 'root-empty: /srv/mail is empty but 40 entries were captured',
+      epoch: 1,
+      lastSeq: 40,
+      mirrors: [
+        {
+          node: 'alpha',
+          ackedSeq: 38,
+          lagChanges: 2,
+          lagSeconds: 12.25,
+          link: 'disconnected',
+          refusal: null,
+          bytesSent: 1536,
+        },
+        {
+          node: 'gamma',
+          ackedSeq: 40,
+          lagChanges: 0,
+          lagSeconds: 0,
+          link: 'refused',
+          refusal: 'directory /etc is or is in a system directory',
+          bytesSent: 0,
+        },
+      ],
+    },
+  ],
+  peers: [
+    { node: 'alpha', direction: 'from-primary', link: 'connected', rttMs: 0.42, clockOffsetMs: -1.3 },
+    { node: 'gamma', direction: 'to-mirror', link: 'disconnected', rttMs: null, clockOffsetMs: null },
+  ],
+};
+
+test('status for people matches the golden file', () => {
+  const text = formatStatus(report);
+  if (process.env.UPDATE_GOLDEN) writeFileSync(GOLDEN, text);
+  assert.equal(text, readFileSync(GOLDEN, 'utf8'));
+});
