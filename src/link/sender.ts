@@ -95,15 +95,7 @@ export class MirrorLink {
 
   /** addVolume declares a volume to the mirror (at once if connected, else at the next connect). */
   addVolume(spec: VolumeSpec): void {
-    this.volumeStats.set(
-      spec.name,
-      this.volumeStats.get(spec.name) ?? {
-        ackedSeq: 0,
-        sentSeq: 0,
-        bytesSent: 0,
-        state: 'waiting',
-      },
-    );
+    this.#statsOf(spec.name);
     const conn = this.connection;
     if (conn && !conn.isClosed) this.#declare(conn, spec).catch((err) => conn.close(err));
   }
@@ -190,16 +182,18 @@ export class MirrorLink {
     return err;
   }
 
+  /** #statsOf returns the stats of a volume, starting them at the first use. */
+  #statsOf(volume: string): VolumeLinkStats {
+    let stats = this.volumeStats.get(volume);
+    if (!stats) {
+      stats = { ackedSeq: 0, sentSeq: 0, bytesSent: 0, state: 'waiting' };
+      this.volumeStats.set(volume, stats);
+    }
+    return stats;
+  }
+
   async #declare(conn: PeerConnection, spec: VolumeSpec): Promise<void> {
-    this.volumeStats.set(
-      spec.name,
-      this.volumeStats.get(spec.name) ?? {
-        ackedSeq: 0,
-        sentSeq: 0,
-        bytesSent: 0,
-        state: 'waiting',
-      },
-    );
+    this.#statsOf(spec.name);
     await conn.send(MSG.VOLUME, {
       spec,
       epoch: this.#deps.epochOf(spec.name),
