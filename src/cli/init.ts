@@ -10,21 +10,22 @@ import { parseCommand, printJson, stateDirOf } from './args.ts';
 const USAGE =
   'hindsight init --name NAME [--listen HOST:PORT] [--advertise HOST:PORT] [--api HOST:PORT] [--state DIR] [--json]';
 
-/** init creates a new cluster: its CA, this first node's identity, configuration and catalog. */
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommand(
-    argv,
-    {
-      name: { type: 'string' },
-      listen: { type: 'string' },
-      api: { type: 'string' },
-      advertise: { type: 'string' },
-    },
-    USAGE,
-  );
-  if (values.help) return usage();
-  const stateDir = stateDirOf(values);
-  const config = checkConfig(
+/** NODE_OPTIONS are the options init and join share: who this node is and where it listens. */
+export const NODE_OPTIONS = {
+  name: { type: 'string' },
+  listen: { type: 'string' },
+  api: { type: 'string' },
+  advertise: { type: 'string' },
+} as const;
+
+/** nodeConfigFrom builds and validates the node configuration from init's or join's options. */
+export function nodeConfigFrom(values: {
+  name?: string;
+  listen?: string;
+  api?: string;
+  advertise?: string;
+}): NodeConfig {
+  return checkConfig(
     {
       name: values.name,
       listen: values.listen ?? '0.0.0.0:7420',
@@ -33,6 +34,14 @@ export async function run(argv: string[]): Promise<number> {
     },
     '--name/--listen/--api/--advertise',
   );
+}
+
+/** init creates a new cluster: its CA, this first node's identity, configuration and catalog. */
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommand(argv, NODE_OPTIONS, USAGE);
+  if (values.help) return usage();
+  const stateDir = stateDirOf(values);
+  const config = nodeConfigFrom(values);
   await prepareStateDir(stateDir);
   const ca = await createClusterCa(config.name);
   const key = await createNodeKey();

@@ -1,5 +1,4 @@
 import { HindsightError } from '../core/index.ts';
-import { checkConfig } from '../daemon/index.ts';
 import {
   connectForJoin,
   createNodeKey,
@@ -13,39 +12,21 @@ import {
   splitAddress,
 } from '../link/index.ts';
 import { parseCommand, printJson, stateDirOf } from './args.ts';
-import { finishStateDir, prepareStateDir } from './init.ts';
+import { finishStateDir, NODE_OPTIONS, nodeConfigFrom, prepareStateDir } from './init.ts';
 
 const USAGE =
   'hindsight join TOKEN --name NAME [--listen HOST:PORT] [--advertise HOST:PORT] [--api HOST:PORT] [--state DIR] [--json]';
 
 /** join makes this machine a node of an existing cluster, using a token from `hindsight invite`. */
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommand(
-    argv,
-    {
-      name: { type: 'string' },
-      listen: { type: 'string' },
-      api: { type: 'string' },
-      advertise: { type: 'string' },
-    },
-    USAGE,
-    true,
-  );
+  const { values, positionals } = parseCommand(argv, NODE_OPTIONS, USAGE, true);
   if (values.help || positionals.length !== 1) {
     process.stdout.write(`usage: ${USAGE}\n`);
     return values.help ? 0 : 2;
   }
   const token = decodeJoinToken(positionals[0], Date.now());
   const stateDir = stateDirOf(values);
-  const config = checkConfig(
-    {
-      name: values.name,
-      listen: values.listen ?? '0.0.0.0:7420',
-      api: values.api ?? null,
-      advertise: values.advertise,
-    },
-    '--name/--listen/--api/--advertise',
-  );
+  const config = nodeConfigFrom(values);
   await prepareStateDir(stateDir);
   const key = await createNodeKey();
   const { host, port } = splitAddress(token.address);

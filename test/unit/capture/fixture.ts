@@ -1,7 +1,14 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChangeBatch, FileRows, GlobFilter, Outbox } from '../../../src/capture/index.ts';
+import {
+  ChangeBatch,
+  FileRows,
+  GlobFilter,
+  Outbox,
+  VolumeCapture,
+  type VolumeCaptureDeps,
+} from '../../../src/capture/index.ts';
 import { Reconciler } from '../../../src/capture/reconcile.ts';
 import { Scanner } from '../../../src/capture/scan.ts';
 import {
@@ -121,4 +128,22 @@ export async function waitFor<T>(fn: () => T | undefined | false, what: string, 
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** makeCapture builds a VolumeCapture over a test env, with short settle times for tests. */
+export function makeCapture(env: CaptureEnv, options: Partial<VolumeCaptureDeps> = {}): VolumeCapture {
+  return new VolumeCapture({
+    catalog: env.catalog,
+    store: env.store,
+    outbox: env.outbox,
+    events: env.events,
+    clock: env.clock,
+    log: quietLog,
+    volume: env.volume,
+    root: env.root,
+    include: [],
+    exclude: [],
+    settleMs: 50,
+    ...options,
+  });
 }

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { FileRows, RootGuard, VolumeCapture } from '../../../src/capture/index.ts';
-import { allChanges, type CaptureEnv, makeEnv, quietLog, summary, waitFor } from './fixture.ts';
+import { FileRows, RootGuard, type VolumeCapture } from '../../../src/capture/index.ts';
+import { allChanges, type CaptureEnv, makeCapture, makeEnv, summary, waitFor } from './fixture.ts';
 
 function volumeState(env: CaptureEnv): { state: string; reason: string | null } {
   const row = env.catalog.prepare("SELECT state, reason FROM volumes WHERE name = 'vol'").get() as {
@@ -21,20 +21,7 @@ describe('root guard', () => {
     mkdirSync(join(env.root, 'd'));
     writeFileSync(join(env.root, 'd/f.txt'), 'f');
     writeFileSync(join(env.root, 'g.txt'), 'g');
-    capture = new VolumeCapture({
-      catalog: env.catalog,
-      store: env.store,
-      outbox: env.outbox,
-      events: env.events,
-      clock: env.clock,
-      log: quietLog,
-      volume: env.volume,
-      root: env.root,
-      include: [],
-      exclude: [],
-      settleMs: 50,
-      rootCheckMs: 50,
-    });
+    capture = makeCapture(env, { rootCheckMs: 50 });
   });
   afterEach(async () => {
     await capture.stop();

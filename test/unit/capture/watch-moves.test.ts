@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, it } from 'node:test';
-import { VolumeCapture } from '../../../src/capture/index.ts';
-import { allChanges, type CaptureEnv, makeEnv, quietLog, summary, waitFor } from './fixture.ts';
+import type { VolumeCapture } from '../../../src/capture/index.ts';
+import { allChanges, type CaptureEnv, makeCapture, makeEnv, summary, waitFor } from './fixture.ts';
 
 let env: CaptureEnv;
 let capture: VolumeCapture;
@@ -17,19 +17,7 @@ beforeEach(() => {
   env = makeEnv();
   mkdirSync(join(env.root, 'a', 'inner'), { recursive: true });
   mkdirSync(join(env.root, 'b'));
-  capture = new VolumeCapture({
-    catalog: env.catalog,
-    store: env.store,
-    outbox: env.outbox,
-    events: env.events,
-    clock: env.clock,
-    log: quietLog,
-    volume: env.volume,
-    root: env.root,
-    include: [],
-    exclude: [],
-    settleMs: 50,
-  });
+  capture = makeCapture(env);
 });
 
 afterEach(async () => {

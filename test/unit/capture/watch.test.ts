@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { DirtyPaths, VolumeCapture } from '../../../src/capture/index.ts';
-import { allChanges, type CaptureEnv, contentOf, makeEnv, quietLog, summary, waitFor } from './fixture.ts';
+import { DirtyPaths, type VolumeCapture } from '../../../src/capture/index.ts';
+import { allChanges, type CaptureEnv, contentOf, makeCapture, makeEnv, summary, waitFor } from './fixture.ts';
 
 describe('DirtyPaths', () => {
   it('hands out a path once no event came within the settle time, parents first', () => {
@@ -35,19 +35,7 @@ describe('VolumeCapture watching', () => {
     env = makeEnv();
     mkdirSync(join(env.root, 'existing'));
     writeFileSync(join(env.root, 'existing/old.txt'), 'old');
-    capture = new VolumeCapture({
-      catalog: env.catalog,
-      store: env.store,
-      outbox: env.outbox,
-      events: env.events,
-      clock: env.clock,
-      log: quietLog,
-      volume: env.volume,
-      root: env.root,
-      include: [],
-      exclude: ['*.tmp'],
-      settleMs: 50,
-    });
+    capture = makeCapture(env, { exclude: ['*.tmp'] });
   });
   afterEach(async () => {
     await capture.stop();
