@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Cluster, waitConverged, withCluster } from '../harness/cluster.ts';
-import { createRng, makeTree, mutate, seedFromEnv } from '../harness/workload.ts';
+import { createRng, makeTree, mutate, type Rng, seedFromEnv, type TreeSpec } from '../harness/workload.ts';
 
 const KILL_ROUNDS = Number(process.env.HINDSIGHT_TEST_KILL_ROUNDS ?? 6);
 /** How long the mirror stays down while the primary keeps changing (CI: a few seconds). */
@@ -36,6 +36,20 @@ async function receivedSeq(cluster: Cluster): Promise<number> {
   return s.volumes[0]?.receivedSeq ?? 0;
 }
 
+/** mirroredTree makes a seeded tree, adds it as volume docs (alpha → beta) and waits until it is mirrored. */
+async function mirroredTree(
+  cluster: Cluster,
+  rng: Rng,
+  spec: TreeSpec,
+): Promise<{ src: string; dst: string }> {
+  const src = cluster.dir('src');
+  const dst = cluster.dir('dst');
+  await makeTree(src, spec, rng);
+  await cluster.addVolume('docs', { path: src, primary: 'alpha', mirrors: [{ node: 'beta', dir: dst }] });
+  await waitConverged(src, dst, { timeoutMs: 120_000 });
+  return { src, dst };
+}
+
 test('kill -9 of either agent during a change storm loses no acknowledged change', {
   timeout: 600_000,
 }, async (t) => {
@@ -43,11 +57,11 @@ test('kill -9 of either agent during a change storm loses no acknowledged change
   t.diagnostic(`seed ${seed}`);
   const rng = createRng(seed);
   await withCluster(t, ['alpha', 'beta'], async (cluster) => {
-    const src = cluster.dir('src');
-    const dst = cluster.dir('dst');
-    await makeTree(src, { smallFiles: 300, mediumFiles: 4, mediumBytes: 2 * 1024 * 1024 }, rng);
-    await cluster.addVolume('docs', { path: src, primary: 'alpha', mirrors: [{ node: 'beta', dir: dst }] });
-    await waitConverged(src, dst, { timeoutMs: 120_000 });
+    const { src, dst } = await mirroredTree(cluster, rng, {
+      smallFiles: 300,
+      mediumFiles: 4,
+      mediumBytes: 2 * 1024 * 1024,
+    });
     for (let round = 0; round < KILL_ROUNDS; round++) {
       const victim = cluster.node(rng.int(0, 2) === 0 ? 'alpha' : 'beta');
       const storm = mutate(src, rng, 60);
@@ -78,11 +92,7 @@ test('a mirror that is down while the primary keeps changing catches up', {
   t.diagnostic(`seed ${seed}`);
   const rng = createRng(seed);
   await withCluster(t, ['alpha', 'beta'], async (cluster) => {
-    const src = cluster.dir('src');
-    const dst = cluster.dir('dst');
-    await makeTree(src, { smallFiles: 100 }, rng);
-    await cluster.addVolume('docs', { path: src, primary: 'alpha', mirrors: [{ node: 'beta', dir: dst }] });
-    await waitConverged(src, dst, { timeoutMs: 60_000 });
+    const { src, dst } = await mirroredTree(cluster, rng, { smallFiles: 100 });
     await cluster.node('beta').stop();
     const until = Date.now() + OUTAGE_MS;
     for (let i = 0; Date.now() < until || i < 3; i++) {
@@ -103,11 +113,7 @@ test('a primary restarted after changes made while it was down sends them', {
 }, async (t) => {
   const rng = createRng(seedFromEnv());
   await withCluster(t, ['alpha', 'beta'], async (cluster) => {
-    const src = cluster.dir('src');
-    const dst = cluster.dir('dst');
-    await makeTree(src, { smallFiles: 50 }, rng);
-    await cluster.addVolume('docs', { path: src, primary: 'alpha', mirrors: [{ node: 'beta', dir: dst }] });
-    await waitConverged(src, dst, { timeoutMs: 60_000 });
+    const { src, dst } = await mirroredTree(cluster, rng, { smallFiles: 50 });
     await cluster.node('alpha').kill('SIGKILL');
     await mutate(src, rng, 80);
     await cluster.node('alpha').startAgent();
