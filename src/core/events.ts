@@ -33,7 +33,16 @@ export type EventType =
   | 'apply.error'
   | 'apply.rejected'
   | 'store.verify-failed'
-  | 'store.verify-ok';
+  | 'store.verify-ok'
+  | 'view.held'
+  | 'view.resumed'
+  | 'view.delay-changed'
+  | 'view.rewound'
+  | 'guard.tripped'
+  | 'timeline.discarded'
+  | 'timeline.previewed'
+  | 'timeline.restored'
+  | 'gc.finished';
 
 /** HEvent is one recorded event. `id` is assigned by the event log and only grows. */
 export interface HEvent {

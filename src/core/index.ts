@@ -4,4 +4,5 @@ export * from './clock.ts';
 export * from './errors.ts';
 export * from './events.ts';
 export * from './path-rules.ts';
+export * from './time-text.ts';
 export * from './volume.ts';

@@ -7,12 +7,43 @@ export interface VolumeSpec {
   name: string;
   kind: 'files';
   primary: { node: string; path: string };
-  mirrors: { node: string; path: string }[];
+  mirrors: MirrorSpec[];
   include: string[];
   exclude: string[];
+  /** How long history is kept on mirrors (ms of production time). */
+  historyMs: number;
+  /** The mass-change guard of the mirrors' delayed views. */
+  guard: GuardSpec;
   /** When it was created (primary wall clock); a newer spec of the same name replaces an older. */
   createdAt: number;
 }
+
+/**
+ * MirrorSpec is one mirror node of a volume: its main view at `path`, created with `delayMs`,
+ * and any further views of the same stored stream (say, a near-live one beside a delayed one).
+ * The delays are initial values: at runtime the mirror's own setting (`hindsight delay`) rules.
+ */
+export interface MirrorSpec {
+  node: string;
+  path: string;
+  delayMs: number;
+  views: { name: string; path: string; delayMs: number }[];
+}
+
+/**
+ * GuardSpec: the guard holds a volume's delayed views when, within `windowMs`, changes that
+ * delete or rewrite existing files reach `share` of the volume's files (and at least `minFiles`).
+ */
+export interface GuardSpec {
+  share: number;
+  windowMs: number;
+  minFiles: number;
+}
+
+/** DEFAULT_HISTORY_MS keeps a week of history. */
+export const DEFAULT_HISTORY_MS = 7 * 24 * 3600 * 1000;
+/** DEFAULT_GUARD trips when 30 % of the files (at least 50) are deleted or rewritten within 10 minutes. */
+export const DEFAULT_GUARD: GuardSpec = { share: 0.3, windowMs: 10 * 60 * 1000, minFiles: 50 };
 
 /** Role is what a node is for one volume. */
 export type Role = 'primary' | 'mirror';

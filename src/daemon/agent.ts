@@ -1,7 +1,15 @@
 import { promises as fsp } from 'node:fs';
 import type { Server } from 'node:tls';
 import { GlobFilter, Outbox, VolumeCapture } from '../capture/index.ts';
-import { type Clock, errorMessage, HindsightError, type VolumeSpec } from '../core/index.ts';
+import {
+  type Clock,
+  DEFAULT_GUARD,
+  DEFAULT_HISTORY_MS,
+  errorMessage,
+  type GuardSpec,
+  HindsightError,
+  type VolumeSpec,
+} from '../core/index.ts';
 import {
   checkVolumeSpec,
   connectPeer,
@@ -19,27 +27,37 @@ import {
 } from '../link/index.ts';
 import { EventLog } from '../monitor/index.ts';
 import { type Catalog, type ChunkStore, openCatalog, PackStore } from '../store/index.ts';
-import { createLogger, type Logger, lockStateDir, SystemClock } from '../sys/index.ts';
-import { ApplyLoop, ensureView, receivedPosition, recordVersions, ViewApplier } from '../timeline/index.ts';
+import { bootId, clockFromEnv, createLogger, type Logger, lockStateDir } from '../sys/index.ts';
+import { FunnelClock, receivedPosition, recordVersions } from '../timeline/index.ts';
 import { loadConfig, type NodeConfig, parseHostPort } from './config.ts';
 import { Invites } from './invites.ts';
 import { Members } from './members.ts';
 import { MirrorSeed } from './mirror-seed.ts';
+import { MirrorViews } from './mirror-views.ts';
 import { type StatePaths, statePaths } from './paths.ts';
 import { buildStatus, type StatusReport } from './status.ts';
 import { type VolumeRow, Volumes } from './volumes.ts';
 
 /** SEED_CHECK_MS is how often a seeded mirror looks whether it may remove the seed's extras. */
 const SEED_CHECK_MS = 1000;
+/** DEFAULT_GC_INTERVAL_MS is how often history is pruned and unreferenced chunks are removed. */
+const DEFAULT_GC_INTERVAL_MS = 10 * 60 * 1000;
 
 /** VolumeInput is what `hindsight volume add` asks for. */
 export interface VolumeInput {
   name: string;
   path: string;
   primary: string;
-  mirrors: { node: string; path: string }[];
+  mirrors: {
+    node: string;
+    path: string;
+    delayMs?: number;
+    views?: { name: string; path: string; delayMs: number }[];
+  }[];
   include?: string[];
   exclude?: string[];
+  historyMs?: number;
+  guard?: Partial<GuardSpec>;
 }
 
 /**
@@ -61,7 +79,8 @@ export class Agent {
   readonly identity: NodeIdentity;
   readonly invites: Invites;
   readonly captures = new Map<string, VolumeCapture>();
-  readonly applies = new Map<string, ApplyLoop>();
+  readonly funnel: FunnelClock;
+  readonly mirrorViews: MirrorViews;
   readonly links = new Map<string, MirrorLink>();
   readonly sessions = new Map<string, PrimarySession>();
   readonly receiveStats = new Map<string, VolumeReceiveStats>();
@@ -100,6 +119,17 @@ export class Agent {
       events: this.events,
       log: this.log.child('seed'),
     });
+    this.funnel = new FunnelClock(this.catalog, this.clock, bootId());
+    this.mirrorViews = new MirrorViews({
+      catalog: this.catalog,
+      store: this.store,
+      events: this.events,
+      log: this.log.child('views'),
+      clock: this.clock,
+      funnel: this.funnel,
+      volumes: this.volumes,
+      seed: this.seed,
+    });
     this.invites = new Invites({
       catalog: this.catalog,
       clock: this.clock,
@@ -124,7 +154,7 @@ export class Agent {
           `config names node ${config.name}, the certificate ${identity.name}`,
         );
       }
-      const clock = options.clock ?? new SystemClock();
+      const clock = options.clock ?? clockFromEnv();
       const log = options.log ?? createLogger('agent');
       await fsp.mkdir(paths.packs, { recursive: true, mode: 0o700 });
       const catalog = openCatalog(paths.catalog);
@@ -148,6 +178,12 @@ export class Agent {
       onJoin: (req: JoinRequest): Promise<JoinAnswer> => this.invites.answer(req),
     });
     for (const v of this.volumes.list()) this.#startVolume(v);
+    const gcEvery = Number(process.env.HINDSIGHT_GC_INTERVAL_MS ?? DEFAULT_GC_INTERVAL_MS);
+    this.#timers.push(
+      this.clock.every(gcEvery, () => {
+        this.mirrorViews.collect().catch((err) => this.log.error('garbage collection failed', { err }));
+      }),
+    );
     this.events.emit({
       level: 'info',
       type: 'agent.started',
@@ -166,7 +202,7 @@ export class Agent {
     await Promise.allSettled([...this.sessions.values()].map((s) => s.close()));
     await Promise.allSettled([...this.captures.values()].map((c) => c.stop()));
     await Promise.allSettled([...this.links.values()].map((l) => l.stop()));
-    await Promise.allSettled([...this.applies.values()].map((a) => a.stop()));
+    await this.mirrorViews.stop();
     await this.store.close().catch((err) => this.log.error('store close failed', { err }));
     this.catalog.close();
     await this.#unlock();
@@ -184,9 +220,16 @@ export class Agent {
       name: input.name,
       kind: 'files',
       primary: { node: input.primary, path: input.path },
-      mirrors: input.mirrors,
+      mirrors: input.mirrors.map((m) => ({
+        node: m.node,
+        path: m.path,
+        delayMs: m.delayMs ?? 0,
+        views: m.views ?? [],
+      })),
       include: input.include ?? [],
       exclude: input.exclude ?? [],
+      historyMs: input.historyMs ?? DEFAULT_HISTORY_MS,
+      guard: { ...DEFAULT_GUARD, ...input.guard },
       createdAt: this.clock.now(),
     };
     checkVolumeSpec(spec);
@@ -250,27 +293,19 @@ export class Agent {
         });
       });
     } else {
-      if (this.applies.has(v.name)) return;
-      ensureView(this.catalog, v.name, 'main', v.path);
-      const applier = new ViewApplier({
-        catalog: this.catalog,
-        store: this.store,
-        events: this.events,
-        log: this.log.child(`apply.${v.name}`),
-        clock: this.clock,
-        volume: v.name,
-        view: 'main',
-        root: v.path,
-      });
-      const loop = new ApplyLoop({
-        applier,
-        clock: this.clock,
-        log: this.log.child(`apply.${v.name}`),
-        volume: v.name,
-      });
-      this.applies.set(v.name, loop);
-      loop.start();
-      this.#finishSeedWhenCaughtUp(v, loop);
+      if (this.mirrorViews.loop(v.name)) return;
+      this.mirrorViews
+        .start(v)
+        .then(() => this.#finishSeedWhenCaughtUp(v))
+        .catch((err) => {
+          this.events.emit({
+            level: 'error',
+            type: 'volume.stopped',
+            volume: v.name,
+            msg: 'views failed to start',
+            data: { error: errorMessage(err) },
+          });
+        });
     }
   }
 
@@ -305,8 +340,9 @@ export class Agent {
   }
 
   /** #finishSeedWhenCaughtUp removes a seed's extras once the view caught up, with apply paused. */
-  #finishSeedWhenCaughtUp(v: VolumeRow, loop: ApplyLoop): void {
-    if (this.seed.pendingHead(v.name) === null) return;
+  #finishSeedWhenCaughtUp(v: VolumeRow): void {
+    const loop = this.mirrorViews.loop(v.name);
+    if (!loop || this.seed.pendingHead(v.name) === null) return;
     let busy = false;
     const stop = this.clock.every(SEED_CHECK_MS, () => {
       if (busy || !this.seed.isCaughtUp(v.name, 'main')) return;
@@ -319,7 +355,7 @@ export class Agent {
         })
         .finally(() => {
           busy = false;
-          if (this.applies.get(v.name) === loop) loop.start();
+          if (this.mirrorViews.loop(v.name) === loop) loop.start();
         });
     });
     this.#timers.push(stop);
@@ -370,10 +406,14 @@ export class Agent {
         events: this.events,
         log: this.log.child(`receive.${factory.peer}`),
         acceptVolume: (spec, from, epoch, head) => this.#acceptMirror(spec, from, epoch, head),
-        recordVersions: (changes, receivedAt, from) =>
-          recordVersions(this.catalog, changes, receivedAt, from),
+        recordVersions: (changes, receivedAt, from) => {
+          const offset = this.sessionConnection(from)?.stats.clockOffsetMs ?? 0;
+          const receipt = { wallMs: receivedAt, funnelMs: this.funnel.now(), clockOffsetMs: offset };
+          const counts = recordVersions(this.catalog, changes, receipt, from);
+          if (changes.length > 0) this.mirrorViews.onRecorded(changes[0].volume, counts);
+        },
         epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
-        onVersions: (volume) => this.applies.get(volume)?.wake(),
+        onVersions: (volume) => this.mirrorViews.wake(volume),
         members: () => this.#membersWithSelf(),
         mergeMembers: (list) => this.members.merge(list),
       },

@@ -2,6 +2,8 @@ import {
   CHANGE_KINDS,
   type Change,
   type ChangeKind,
+  DEFAULT_GUARD,
+  DEFAULT_HISTORY_MS,
   HASH_BYTES,
   HindsightError,
   isValidName,
@@ -197,7 +199,24 @@ export function checkVolumeSpec(spec: unknown): VolumeSpec {
   if (s.kind !== 'files') bad('kind');
   if (!isValidName(s.primary?.node) || !isAbsolutePath(s.primary?.path)) bad('primary');
   if (!Array.isArray(s.mirrors) || s.mirrors.length === 0) bad('mirrors');
-  for (const m of s.mirrors) if (!isValidName(m?.node) || !isAbsolutePath(m?.path)) bad('mirrors');
+  for (const m of s.mirrors) {
+    if (!isValidName(m?.node) || !isAbsolutePath(m?.path)) bad('mirrors');
+    if (m.delayMs !== undefined && !isCount(m.delayMs)) bad('mirrors (delay)');
+    if (m.views !== undefined && !Array.isArray(m.views)) bad('mirrors (views)');
+    for (const v of m.views ?? []) {
+      if (!isValidName(v?.name) || v.name === 'main' || !isAbsolutePath(v.path) || !isCount(v.delayMs)) {
+        bad('mirrors (views)');
+      }
+    }
+  }
+  if (s.historyMs !== undefined && !isCount(s.historyMs)) bad('historyMs');
+  const g = s.guard;
+  if (
+    g !== undefined &&
+    (typeof g !== 'object' || !(g.share > 0 && g.share <= 1) || !isCount(g.windowMs) || !isCount(g.minFiles))
+  ) {
+    bad('guard');
+  }
   if (s.mirrors.some((m) => m.node === s.primary.node)) bad('mirrors (the primary cannot mirror itself)');
   if (new Set(s.mirrors.map((m) => m.node)).size !== s.mirrors.length) bad('mirrors (a node twice)');
   for (const field of ['include', 'exclude'] as const) {
@@ -208,9 +227,16 @@ export function checkVolumeSpec(spec: unknown): VolumeSpec {
     name: s.name,
     kind: 'files',
     primary: { node: s.primary.node, path: s.primary.path },
-    mirrors: s.mirrors.map((m) => ({ node: m.node, path: m.path })),
+    mirrors: s.mirrors.map((m) => ({
+      node: m.node,
+      path: m.path,
+      delayMs: m.delayMs ?? 0,
+      views: (m.views ?? []).map((v) => ({ name: v.name, path: v.path, delayMs: v.delayMs })),
+    })),
     include: [...s.include],
     exclude: [...s.exclude],
+    historyMs: s.historyMs ?? DEFAULT_HISTORY_MS,
+    guard: g ? { share: g.share, windowMs: g.windowMs, minFiles: g.minFiles } : { ...DEFAULT_GUARD },
     createdAt: s.createdAt,
   };
 }

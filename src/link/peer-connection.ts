@@ -72,8 +72,16 @@ export class PeerConnection {
     opts.socket.on('error', (err) => this.close(err));
     opts.socket.on('close', () => this.close(null));
     const timeoutMs = opts.timeoutMs ?? DEFAULT_LINK_TIMEOUT_MS;
-    this.#stopHeartbeat = this.#clock.every(opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, () => {
-      if (this.#clock.monotonic() - this.#lastHeard > timeoutMs) {
+    const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    let lastTick = this.#clock.monotonic();
+    this.#stopHeartbeat = this.#clock.every(heartbeatMs, () => {
+      const now = this.#clock.monotonic();
+      // A tick far later than its interval means this process was not running (stopped,
+      // suspended) or the clock jumped: the peer's silence was not observed, so it gets a
+      // fresh timeout instead of being cut off for time nobody watched.
+      if (now - lastTick > Math.max(2 * heartbeatMs, timeoutMs / 2)) this.#lastHeard = now;
+      lastTick = now;
+      if (now - this.#lastHeard > timeoutMs) {
         this.close(new HindsightError('E_LINK_TIMEOUT', `no word from ${this.peer} for ${timeoutMs} ms`));
         return;
       }

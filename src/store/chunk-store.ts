@@ -34,6 +34,15 @@ export interface VerifyReport {
   bad: string[];
 }
 
+/** CollectReport is what one garbage collection of the store removed. */
+export interface CollectReport {
+  chunksDropped: number;
+  /** Bytes of dropped records; reclaimed on disk once their packs are deleted or rewritten. */
+  bytesDropped: number;
+  packsDeleted: number;
+  packsRewritten: number;
+}
+
 /** ChunkStore stores and returns chunks by hash. One instance per state directory and process. */
 export interface ChunkStore {
   /** has tells whether the chunk is stored (committed or pending). */
@@ -61,6 +70,8 @@ export interface ChunkStore {
   readStored(hash: Buffer): StoredChunk;
   /** verify re-reads and re-hashes every committed chunk. */
   verify(): Promise<VerifyReport>;
+  /** collect removes chunks for which `isLive` is false and reclaims their space (see PackStore). */
+  collect(isLive: (hash: Buffer) => boolean, rewriteBelow?: number): Promise<CollectReport>;
   /** close syncs and closes open packs. */
   close(): Promise<void>;
 }

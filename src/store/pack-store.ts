@@ -1,12 +1,12 @@
-import { closeSync, constants, fdatasync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, constants, fdatasync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { HASH_BYTES, HindsightError } from '../core/index.ts';
-import { fsyncDir } from '../sys/index.ts';
+import { crashPoint, fsyncDir } from '../sys/index.ts';
 import type { Catalog } from './catalog.ts';
 import { inTransaction } from './catalog.ts';
-import type { ChunkStore, Codec, StoredChunk, VerifyReport } from './chunk-store.ts';
+import type { ChunkStore, Codec, CollectReport, StoredChunk, VerifyReport } from './chunk-store.ts';
 import { MAX_CHUNK_BYTES } from './chunker.ts';
 import { compressChunk, decompressChunk } from './compress.ts';
 import { hashChunk } from './hash.ts';
@@ -64,6 +64,9 @@ export class PackStore implements ChunkStore {
   private readonly catalog: Catalog;
   private readonly writer: PackWriter;
   private readonly pending = new Map<string, PendingChunk>();
+  /** Chunks found present since the last collection, and in the one before (see collect). */
+  private pins = new Set<string>();
+  private previousPins = new Set<string>();
   /** Read descriptors of packs, in least-recently-used order (Map keeps insertion order). */
   private readonly readFds = new Map<number, number>();
   private failure: unknown;
@@ -104,7 +107,13 @@ export class PackStore implements ChunkStore {
   }
 
   has(hash: Buffer): boolean {
-    return this.pending.has(keyOf(hash)) || this.stmts.has.get(hash) !== undefined;
+    const key = keyOf(hash);
+    if (this.pending.has(key)) return true;
+    if (this.stmts.has.get(hash) === undefined) return false;
+    // A caller that finds a chunk present will reference it in a commit to come: until then
+    // garbage collection must not take it, even if nothing references it yet.
+    this.pins.add(key);
+    return true;
   }
 
   missing(hashes: Buffer[]): Buffer[] {
@@ -331,6 +340,94 @@ export class PackStore implements ChunkStore {
     }
   }
 
+  /**
+   * collect removes what nothing references any more; `isLive` says which chunks something
+   * does (the caller reads versions and outbox). In order, each step crash-safe:
+   *
+   *  1. Synchronously, before anything is awaited: the index rows of chunks that are neither
+   *     live, pending, nor pinned are deleted in one transaction. A chunk is pinned when `has`
+   *     found it during this or the previous collection period: its referencing commit may
+   *     still be on the way. That is the safety margin; collections must be further apart than
+   *     any batch takes from check to commit (minutes against seconds).
+   *  2. Packs of other than the open one that no row points at any more are deleted (a crash
+   *     before that leaves a file nothing points at: the next collection deletes it).
+   *  3. Packs whose live bytes are below `rewriteBelow` of their size have their live records
+   *     copied to the open pack, which is fsynced before the rows move to it in one
+   *     transaction; only then is the old pack deleted.
+   */
+  async collect(isLive: (hash: Buffer) => boolean, rewriteBelow = 0.5): Promise<CollectReport> {
+    this.assertWritable();
+    const pinned = new Set([...this.previousPins, ...this.pins]);
+    this.previousPins = this.pins;
+    this.pins = new Set();
+    const report: CollectReport = { chunksDropped: 0, bytesDropped: 0, packsDeleted: 0, packsRewritten: 0 };
+    inTransaction(this.catalog, () => {
+      for (const row of this.stmts.all.iterate() as Iterable<{ hash: Uint8Array; stored_len: number }>) {
+        const hash = Buffer.from(row.hash);
+        const key = keyOf(hash);
+        if (isLive(hash) || pinned.has(key) || this.pending.has(key)) continue;
+        this.stmts.dropChunk.run(hash);
+        report.chunksDropped++;
+        report.bytesDropped += row.stored_len + RECORD_HEADER_BYTES;
+      }
+    });
+    crashPoint('gc.after-drop');
+    const busy = new Set([...this.pending.values()].map((e) => e.pack));
+    const usage = new Map(
+      (this.stmts.packUsage.all() as { pack: number; live: number }[]).map((r) => [r.pack, r.live]),
+    );
+    for (const id of listPackIds(this.dir)) {
+      if (this.writer.fdOf(id) !== undefined || busy.has(id)) continue;
+      const live = usage.get(id) ?? 0;
+      if (live === 0) {
+        this.deletePack(id);
+        report.packsDeleted++;
+        continue;
+      }
+      const size = (this.stmts.packSize.get(id) as { size: number } | undefined)?.size ?? 0;
+      if (size > 0 && live < size * rewriteBelow) {
+        await this.rewritePack(id);
+        report.packsRewritten++;
+      }
+    }
+    return report;
+  }
+
+  /** rewritePack copies the live records of pack `id` to the open pack, then deletes `id`. */
+  private async rewritePack(id: number): Promise<void> {
+    const rows = this.stmts.inPack.all(id) as unknown as (ChunkRow & { hash: Uint8Array })[];
+    const moved: PendingChunk[] = [];
+    for (const row of rows) {
+      const s = this.readRecord(Buffer.from(row.hash), row);
+      moved.push(this.writer.append(s.hash, s.codec, s.rawLen, Buffer.from(s.data)));
+    }
+    await this.sync();
+    crashPoint('gc.after-copy');
+    inTransaction(this.catalog, () => {
+      const packEnds = new Map<number, number>();
+      for (const e of moved) {
+        this.stmts.moveChunk.run(e.pack, e.offset, e.hash, id);
+        packEnds.set(e.pack, Math.max(packEnds.get(e.pack) ?? 0, e.offset + e.storedLen));
+      }
+      for (const [pack, end] of packEnds) this.stmts.upsertPack.run(pack, end);
+      for (const pack of this.writer.takeSealed()) this.stmts.sealPack.run(pack);
+    });
+    crashPoint('gc.after-move');
+    this.deletePack(id);
+  }
+
+  /** deletePack removes a pack that no index row points at: its row, descriptor and file. */
+  private deletePack(id: number): void {
+    if ((this.stmts.packUsage.all() as { pack: number }[]).some((r) => r.pack === id)) return;
+    this.stmts.dropPack.run(id);
+    const fd = this.readFds.get(id);
+    if (fd !== undefined) {
+      closeSync(fd);
+      this.readFds.delete(id);
+    }
+    rmSync(join(this.dir, packFileName(id)), { force: true });
+  }
+
   async close(): Promise<void> {
     if (this.isClosed) return;
     try {
@@ -381,6 +478,14 @@ function prepare(db: Catalog) {
       'INSERT INTO packs (id, size, sealed) VALUES (?, 0, 1) ON CONFLICT (id) DO UPDATE SET sealed = 1',
     ),
     maxPack: db.prepare('SELECT max(id) AS id FROM packs'),
+    all: db.prepare('SELECT hash, stored_len FROM chunks'),
+    dropChunk: db.prepare('DELETE FROM chunks WHERE hash = ?'),
+    packUsage: db.prepare(
+      `SELECT pack, SUM(stored_len + ${RECORD_HEADER_BYTES}) AS live FROM chunks GROUP BY pack`,
+    ),
+    inPack: db.prepare('SELECT hash, pack, offset, stored_len, raw_len, codec FROM chunks WHERE pack = ?'),
+    moveChunk: db.prepare('UPDATE chunks SET pack = ?, offset = ? WHERE hash = ? AND pack = ?'),
+    dropPack: db.prepare('DELETE FROM packs WHERE id = ?'),
     packSize: db.prepare('SELECT size FROM packs WHERE id = ?'),
   };
 }

@@ -144,4 +144,20 @@ export const MIGRATIONS: readonly string[] = [
     data TEXT
   ) STRICT;
   `,
+  // 2: the time funnel (docs/timeline.md).
+  `
+  -- When the version was received on this node's funnel clock (monotonic across restarts):
+  -- the delay counts from here. Production time is capture time corrected by the measured
+  -- clock offset and never decreasing along seq: it is the time people see and rewind to.
+  ALTER TABLE versions ADD COLUMN received_mono INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE versions ADD COLUMN produced_at INTEGER NOT NULL DEFAULT 0;
+  UPDATE versions SET received_mono = received_at, produced_at = captured_at;
+  CREATE INDEX versions_by_time ON versions (volume, produced_at);
+
+  -- moving_from: a rewind moves the view from this seq to applied_seq and has not finished;
+  -- it is completed at start. hold_reason: why the view is held ('hold', 'rewind', 'guard').
+  ALTER TABLE views ADD COLUMN moving_from INTEGER;
+  ALTER TABLE views ADD COLUMN hold_reason TEXT;
+  ALTER TABLE views ADD COLUMN held_since INTEGER;
+  `,
 ];

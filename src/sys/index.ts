@@ -1,5 +1,8 @@
 /** sys: Node primitives shared by every stage. */
+export * from './boot-id.ts';
+export * from './crash-point.ts';
 export * from './durable-write.ts';
+export * from './file-clock.ts';
 export * from './log.ts';
 export * from './run-limited.ts';
 export * from './state-lock.ts';

@@ -19,9 +19,33 @@ export interface VersionRow {
   chunks: Buffer | null;
   target: string | null;
   capturedAt: number;
-  /** When this node received it (its own wall clock, ms): the funnel delay counts from here. */
+  /** When this node received it (its own wall clock, ms), for people. */
   receivedAt: number;
+  /** When this node received it on its funnel clock: the delay counts from here. */
+  receivedMono: number;
+  /** Production time: capture time corrected by the clock offset, never decreasing along seq. */
+  producedAt: number;
   supersededBy: number | null;
+}
+
+/** Receipt is when a batch was received, on the clocks the timeline keeps. */
+export interface Receipt {
+  /** This node's wall clock, ms. */
+  wallMs: number;
+  /** This node's funnel clock (FunnelClock.now()). */
+  funnelMs: number;
+  /** The sender's wall clock minus ours, as last measured on the link (0 if unknown). */
+  clockOffsetMs: number;
+}
+
+/** RecordedCounts says what a recorded batch did to paths that already existed. */
+export interface RecordedCounts {
+  /** New versions stored (re-deliveries are not counted). */
+  recorded: number;
+  /** Deletes of a path that existed. */
+  deletes: number;
+  /** Puts over a file that existed (its content rewritten). */
+  rewrites: number;
 }
 
 /** ReceivePosition is the last change a mirror holds durably for a volume. */
@@ -42,15 +66,21 @@ export interface ReceivePosition {
 export function recordVersions(
   catalog: Catalog,
   changes: Change[],
-  receivedAt: number,
+  receipt: Receipt,
   fromNode: string,
-): void {
+): RecordedCounts {
   for (const change of changes) checkChange(change);
   const insert = catalog.prepare(
     `INSERT OR IGNORE INTO versions (volume, seq, epoch, path, kind, mode, mtime_ms, size, chunks, target,
-       captured_at, received_at, superseded_by)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+       captured_at, received_at, received_mono, produced_at, superseded_by)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
        (SELECT MIN(seq) FROM versions WHERE volume = ? AND path = ? AND seq > ?))`,
+  );
+  const previousKind = catalog.prepare(
+    'SELECT kind FROM versions WHERE volume = ? AND path = ? AND seq < ? ORDER BY seq DESC LIMIT 1',
+  );
+  const lastProduced = catalog.prepare(
+    'SELECT produced_at FROM versions WHERE volume = ? AND seq < ? ORDER BY seq DESC LIMIT 1',
   );
   // The version just before the new one (by seq) ends where the new one starts. Computing both
   // ends from seq order, not arrival order, keeps the intervals right even if a batch were
@@ -66,7 +96,18 @@ export function recordVersions(
      WHERE excluded.seq > received.seq OR (excluded.seq = received.seq AND excluded.epoch > received.epoch)`,
   );
   const last = new Map<string, Change>();
+  const counts: RecordedCounts = { recorded: 0, deletes: 0, rewrites: 0 };
+  const produced = new Map<string, number>();
   for (const c of changes) {
+    // Production time: capture time on our clock, never before the previous change, never after receipt.
+    let floor = produced.get(c.volume);
+    if (floor === undefined) {
+      const row = lastProduced.get(c.volume, c.seq) as { produced_at: number } | undefined;
+      floor = row?.produced_at ?? 0;
+    }
+    const producedAt = Math.max(floor, Math.min(c.capturedAt - receipt.clockOffsetMs, receipt.wallMs));
+    produced.set(c.volume, producedAt);
+    const before = previousKind.get(c.volume, c.path, c.seq) as { kind: string } | undefined;
     const result = insert.run(
       c.volume,
       c.seq,
@@ -79,16 +120,24 @@ export function recordVersions(
       c.chunks,
       c.target,
       c.capturedAt,
-      receivedAt,
+      receipt.wallMs,
+      receipt.funnelMs,
+      producedAt,
       c.volume,
       c.path,
       c.seq,
     );
-    if (result.changes > 0) closePrevious.run(c.seq, c.volume, c.volume, c.path, c.seq, c.seq);
+    if (result.changes > 0) {
+      closePrevious.run(c.seq, c.volume, c.volume, c.path, c.seq, c.seq);
+      counts.recorded++;
+      if (c.kind === 'delete' && before && before.kind !== 'delete') counts.deletes++;
+      if (c.kind === 'put' && before?.kind === 'put') counts.rewrites++;
+    }
     const prev = last.get(c.volume);
     if (!prev || c.seq > prev.seq) last.set(c.volume, c);
   }
   for (const c of last.values()) advance.run(c.volume, c.epoch, c.seq, fromNode);
+  return counts;
 }
 
 /** receivedPosition returns the last (epoch, seq) recorded for a volume, or null if none. */
@@ -120,7 +169,7 @@ export function versionsAfter(
   return rows.map((row) => toVersionRow(row as Record<string, unknown>));
 }
 
-function toVersionRow(row: Record<string, unknown>): VersionRow {
+export function toVersionRow(row: Record<string, unknown>): VersionRow {
   const chunks = row.chunks as Uint8Array | null;
   return {
     volume: row.volume as string,
@@ -135,6 +184,8 @@ function toVersionRow(row: Record<string, unknown>): VersionRow {
     target: row.target as string | null,
     capturedAt: row.captured_at as number,
     receivedAt: row.received_at as number,
+    receivedMono: row.received_mono as number,
+    producedAt: row.produced_at as number,
     supersededBy: row.superseded_by as number | null,
   };
 }

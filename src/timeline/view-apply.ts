@@ -1,4 +1,4 @@
-import { type Clock, type EventSink, errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
+import { type EventSink, errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import type { Logger } from '../sys/index.ts';
 import {
@@ -26,7 +26,8 @@ export interface ViewApplierDeps {
   store: ChunkStore;
   events: EventSink;
   log: Logger;
-  clock: Clock;
+  /** The funnel clock's time (FunnelClock.now): versions are due by their receipt on it. */
+  funnelNow: () => number;
   volume: string;
   /** The view's name, e.g. 'main'. */
   view: string;
@@ -79,13 +80,13 @@ export class ViewApplier {
   }
 
   private async applyBatch(limit: number): Promise<number> {
-    const { catalog, volume, view: name, clock } = this.deps;
+    const { catalog, volume, view: name } = this.deps;
     const view = readView(catalog, volume, name);
     if (view.held) return 0;
     let due = versionsAfter(catalog, volume, view.appliedSeq, limit);
     if (view.delayMs > 0) {
-      const cutoff = clock.now() - view.delayMs;
-      const firstNotDue = due.findIndex((v) => v.receivedAt > cutoff);
+      const cutoff = this.deps.funnelNow() - view.delayMs;
+      const firstNotDue = due.findIndex((v) => v.receivedMono > cutoff);
       if (firstNotDue >= 0) due = due.slice(0, firstNotDue);
     }
     if (due.length === 0) return 0;

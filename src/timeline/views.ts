@@ -13,6 +13,23 @@ export interface ViewRow {
   delayMs: number;
   appliedSeq: number;
   held: boolean;
+  /** Why it is held: 'hold' (a person), 'rewind', 'guard' (the mass-change guard); null when not held. */
+  holdReason: HoldReason | null;
+  /** When it was held (wall clock ms), or null. */
+  heldSince: number | null;
+  /** Set while a rewind moves the view from this seq to appliedSeq; finished at start if interrupted. */
+  movingFrom: number | null;
+}
+
+/** HoldReason says who or what held a view. */
+export type HoldReason = 'hold' | 'rewind' | 'guard';
+
+/** listViews returns every view of a volume, by name. */
+export function listViews(catalog: Catalog, volume: string): ViewRow[] {
+  const names = catalog.prepare('SELECT name FROM views WHERE volume = ? ORDER BY name').all(volume) as {
+    name: string;
+  }[];
+  return names.map((r) => readView(catalog, volume, r.name));
 }
 
 /**
@@ -35,9 +52,17 @@ export function ensureView(catalog: Catalog, volume: string, name: string, root:
 
 /** readView returns the `views` row of (volume, name); throws E_VIEW_MISSING if there is none. */
 export function readView(catalog: Catalog, volume: string, name: string): ViewRow {
-  const row = catalog
-    .prepare('SELECT root, delay_ms, applied_seq, held FROM views WHERE volume = ? AND name = ?')
-    .get(volume, name) as { root: string; delay_ms: number; applied_seq: number; held: number } | undefined;
+  const row = catalog.prepare('SELECT * FROM views WHERE volume = ? AND name = ?').get(volume, name) as
+    | {
+        root: string;
+        delay_ms: number;
+        applied_seq: number;
+        held: number;
+        hold_reason: HoldReason | null;
+        held_since: number | null;
+        moving_from: number | null;
+      }
+    | undefined;
   if (!row) {
     throw new HindsightError('E_VIEW_MISSING', `volume ${volume} has no view named ${name}`, {
       hint: 'the view is created when the mirror volume is set up; check `hindsight status`',
@@ -50,6 +75,9 @@ export function readView(catalog: Catalog, volume: string, name: string): ViewRo
     delayMs: row.delay_ms,
     appliedSeq: row.applied_seq,
     held: row.held !== 0,
+    holdReason: row.held !== 0 ? (row.hold_reason ?? 'hold') : null,
+    heldSince: row.held !== 0 ? row.held_since : null,
+    movingFrom: row.moving_from,
   };
 }
 
@@ -61,9 +89,32 @@ export function setAppliedSeq(catalog: Catalog, volume: string, name: string, se
   catalog.prepare('UPDATE views SET applied_seq = ? WHERE volume = ? AND name = ?').run(seq, volume, name);
 }
 
-/** setViewHeld holds a view (stops it moving forward) or releases it. */
-export function setViewHeld(catalog: Catalog, volume: string, name: string, held: boolean): void {
-  catalog.prepare('UPDATE views SET held = ? WHERE volume = ? AND name = ?').run(held ? 1 : 0, volume, name);
+/**
+ * setViewHeld holds a view (stops it moving forward) or releases it. A view already held keeps
+ * its first reason and time, so a guard alert on a view a person held is not lost.
+ */
+export function setViewHeld(
+  catalog: Catalog,
+  volume: string,
+  name: string,
+  held: boolean,
+  reason: HoldReason = 'hold',
+  at: number | null = null,
+): void {
+  if (!held) {
+    catalog
+      .prepare(
+        'UPDATE views SET held = 0, hold_reason = NULL, held_since = NULL WHERE volume = ? AND name = ?',
+      )
+      .run(volume, name);
+    return;
+  }
+  catalog
+    .prepare(
+      `UPDATE views SET held = 1, hold_reason = COALESCE(CASE WHEN held = 1 THEN hold_reason END, ?),
+         held_since = COALESCE(CASE WHEN held = 1 THEN held_since END, ?) WHERE volume = ? AND name = ?`,
+    )
+    .run(reason, at, volume, name);
 }
 
 /** setViewDelay changes a view's funnel delay; a shorter delay takes effect at the next batch. */

@@ -1,7 +1,14 @@
 import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { zstdCompressSync } from 'node:zlib';
-import type { Change, ChangeKind, HEvent, VolumeSpec } from '../../src/core/index.ts';
+import {
+  type Change,
+  type ChangeKind,
+  DEFAULT_GUARD,
+  DEFAULT_HISTORY_MS,
+  type HEvent,
+  type VolumeSpec,
+} from '../../src/core/index.ts';
 import {
   connectPeer,
   encodeChanges,
@@ -222,9 +229,11 @@ export function volumeSpec(name: string, mirrorPath: string, primary = 'evil', m
     name,
     kind: 'files',
     primary: { node: primary, path: `/srv/${primary}/${name}` },
-    mirrors: [{ node: mirror, path: mirrorPath }],
+    mirrors: [{ node: mirror, path: mirrorPath, delayMs: 0, views: [] }],
     include: [],
     exclude: [],
+    historyMs: DEFAULT_HISTORY_MS,
+    guard: DEFAULT_GUARD,
     createdAt: Date.now(),
   };
 }

@@ -13,6 +13,8 @@ import { Reconciler } from '../../../src/capture/reconcile.ts';
 import { Scanner } from '../../../src/capture/scan.ts';
 import {
   type Change,
+  DEFAULT_GUARD,
+  DEFAULT_HISTORY_MS,
   type EventInput,
   type EventSink,
   HASH_BYTES,
@@ -57,9 +59,11 @@ export function makeEnv(mirrors: string[] = ['m1']): CaptureEnv {
     name: volume,
     kind: 'files',
     primary: { node: 'p', path: root },
-    mirrors: mirrors.map((node) => ({ node, path: `/mirror/${node}` })),
+    mirrors: mirrors.map((node) => ({ node, path: `/mirror/${node}`, delayMs: 0, views: [] })),
     include: [],
     exclude: [],
+    historyMs: DEFAULT_HISTORY_MS,
+    guard: DEFAULT_GUARD,
     createdAt: 1,
   };
   catalog

@@ -87,6 +87,9 @@ describe('ensureView', () => {
       delayMs: 0,
       appliedSeq: 0,
       held: false,
+      holdReason: null,
+      heldSince: null,
+      movingFrom: null,
     });
     assert.equal(readView(fx.catalog, 'vol', 'delayed').name, 'delayed');
     assert.throws(() => readView(fx.catalog, 'vol', 'nope'), { code: 'E_VIEW_MISSING' });

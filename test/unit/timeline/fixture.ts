@@ -60,7 +60,7 @@ export async function openFixture(): Promise<Fixture> {
     store,
     events: { emit: (e) => events.push(e) },
     log,
-    clock,
+    funnelNow: () => clock.now(),
     volume: 'vol',
     view: 'main',
     root,
@@ -117,7 +117,8 @@ export async function putChange(fx: Fixture, p: string, content: Buffer, chunkSi
 
 /** record stores changes as versions in one transaction, as the receiver does. */
 export function record(fx: Fixture, changes: Change[], receivedAt = 1_700_000_000_000): void {
-  inTransaction(fx.catalog, () => recordVersions(fx.catalog, changes, receivedAt, 'primary'));
+  const receipt = { wallMs: receivedAt, funnelMs: receivedAt, clockOffsetMs: 0 };
+  inTransaction(fx.catalog, () => recordVersions(fx.catalog, changes, receipt, 'primary'));
 }
 
 /** Entry describes one path of a tree, as compared by the tests. */

@@ -30,7 +30,9 @@ describe('recordVersions', () => {
   let dir: string;
   let catalog: Catalog;
   const record = (changes: Change[], at = 3000) =>
-    inTransaction(catalog, () => recordVersions(catalog, changes, at, 'alpha'));
+    inTransaction(catalog, () =>
+      recordVersions(catalog, changes, { wallMs: at, funnelMs: at, clockOffsetMs: 0 }, 'alpha'),
+    );
   const count = () => (catalog.prepare('SELECT COUNT(*) AS n FROM versions').get() as { n: number }).n;
 
   beforeEach(() => {

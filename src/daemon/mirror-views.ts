@@ -1,0 +1,547 @@
+import { promises as fsp } from 'node:fs';
+import { resolve, sep } from 'node:path';
+import { GlobFilter } from '../capture/index.ts';
+import {
+  type Clock,
+  checkRelativePath,
+  chunkHashAt,
+  type EventSink,
+  HASH_BYTES,
+  HindsightError,
+} from '../core/index.ts';
+import type { Catalog, ChunkStore, CollectReport } from '../store/index.ts';
+import type { Logger } from '../sys/index.ts';
+import {
+  ApplyLoop,
+  applyStates,
+  childrenAt,
+  discardAfter,
+  ensureView,
+  type FunnelClock,
+  finishMove,
+  historyFloor,
+  historyHorizon,
+  listViews,
+  liveAt,
+  liveChunks,
+  producedAtOf,
+  pruneVersions,
+  type RecordedCounts,
+  readView,
+  rewindView,
+  seqAt,
+  setViewDelay,
+  setViewHeld,
+  type VersionRow,
+  ViewApplier,
+  type ViewRow,
+  versionAt,
+} from '../timeline/index.ts';
+import type { MirrorSeed } from './mirror-seed.ts';
+import type { VolumeRow, Volumes } from './volumes.ts';
+
+/** MirrorViewsDeps is what the mirror side of the timeline needs from the agent. */
+export interface MirrorViewsDeps {
+  catalog: Catalog;
+  store: ChunkStore;
+  events: EventSink;
+  log: Logger;
+  clock: Clock;
+  funnel: FunnelClock;
+  volumes: Volumes;
+  seed: MirrorSeed;
+}
+
+/** ViewStatus is one view with its funnel, as status shows it. */
+export interface ViewStatus {
+  name: string;
+  root: string;
+  delayMs: number;
+  appliedSeq: number;
+  /** Production time of the last applied change: the moment the view shows. */
+  appliedAt: number | null;
+  held: boolean;
+  holdReason: string | null;
+  heldSince: number | null;
+  funnel: { changes: number; bytes: number; oldestReceivedAt: number | null; nextDueAt: number | null };
+}
+
+/** TimelineEntry is one change as `hindsight timeline` lists it. */
+export interface TimelineEntry {
+  seq: number;
+  at: number;
+  path: string;
+  kind: string;
+  size: number;
+}
+
+/** ListEntry is one entry of `hindsight ls`. */
+export interface ListEntry {
+  name: string;
+  path: string;
+  kind: 'file' | 'dir' | 'symlink';
+  size: number;
+  mode: number;
+  mtimeMs: number;
+  target: string | null;
+  changedAt: number;
+}
+
+const MINUTE_MS = 60_000;
+const TIMELINE_LIMIT = 10_000;
+
+/**
+ * MirrorViews is the mirror side of every volume this node mirrors: the views and their apply
+ * loops, the funnel settings (delay, hold), rewind and discard, the read-only past (ls, cat,
+ * preview, restore, timeline), the mass-change guard and history retention. The agent builds
+ * one and routes API calls and received batches to it.
+ */
+export class MirrorViews {
+  readonly #deps: MirrorViewsDeps;
+  /** volume → view name → loop */
+  readonly #loops = new Map<string, Map<string, ApplyLoop>>();
+  /** volume → recent (funnel time, deletes + rewrites) of received batches, for the guard. */
+  readonly #guardWindows = new Map<string, { at: number; n: number; deletes: number }[]>();
+  /** One exclusive operation (rewind, discard, collect) at a time, per node. */
+  #exclusive: Promise<unknown> = Promise.resolve();
+
+  constructor(deps: MirrorViewsDeps) {
+    this.#deps = deps;
+  }
+
+  /** start creates the volume's views from its spec, finishes interrupted rewinds, and starts applying. */
+  async start(v: VolumeRow): Promise<void> {
+    if (this.#loops.has(v.name)) return;
+    const { catalog } = this.#deps;
+    const mine = v.spec.mirrors.find((m) => m.node === this.#self(v));
+    const wanted = [{ name: 'main', path: v.path, delayMs: mine?.delayMs ?? 0 }, ...(mine?.views ?? [])];
+    const loops = new Map<string, ApplyLoop>();
+    this.#loops.set(v.name, loops);
+    for (const w of wanted) {
+      const isNew = !listViews(catalog, v.name).some((r) => r.name === w.name);
+      if (w.name !== 'main') await fsp.mkdir(w.path, { recursive: true, mode: 0o755 });
+      ensureView(catalog, v.name, w.name, resolve(w.path));
+      if (isNew && w.delayMs > 0) setViewDelay(catalog, v.name, w.name, w.delayMs);
+      const view = readView(catalog, v.name, w.name);
+      const loop = this.#makeLoop(v.name, view);
+      loops.set(w.name, loop);
+      if (view.movingFrom !== null) {
+        await finishMove({ ...this.#deps, volume: v.name, view: w.name, root: view.root }).catch((err) =>
+          this.#deps.log.error('unfinished rewind could not be completed', { view: w.name, err }),
+        );
+      }
+      loop.start();
+    }
+  }
+
+  /** loop returns the apply loop of a view. */
+  loop(volume: string, view = 'main'): ApplyLoop | undefined {
+    return this.#loops.get(volume)?.get(view);
+  }
+
+  /** wake tells every view of `volume` that new versions were recorded. */
+  wake(volume: string): void {
+    for (const loop of this.#loops.get(volume)?.values() ?? []) loop.wake();
+  }
+
+  /** stop ends every apply loop once its current batch is done. */
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.#loops.values()].flatMap((m) => [...m.values()].map((l) => l.stop())));
+  }
+
+  /** views returns the named view of a mirrored volume, or all of them when `view` is undefined. */
+  views(volume: string, view?: string): ViewRow[] {
+    const v = this.#deps.volumes.get(volume);
+    if (v?.role !== 'mirror') {
+      throw new HindsightError('E_VOLUME_NOT_MIRROR', `this node does not mirror a volume named ${volume}`, {
+        hint: 'run the command on the mirror node (or pass --on NODE); `hindsight status` lists volumes',
+      });
+    }
+    const all = listViews(this.#deps.catalog, volume);
+    if (view === undefined) return all;
+    const found = all.filter((r) => r.name === view);
+    if (found.length === 0) {
+      throw new HindsightError('E_VIEW_MISSING', `volume ${volume} has no view named ${view}`, {
+        hint: `views: ${all.map((r) => r.name).join(', ')}`,
+      });
+    }
+    return found;
+  }
+
+  /** hold stops views from applying; persisted, so a restart keeps them held. */
+  hold(volume: string, view?: string): ViewRow[] {
+    for (const r of this.views(volume, view))
+      setViewHeld(this.#deps.catalog, volume, r.name, true, 'hold', this.#deps.clock.now());
+    this.#event('info', 'view.held', volume, 'view held', {
+      views: this.views(volume, view).map((r) => r.name),
+    });
+    return this.views(volume, view);
+  }
+
+  /** resume releases held views (by a person, a rewind or the guard); they catch up with their delay. */
+  resume(volume: string, view?: string): ViewRow[] {
+    for (const r of this.views(volume, view)) setViewHeld(this.#deps.catalog, volume, r.name, false);
+    this.#guardWindows.delete(volume);
+    this.#event('info', 'view.resumed', volume, 'view resumed', {
+      views: this.views(volume, view).map((r) => r.name),
+    });
+    this.wake(volume);
+    return this.views(volume, view);
+  }
+
+  /** setDelay changes the funnel delay; a shorter delay takes effect at once. */
+  setDelay(volume: string, delayMs: number, view?: string): ViewRow[] {
+    for (const r of this.views(volume, view)) setViewDelay(this.#deps.catalog, volume, r.name, delayMs);
+    this.#event('info', 'view.delay-changed', volume, 'view delay changed', {
+      delayMs,
+      views: this.views(volume, view).map((r) => r.name),
+    });
+    this.wake(volume);
+    return this.views(volume, view);
+  }
+
+  /** seqFor turns a moment into the seq it shows, refusing one older than the kept history. */
+  seqFor(volume: string, at: number): number {
+    this.views(volume);
+    const { catalog } = this.#deps;
+    const seq = seqAt(catalog, volume, at);
+    const floor = historyFloor(catalog, volume);
+    if (seq < floor) {
+      const oldest = producedAtOf(catalog, volume, floor);
+      throw new HindsightError(
+        'E_TIME_OUT_OF_RANGE',
+        `that moment is older than the history kept for ${volume}`,
+        {
+          hint: `the oldest moment kept is ${oldest === null ? 'unknown' : new Date(oldest).toISOString()}; a longer --history keeps more`,
+        },
+      );
+    }
+    return seq;
+  }
+
+  /** rewind holds the view(s) and moves them to the moment `at`. */
+  rewind(volume: string, at: number, view?: string) {
+    return this.#exclusively(async () => {
+      const seq = this.seqFor(volume, at);
+      const out = [];
+      for (const r of this.views(volume, view)) {
+        const loop = this.loop(volume, r.name);
+        await loop?.stop();
+        try {
+          const done = await rewindView(
+            { ...this.#deps, volume, view: r.name, root: r.root },
+            seq,
+            this.#deps.clock.now(),
+          );
+          out.push({ view: r.name, seq, ...done });
+        } finally {
+          loop?.start();
+        }
+      }
+      this.#event('info', 'view.rewound', volume, 'view rewound', { at, seq, views: out });
+      return { seq, at, views: out };
+    });
+  }
+
+  /** discard drops every stored change after the moment `at`, for good. */
+  discard(volume: string, at: number) {
+    return this.#exclusively(async () => {
+      const seq = this.seqFor(volume, at);
+      const discarded = discardAfter(this.#deps.catalog, volume, seq);
+      this.#event('warn', 'timeline.discarded', volume, 'changes discarded', { after: at, seq, discarded });
+      return { seq, discarded };
+    });
+  }
+
+  /** preview materializes the whole volume as of `at` into `into`, which must be new or empty. */
+  async preview(volume: string, at: number, into: string) {
+    const seq = this.seqFor(volume, at);
+    const dir = await this.#target(into, true);
+    const done = await applyStates(this.#deps.store, dir, [], liveAt(this.#deps.catalog, volume, seq));
+    this.#event('info', 'timeline.previewed', volume, 'volume previewed', { at, seq, into: dir, ...done });
+    return { seq, into: dir, ...done };
+  }
+
+  /** restore writes `path` (a file or a folder) as of `at` beneath `into`, at its path in the volume. */
+  async restore(volume: string, path: string, at: number, into: string) {
+    const rel = normalizeRel(path);
+    const seq = this.seqFor(volume, at);
+    const states = liveAt(this.#deps.catalog, volume, seq, rel);
+    if (states.length === 0) {
+      throw new HindsightError('E_RESTORE_NOTHING', `${path} did not exist in ${volume} at that moment`, {
+        hint: `look with: hindsight ls ${volume} --at T and hindsight timeline ${volume} --path '${path}'`,
+      });
+    }
+    const dir = await this.#target(into, false);
+    const done = await applyStates(this.#deps.store, dir, [], states);
+    this.#event('info', 'timeline.restored', volume, 'path restored', {
+      at,
+      seq,
+      path: rel,
+      into: dir,
+      ...done,
+    });
+    return { seq, into: dir, ...done };
+  }
+
+  /** list returns the entries of directory `path` ('' for the root) as of `at`. */
+  list(volume: string, at: number, path: string): { seq: number; entries: ListEntry[] } {
+    const rel = normalizeRel(path);
+    const seq = this.seqFor(volume, at);
+    const { catalog } = this.#deps;
+    if (rel !== '') {
+      const self = versionAt(catalog, volume, rel, seq);
+      if (!self)
+        throw new HindsightError('E_PATH_NOT_FOUND', `${path} did not exist in ${volume} at that moment`);
+      if (self.kind !== 'mkdir') return { seq, entries: [toEntry(self)] };
+    }
+    return { seq, entries: childrenAt(catalog, volume, seq, rel).map(toEntry) };
+  }
+
+  /** read yields the content of file `path` as of `at`, chunk by chunk. */
+  read(volume: string, at: number, path: string): { size: number; chunks: Iterable<Buffer> } {
+    const rel = normalizeRel(path);
+    const seq = this.seqFor(volume, at);
+    const v = versionAt(this.#deps.catalog, volume, rel, seq);
+    if (v?.kind !== 'put') {
+      throw new HindsightError('E_PATH_NOT_FOUND', `${path} was not a file in ${volume} at that moment`);
+    }
+    const store = this.#deps.store;
+    const list = v.chunks ?? Buffer.alloc(0);
+    return {
+      size: v.size,
+      chunks: (function* () {
+        for (let i = 0; i < list.length / HASH_BYTES; i++) yield store.readRaw(chunkHashAt(list, i));
+      })(),
+    };
+  }
+
+  /** timeline lists the changes between `since` and `until` (production time), with per-minute counts. */
+  timeline(volume: string, since: number, until: number, glob?: string) {
+    this.views(volume);
+    // A path matches when the glob (as an exclude) would leave it out.
+    const filter = glob ? new GlobFilter([], [glob]) : null;
+    const rows = this.#deps.catalog
+      .prepare(
+        'SELECT seq, produced_at, path, kind, size FROM versions WHERE volume = ? AND produced_at >= ? AND produced_at <= ? ORDER BY seq',
+      )
+      .iterate(volume, since, until) as Iterable<{
+      seq: number;
+      produced_at: number;
+      path: string;
+      kind: string;
+      size: number;
+    }>;
+    const changes: TimelineEntry[] = [];
+    const perMinute = new Map<number, number>();
+    let total = 0;
+    for (const r of rows) {
+      if (filter?.isCapturedPath(r.path, r.kind === 'mkdir' || r.kind === 'meta')) continue;
+      total++;
+      const minute = Math.floor(r.produced_at / MINUTE_MS) * MINUTE_MS;
+      perMinute.set(minute, (perMinute.get(minute) ?? 0) + 1);
+      if (changes.length < TIMELINE_LIMIT) {
+        changes.push({ seq: r.seq, at: r.produced_at, path: r.path, kind: r.kind, size: r.size });
+      }
+    }
+    return {
+      total,
+      truncated: total > changes.length,
+      changes,
+      perMinute: [...perMinute].map(([minute, count]) => ({ minute, count })),
+    };
+  }
+
+  /**
+   * onRecorded runs the mass-change guard after a batch was recorded: when deletes and rewrites
+   * of existing files within the guard window reach the configured share of the volume, every
+   * delayed view is held and an alert is raised. A person looks, then resumes (or rewinds and
+   * discards).
+   */
+  onRecorded(volume: string, counts: RecordedCounts): void {
+    const v = this.#deps.volumes.get(volume);
+    if (!v || counts.deletes + counts.rewrites === 0) return;
+    const { share, windowMs, minFiles } = v.spec.guard;
+    const now = this.#deps.funnel.now();
+    const window = (this.#guardWindows.get(volume) ?? []).filter((e) => e.at > now - windowMs);
+    window.push({ at: now, n: counts.deletes + counts.rewrites, deletes: counts.deletes });
+    this.#guardWindows.set(volume, window);
+    const touched = window.reduce((s, e) => s + e.n, 0);
+    if (touched < minFiles) return;
+    const deleted = window.reduce((s, e) => s + e.deletes, 0);
+    const files = this.#fileCount(volume) + deleted;
+    if (touched < share * files) return;
+    this.tripGuard(volume, 'mass change', { touched, files, share: touched / Math.max(files, 1), windowMs });
+  }
+
+  /** tripGuard holds every delayed view of the volume and raises the alert (once per trip). */
+  tripGuard(volume: string, why: string, data: Record<string, unknown>): void {
+    if (this.#deps.volumes.get(volume)?.role !== 'mirror') return;
+    const delayed = listViews(this.#deps.catalog, volume).filter((r) => r.delayMs > 0);
+    const newlyHeld = delayed.filter((r) => !r.held);
+    for (const r of newlyHeld)
+      setViewHeld(this.#deps.catalog, volume, r.name, true, 'guard', this.#deps.clock.now());
+    if (newlyHeld.length === 0 && delayed.length > 0) return;
+    this.#guardWindows.delete(volume);
+    this.#event('error', 'guard.tripped', volume, `mass-change guard: ${why}; delayed views held`, {
+      ...data,
+      reason: why,
+      held: newlyHeld.map((r) => r.name),
+      hint: `look with 'hindsight timeline ${volume}'; then 'hindsight resume ${volume}', or rewind and discard`,
+    });
+  }
+
+  /**
+   * collect prunes history beyond each volume's window and then removes chunks nothing
+   * references (versions and outbox alike). Volumes still seeding are left alone.
+   */
+  collect(): Promise<{ versions: number; store: CollectReport }> {
+    return this.#exclusively(async () => {
+      const { catalog, store, clock, seed } = this.#deps;
+      let versions = 0;
+      for (const v of this.#deps.volumes.list()) {
+        if (v.role !== 'mirror' || seed.pendingHead(v.name) !== null) continue;
+        versions += pruneVersions(
+          catalog,
+          v.name,
+          historyHorizon(catalog, v.name, v.spec.historyMs, clock.now()),
+        );
+      }
+      const report = await store.collect(liveChunks(catalog));
+      this.#event('info', 'gc.finished', undefined, 'garbage collected', { versions, ...report });
+      return { versions, store: report };
+    });
+  }
+
+  /** status describes every view of a mirrored volume with its funnel. */
+  status(volume: string): { views: ViewStatus[]; historyMs: number; oldestAt: number | null } {
+    const { catalog, clock, funnel } = this.#deps;
+    const v = this.#deps.volumes.get(volume)!;
+    const views = listViews(catalog, volume).map((r): ViewStatus => {
+      const f = catalog
+        .prepare(
+          'SELECT COUNT(*) AS n, SUM(size) AS bytes, MIN(received_at) AS oldest FROM versions WHERE volume = ? AND seq > ?',
+        )
+        .get(volume, r.appliedSeq) as { n: number; bytes: number | null; oldest: number | null };
+      const next = catalog
+        .prepare('SELECT received_mono FROM versions WHERE volume = ? AND seq > ? ORDER BY seq LIMIT 1')
+        .get(volume, r.appliedSeq) as { received_mono: number } | undefined;
+      return {
+        name: r.name,
+        root: r.root,
+        delayMs: r.delayMs,
+        appliedSeq: r.appliedSeq,
+        appliedAt: r.appliedSeq > 0 ? producedAtOf(catalog, volume, r.appliedSeq) : null,
+        held: r.held,
+        holdReason: r.holdReason,
+        heldSince: r.heldSince,
+        funnel: {
+          changes: f.n,
+          bytes: f.bytes ?? 0,
+          oldestReceivedAt: f.oldest,
+          nextDueAt:
+            next && !r.held ? clock.now() + Math.max(0, next.received_mono + r.delayMs - funnel.now()) : null,
+        },
+      };
+    });
+    const floor = historyFloor(catalog, volume);
+    const oldest = catalog
+      .prepare('SELECT MIN(produced_at) AS t FROM versions WHERE volume = ? AND seq >= ?')
+      .get(volume, floor) as { t: number | null };
+    return { views, historyMs: v.spec.historyMs, oldestAt: oldest.t };
+  }
+
+  #makeLoop(volume: string, view: ViewRow): ApplyLoop {
+    const applier = new ViewApplier({
+      catalog: this.#deps.catalog,
+      store: this.#deps.store,
+      events: this.#deps.events,
+      log: this.#deps.log.child(`apply.${volume}.${view.name}`),
+      funnelNow: () => this.#deps.funnel.now(),
+      volume,
+      view: view.name,
+      root: view.root,
+    });
+    return new ApplyLoop({
+      applier,
+      clock: this.#deps.clock,
+      log: this.#deps.log.child(`apply.${volume}`),
+      volume,
+    });
+  }
+
+  #fileCount(volume: string): number {
+    const row = this.#deps.catalog
+      .prepare(
+        `SELECT COUNT(*) AS n FROM versions WHERE volume = ? AND superseded_by IS NULL AND kind = 'put'`,
+      )
+      .get(volume) as { n: number };
+    return row.n;
+  }
+
+  /** #target checks a preview or restore destination: never inside a view, a new or empty directory for previews. */
+  async #target(into: string, mustBeEmpty: boolean): Promise<string> {
+    const dir = resolve(into);
+    for (const v of this.#deps.volumes.list()) {
+      const roots = v.role === 'mirror' ? listViews(this.#deps.catalog, v.name).map((r) => r.root) : [];
+      for (const root of roots) {
+        if (dir === root || dir.startsWith(root + sep) || root.startsWith(dir + sep)) {
+          throw new HindsightError('E_TARGET_IN_VIEW', `${dir} overlaps the view ${root} of ${v.name}`, {
+            hint: 'write previews and restores elsewhere; to move a view itself, use hindsight rewind',
+          });
+        }
+      }
+    }
+    await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+    if (mustBeEmpty && (await fsp.readdir(dir)).length > 0) {
+      throw new HindsightError('E_TARGET_NOT_EMPTY', `${dir} is not empty`, {
+        hint: 'preview into a new or empty directory; nothing was written',
+      });
+    }
+    return dir;
+  }
+
+  #self(v: VolumeRow): string {
+    return v.spec.mirrors.find((m) => resolve(m.path) === v.path)?.node ?? '';
+  }
+
+  #exclusively<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#exclusive.catch(() => {}).then(fn);
+    this.#exclusive = run;
+    return run;
+  }
+
+  #event(
+    level: 'info' | 'warn' | 'error',
+    type: Parameters<EventSink['emit']>[0]['type'],
+    volume: string | undefined,
+    msg: string,
+    data: Record<string, unknown>,
+  ): void {
+    this.#deps.log.info(msg, { volume, ...data });
+    this.#deps.events.emit({ level, type, volume, msg, data });
+  }
+}
+
+function toEntry(v: VersionRow): ListEntry {
+  return {
+    name: v.path.slice(v.path.lastIndexOf('/') + 1),
+    path: v.path,
+    kind: v.kind === 'put' ? 'file' : v.kind === 'symlink' ? 'symlink' : 'dir',
+    size: v.size,
+    mode: v.mode,
+    mtimeMs: v.mtimeMs,
+    target: v.target,
+    changedAt: v.producedAt,
+  };
+}
+
+/** normalizeRel turns a user's path in the volume ('/a/b/', 'a/b', '.', '') into 'a/b' or ''. */
+function normalizeRel(path: string): string {
+  const rel = path
+    .split('/')
+    .filter((p) => p !== '' && p !== '.')
+    .join('/');
+  if (rel !== '') checkRelativePath(rel);
+  return rel;
+}
