@@ -23,7 +23,18 @@ export class ApiClient {
     return this.#call<T>('POST', path, body);
   }
 
-  #call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  /** download writes the raw bytes a GET answers (a BinaryAnswer) to `out`. */
+  download(path: string, out: NodeJS.WritableStream): Promise<void> {
+    return this.#call<void>('GET', path, undefined, undefined, out);
+  }
+
+  #call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    signal?: AbortSignal,
+    out?: NodeJS.WritableStream,
+  ): Promise<T> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = { accept: 'application/json' };
     if (payload) {
@@ -47,6 +58,12 @@ export class ApiClient {
     }
     return new Promise<T>((resolve, reject) => {
       const req = request(options, (res) => {
+        if (out && res.statusCode === 200) {
+          res.on('error', reject);
+          res.pipe(out, { end: false });
+          res.on('end', () => resolve(undefined as T));
+          return;
+        }
         const parts: Buffer[] = [];
         res.on('data', (c: Buffer) => parts.push(c));
         res.on('error', reject);

@@ -7,6 +7,17 @@ export interface RouteContext {
   signal: AbortSignal;
 }
 
+/** BinaryAnswer is a route result sent as raw bytes (application/octet-stream), chunk by chunk. */
+export class BinaryAnswer {
+  readonly size: number;
+  readonly chunks: Iterable<Buffer>;
+
+  constructor(size: number, chunks: Iterable<Buffer>) {
+    this.size = size;
+    this.chunks = chunks;
+  }
+}
+
 /** Route maps a method and a path pattern (`:name` segments) to a handler returning JSON or text. */
 export interface Route {
   method: 'GET' | 'POST' | 'DELETE';

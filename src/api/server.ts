@@ -1,9 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
 import type { Logger } from '../sys/index.ts';
-import { findRoute, type Route } from './routes.ts';
+import { BinaryAnswer, findRoute, type Route } from './routes.ts';
 
 /** MAX_BODY_BYTES bounds a request body; the API takes small JSON documents only. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -70,7 +71,16 @@ async function handle(
       body,
       signal: ac.signal,
     });
-    if (typeof result === 'string') {
+    if (result instanceof BinaryAnswer) {
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(result.size),
+      });
+      for (const chunk of result.chunks) {
+        if (!res.write(chunk)) await once(res, 'drain');
+      }
+      res.end();
+    } else if (typeof result === 'string') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(result);
     } else {

@@ -52,6 +52,7 @@ export class VolumeCapture {
   readonly #reconciler: Reconciler;
   readonly #scanner: Scanner;
   readonly #guard: RootGuard;
+  readonly #rootListeners = new Set<(reason: string) => void>();
   readonly #dirty: DirtyPaths;
   readonly #listeners = new Set<(lastSeq: number) => void>();
   #abort: AbortController | undefined;
@@ -92,8 +93,22 @@ export class VolumeCapture {
       clock,
       volume,
     });
-    this.#guard = new RootGuard({ catalog, rows, events, volume, root });
+    this.#guard = new RootGuard({
+      catalog,
+      rows,
+      events,
+      volume,
+      root,
+      onStop: (reason) => {
+        for (const cb of this.#rootListeners) cb(reason);
+      },
+    });
     this.#dirty = new DirtyPaths({ settleMs: deps.settleMs });
+  }
+
+  /** onRootStop registers `cb` to be called when the root guard stops the volume (root emptied or missing). */
+  onRootStop(cb: (reason: string) => void): void {
+    this.#rootListeners.add(cb);
   }
 
   /**

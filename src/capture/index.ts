@@ -10,6 +10,12 @@ export {
 } from './file-rows.ts';
 export { GlobFilter } from './globs.ts';
 export { type ChangeDraft, Outbox, TRIM_PATH_SQL } from './outbox.ts';
-export { checkRoot, DEFAULT_ROOT_CHECK_MS, RootGuard, type RootProblem } from './root-guard.ts';
+export {
+  checkRoot,
+  DEFAULT_ROOT_CHECK_MS,
+  ROOT_REASON_PREFIX,
+  RootGuard,
+  type RootProblem,
+} from './root-guard.ts';
 export { Scanner, type ScanReport } from './scan.ts';
 export { DEFAULT_SETTLE_MS, DirtyPaths } from './watch.ts';

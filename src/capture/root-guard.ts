@@ -61,7 +61,17 @@ export class RootGuard {
   readonly #state: StatementSync;
   readonly #setState: StatementSync;
 
-  constructor(deps: { catalog: Catalog; rows: FileRows; events: EventSink; volume: string; root: string }) {
+  readonly #onStop: (reason: string) => void;
+
+  constructor(deps: {
+    catalog: Catalog;
+    rows: FileRows;
+    events: EventSink;
+    volume: string;
+    root: string;
+    onStop?: (reason: string) => void;
+  }) {
+    this.#onStop = deps.onStop ?? (() => {});
     this.#rows = deps.rows;
     this.#events = deps.events;
     this.#volume = deps.volume;
@@ -91,6 +101,7 @@ export class RootGuard {
           msg: 'volume root cannot be trusted; capture of the volume is stopped',
           data: { root: this.#root, reason: problem.reason },
         });
+        this.#onStop(problem.reason);
       }
       return false;
     }

@@ -1,16 +1,28 @@
 import { errorMessage, isHindsightError } from '../core/index.ts';
 
 /** COMMANDS maps each subcommand to the module that runs it (one file per command). */
-const COMMANDS: Record<string, () => Promise<{ run: (argv: string[]) => Promise<number> }>> = {
-  init: () => import('./init.ts'),
-  join: () => import('./join.ts'),
-  invite: () => import('./invite.ts'),
-  agent: () => import('./agent.ts'),
-  volume: () => import('./volume.ts'),
-  status: () => import('./status.ts'),
-  events: () => import('./events.ts'),
-  verify: () => import('./verify.ts'),
-};
+const COMMANDS: Record<string, () => Promise<{ run: (argv: string[], command: string) => Promise<number> }>> =
+  {
+    init: () => import('./init.ts'),
+    join: () => import('./join.ts'),
+    invite: () => import('./invite.ts'),
+    agent: () => import('./agent.ts'),
+    volume: () => import('./volume.ts'),
+    status: () => import('./status.ts'),
+    events: () => import('./events.ts'),
+    verify: () => import('./verify.ts'),
+    gc: () => import('./gc.ts'),
+    delay: () => import('./funnel.ts'),
+    hold: () => import('./funnel.ts'),
+    resume: () => import('./funnel.ts'),
+    rewind: () => import('./funnel.ts'),
+    discard: () => import('./funnel.ts'),
+    timeline: () => import('./past.ts'),
+    ls: () => import('./past.ts'),
+    cat: () => import('./past.ts'),
+    preview: () => import('./past.ts'),
+    restore: () => import('./past.ts'),
+  };
 
 const HELP = `hindsight — a standby server with a time funnel
 
@@ -24,6 +36,13 @@ usage: hindsight COMMAND [options]
   status    show volumes, positions, lag and links (--json for scripts)
   events    show the event log (--follow, --json)
   verify    re-read and re-hash every stored chunk
+  gc        prune history beyond its window and remove unreferenced chunks now
+
+On a mirror (T is ISO-8601 or relative: "10 minutes ago", "-10m"):
+  delay     change a volume's funnel delay        hold / resume   stop / restart applying
+  rewind    move the view to T (back or forward)  discard         drop stored changes after T
+  timeline  what changed when                     ls / cat        browse the volume as of T
+  preview   the whole volume as of T into a dir   restore         files or folders as of T
 
 Every command takes --state DIR (default $HINDSIGHT_STATE, /var/lib/hindsight as root,
 else ~/.local/state/hindsight) and --help. See docs/commands.md.
@@ -40,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`hindsight: unknown command "${name}"\n\n${HELP}`);
     return 2;
   }
-  return (await load()).run(rest);
+  return (await load()).run(rest, name);
 }
 
 main(process.argv.slice(2)).then(

@@ -1,4 +1,5 @@
-import type { StatusReport } from '../daemon/index.ts';
+import { formatDuration, formatMoment } from '../core/index.ts';
+import type { StatusReport, ViewStatus } from '../daemon/index.ts';
 import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
 
 const USAGE = 'hindsight status [--state DIR] [--json]';
@@ -43,6 +44,11 @@ export function formatStatus(s: StatusReport): string {
       out.push(
         `  ← ${v.from}: ${v.link}, received seq ${v.receivedSeq}, applied seq ${v.appliedSeq}${lag}, ${formatBytes(v.bytesReceived ?? 0)} received`,
       );
+      for (const view of v.views ?? []) out.push(...formatView(view, s.now));
+      if (v.historyMs !== undefined) {
+        const oldest = v.oldestAt ? `, oldest moment kept ${formatMoment(v.oldestAt)}` : '';
+        out.push(`  history ${formatDuration(v.historyMs)}${oldest}`);
+      }
     }
   }
   for (const p of s.peers) {
@@ -53,6 +59,25 @@ export function formatStatus(s: StatusReport): string {
     out.push(`peer ${p.node} (${p.direction}): ${p.link}${rtt}`);
   }
   return `${out.join('\n')}\n`;
+}
+
+/** formatView renders one view of a mirrored volume and its funnel. */
+function formatView(view: ViewStatus, now: number): string[] {
+  const shows =
+    view.appliedAt === null ? 'empty' : `shows ${formatMoment(view.appliedAt)} (seq ${view.appliedSeq})`;
+  const held = view.held
+    ? `  HELD (${view.holdReason})${view.heldSince ? ` since ${formatMoment(view.heldSince)}` : ''}`
+    : '';
+  const f = view.funnel;
+  const due =
+    f.nextDueAt === null
+      ? ''
+      : `, next due ${f.nextDueAt <= now ? 'now' : `in ${formatDuration(f.nextDueAt - now)}`}`;
+  const oldest = f.oldestReceivedAt === null ? '' : `, oldest received ${formatMoment(f.oldestReceivedAt)}`;
+  return [
+    `  view ${view.name}  ${view.root}  delay ${formatDuration(view.delayMs)}  ${shows}${held}`,
+    `    funnel: ${f.changes} changes, ${formatBytes(f.bytes)}${oldest}${due}`,
+  ];
 }
 
 /** formatBytes renders a byte count with a binary unit. */

@@ -1,10 +1,14 @@
-import { HindsightError, type VolumeSpec } from '../core/index.ts';
+import { HindsightError, parseDuration, type VolumeSpec } from '../core/index.ts';
 import type { VolumeRow } from '../daemon/index.ts';
 import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
 
 const USAGE =
-  'hindsight volume add NAME --path DIR --primary NODE --mirror NODE:DIR [--mirror NODE:DIR]... [--include GLOB]... [--exclude GLOB]... [--state DIR] [--json]\n' +
+  'hindsight volume add NAME --path DIR --primary NODE --mirror NODE:DIR [--mirror NODE:DIR]... [--delay D] [--history D]\n' +
+  '       [--view NODE:NAME:DIR[@DELAY]]... [--guard-share FRACTION] [--guard-window D] [--guard-min N]\n' +
+  '       [--include GLOB]... [--exclude GLOB]... [--state DIR] [--json]\n' +
   '       hindsight volume list [--state DIR] [--json]';
+
+type ExtraView = { name: string; path: string; delayMs: number };
 
 /** volume adds and lists protected data sets. */
 export async function run(argv: string[]): Promise<number> {
@@ -17,6 +21,12 @@ export async function run(argv: string[]): Promise<number> {
       mirror: { type: 'string', multiple: true },
       include: { type: 'string', multiple: true },
       exclude: { type: 'string', multiple: true },
+      delay: { type: 'string' },
+      history: { type: 'string' },
+      view: { type: 'string', multiple: true },
+      'guard-share': { type: 'string' },
+      'guard-window': { type: 'string' },
+      'guard-min': { type: 'string' },
     },
     USAGE,
     true,
@@ -39,11 +49,27 @@ export async function run(argv: string[]): Promise<number> {
       hint: `usage: ${USAGE}`,
     });
   }
+  const delayMs = values.delay ? parseDuration(values.delay) : 0;
   const mirrors = values.mirror.map((m) => {
     const i = m.indexOf(':');
     if (i <= 0 || i === m.length - 1) throw new HindsightError('E_USAGE', `--mirror ${m}: expected NODE:DIR`);
-    return { node: m.slice(0, i), path: m.slice(i + 1) };
+    return { node: m.slice(0, i), path: m.slice(i + 1), delayMs, views: [] as ExtraView[] };
   });
+  for (const spec of values.view ?? []) {
+    const m = /^([^:]+):([^:]+):(\/[^@]*)(?:@(.+))?$/.exec(spec);
+    const mirror = m && mirrors.find((x) => x.node === m[1]);
+    if (!m || !mirror) {
+      throw new HindsightError(
+        'E_USAGE',
+        `--view ${spec}: expected NODE:NAME:DIR[@DELAY] for a node given with --mirror`,
+      );
+    }
+    mirror.views.push({ name: m[2], path: m[3], delayMs: m[4] ? parseDuration(m[4]) : 0 });
+  }
+  const guard: Record<string, number> = {};
+  if (values['guard-share'] !== undefined) guard.share = Number(values['guard-share']);
+  if (values['guard-window'] !== undefined) guard.windowMs = parseDuration(values['guard-window']);
+  if (values['guard-min'] !== undefined) guard.minFiles = Number(values['guard-min']);
   const { volume } = await client.post<{ volume: VolumeSpec }>('/v1/volumes', {
     name: positionals[0],
     path: values.path,
@@ -51,6 +77,8 @@ export async function run(argv: string[]): Promise<number> {
     mirrors,
     include: values.include ?? [],
     exclude: values.exclude ?? [],
+    historyMs: values.history ? parseDuration(values.history) : undefined,
+    guard,
   });
   if (values.json) printJson(volume);
   else

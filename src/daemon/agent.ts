@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import type { Server } from 'node:tls';
-import { GlobFilter, Outbox, VolumeCapture } from '../capture/index.ts';
+import { GlobFilter, Outbox, ROOT_REASON_PREFIX, VolumeCapture } from '../capture/index.ts';
 import {
   type Clock,
   DEFAULT_GUARD,
@@ -282,6 +282,10 @@ export class Agent {
       capture.onAppended(() => {
         for (const m of v.spec.mirrors) this.links.get(m.node)?.wake(v.name);
       });
+      // Declaring the volume again carries the root alert to the mirrors, which hold their delayed views.
+      capture.onRootStop(() => {
+        for (const m of v.spec.mirrors) this.links.get(m.node)?.addVolume(v.spec);
+      });
       this.captures.set(v.name, capture);
       capture.start().catch((err) => {
         this.events.emit({
@@ -386,6 +390,10 @@ export class Agent {
       },
       volumesFor: (name) => this.volumes.specsMirroredBy(name),
       epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
+      rootAlertOf: (volume) => {
+        const row = this.volumes.get(volume);
+        return row?.state === 'stopped' && row.reason?.startsWith(ROOT_REASON_PREFIX) ? row.reason : null;
+      },
       members: () => this.#membersWithSelf(),
       mergeMembers: (list) => this.members.merge(list),
     });
@@ -414,6 +422,8 @@ export class Agent {
         },
         epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
         onVersions: (volume) => this.mirrorViews.wake(volume),
+        onRootAlert: (volume, reason) =>
+          this.mirrorViews.tripGuard(volume, 'the primary cannot trust its root', { reason }),
         members: () => this.#membersWithSelf(),
         mergeMembers: (list) => this.members.merge(list),
       },

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
-import type { Route } from '../api/index.ts';
-import { HindsightError } from '../core/index.ts';
+import { BinaryAnswer, type Route } from '../api/index.ts';
+import { HindsightError, parseDuration, parseMoment } from '../core/index.ts';
 import type { Agent, VolumeInput } from './agent.ts';
 import { metricsText } from './metrics.ts';
 
@@ -55,6 +55,97 @@ export function apiRoutes(agent: Agent): Route[] {
       },
     },
     { method: 'GET', path: '/metrics', handler: () => metricsText(agent.status()) },
+    ...timelineRoutes(agent),
+  ];
+}
+
+/** timelineRoutes are the funnel and the past of a mirrored volume (docs/api.md, "Timeline"). */
+function timelineRoutes(agent: Agent): Route[] {
+  const views = agent.mirrorViews;
+  const moment = (text: unknown, what: string): number => {
+    if (typeof text !== 'string' || text === '') {
+      throw new HindsightError('E_API_BAD_REQUEST', `${what} is required`, {
+        hint: 'e.g. "10 minutes ago" or 2026-11-22T14:03',
+      });
+    }
+    return parseMoment(text, agent.clock.now());
+  };
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  const body = (ctx: { body: unknown }) => (ctx.body ?? {}) as Record<string, unknown>;
+  return [
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/hold',
+      handler: (c) => ({ views: views.hold(c.params.name, str(body(c).view)) }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/resume',
+      handler: (c) => ({ views: views.resume(c.params.name, str(body(c).view)) }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/delay',
+      handler: (c) => {
+        const delay = str(body(c).delay);
+        if (!delay)
+          throw new HindsightError('E_API_BAD_REQUEST', 'delay is required', { hint: 'e.g. 30m, 4h, 0' });
+        return { views: views.setDelay(c.params.name, parseDuration(delay), str(body(c).view)) };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/rewind',
+      handler: (c) => views.rewind(c.params.name, moment(body(c).to, 'to'), str(body(c).view)),
+    },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/discard',
+      handler: (c) => views.discard(c.params.name, moment(body(c).after, 'after')),
+    },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/preview',
+      handler: (c) => {
+        const into = str(body(c).into);
+        if (!into) throw new HindsightError('E_API_BAD_REQUEST', 'into is required');
+        return views.preview(c.params.name, moment(body(c).at, 'at'), into);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/restore',
+      handler: (c) => {
+        const { path, into } = { path: str(body(c).path), into: str(body(c).into) };
+        if (!path || !into) throw new HindsightError('E_API_BAD_REQUEST', 'path and into are required');
+        return views.restore(c.params.name, path, moment(body(c).at, 'at'), into);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/volumes/:name/timeline',
+      handler: ({ params, query }) => {
+        const now = agent.clock.now();
+        const since = query.get('since') ? moment(query.get('since'), 'since') : 0;
+        const until = query.get('until') ? moment(query.get('until'), 'until') : now;
+        return views.timeline(params.name, since, until, query.get('path') ?? undefined);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/volumes/:name/ls',
+      handler: ({ params, query }) =>
+        views.list(params.name, moment(query.get('at'), 'at'), query.get('path') ?? ''),
+    },
+    {
+      method: 'GET',
+      path: '/v1/volumes/:name/cat',
+      handler: ({ params, query }) => {
+        const file = views.read(params.name, moment(query.get('at'), 'at'), query.get('path') ?? '');
+        return new BinaryAnswer(file.size, file.chunks);
+      },
+    },
+    { method: 'POST', path: '/v1/gc', handler: () => views.collect() },
   ];
 }
 

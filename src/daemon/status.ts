@@ -1,4 +1,5 @@
 import type { Agent } from './agent.ts';
+import type { ViewStatus } from './mirror-views.ts';
 
 /** MirrorStatus is one mirror of a primary volume, as the primary sees it. */
 export interface MirrorStatus {
@@ -29,6 +30,10 @@ export interface VolumeStatus {
   /** The primary's last seq as last heard (mirror side), and how far this mirror is behind it. */
   primarySeq?: number | null;
   lagChanges?: number | null;
+  /** Mirror side: every view with its funnel, the history window and its oldest kept moment. */
+  views?: ViewStatus[];
+  historyMs?: number;
+  oldestAt?: number | null;
 }
 
 /** PeerStatus is one live peer link with its measurements. */
@@ -108,6 +113,7 @@ export function buildStatus(agent: Agent): StatusReport {
         bytesReceived: agent.receiveStats.get(v.name)?.bytesReceived ?? 0,
         primarySeq,
         lagChanges: primarySeq === null ? null : Math.max(0, primarySeq - (received?.seq ?? 0)),
+        ...agent.mirrorViews.status(v.name),
       });
     }
   }

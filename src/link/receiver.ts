@@ -54,6 +54,8 @@ export interface ReceiverDeps {
   epochOf: (volume: string) => number;
   /** Called after versions were committed, to wake the apply loop. */
   onVersions: (volume: string) => void;
+  /** Called when the primary declares that the volume's root cannot be trusted (emptied, missing). */
+  onRootAlert: (volume: string, reason: string) => void;
   members: () => Member[];
   mergeMembers: (members: Member[]) => void;
 }
@@ -193,6 +195,7 @@ export class PrimarySession {
       const st = this.stats.get(spec.name) ?? { from: this.peer, bytesReceived: 0, primarySeq: null };
       st.primarySeq = head;
       this.stats.set(spec.name, st);
+      if (typeof h.rootAlert === 'string') this.#deps.onRootAlert(spec.name, h.rootAlert.slice(0, 500));
       await conn.send(MSG.VOLUME_READY, { volume: spec.name, epoch: pos.epoch, seq: pos.seq });
     } catch (err) {
       const code = isHindsightError(err) ? err.code : 'E_VOLUME_REFUSED';

@@ -198,6 +198,7 @@ export class MirrorLink {
       spec,
       epoch: this.#deps.epochOf(spec.name),
       head: this.#deps.outbox.lastSeq(spec.name),
+      rootAlert: this.#deps.rootAlertOf(spec.name),
     });
   }
 
@@ -333,6 +334,8 @@ export interface MirrorLinkDeps {
   dial: (peer: string, signal: AbortSignal) => Promise<TLSSocket>;
   volumesFor: (peer: string) => VolumeSpec[];
   epochOf: (volume: string) => number;
+  /** Why the volume's root cannot be trusted on this primary (root guard), or null: the mirror holds its delayed views. */
+  rootAlertOf: (volume: string) => string | null;
   members: () => Member[];
   mergeMembers: (members: Member[]) => void;
 }
