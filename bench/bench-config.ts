@@ -3,10 +3,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** ScenarioId names one benchmark scenario (see docs/benchmarks.md). */
-export type ScenarioId = 'large' | 'small' | 'delta' | 'latency' | 'sustained';
+export type ScenarioId = 'large' | 'small' | 'delta' | 'latency' | 'sustained' | 'rewind';
 
 /** ALL_SCENARIOS lists the scenarios in the order they run. */
-export const ALL_SCENARIOS: ScenarioId[] = ['large', 'small', 'delta', 'latency', 'sustained'];
+export const ALL_SCENARIOS: ScenarioId[] = ['large', 'small', 'delta', 'latency', 'sustained', 'rewind'];
 
 /** BenchConfig is everything a benchmark run reads from the environment. */
 export interface BenchConfig {
@@ -22,12 +22,12 @@ export interface BenchConfig {
   latencySamples: number;
   /** samples of lsyncd with its default 15 s delay ($BENCH_LSYNCD_DEFAULT_SAMPLES, default 3). */
   lsyncdDefaultSamples: number;
-  tools: { rsync: boolean; lsyncd: boolean };
+  tools: { rsync: boolean; lsyncd: boolean; restic: boolean };
 }
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
-/** readBenchConfig builds the BenchConfig from the environment and looks for rsync and lsyncd. */
+/** readBenchConfig builds the BenchConfig from the environment and looks for rsync, lsyncd and restic. */
 export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
   const num = (name: string, fallback: number) => {
     const v = env[name];
@@ -36,7 +36,7 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${v}`);
     return n;
   };
-  // BENCH_SKIP_TOOLS=rsync,lsyncd runs as if they were missing, to check the skipping path.
+  // BENCH_SKIP_TOOLS=rsync,lsyncd,restic runs as if they were missing, to check the skipping path.
   const skip = (env.BENCH_SKIP_TOOLS ?? '').split(',');
   const only = (env.BENCH_ONLY ?? '').split(',').filter((s) => s !== '');
   for (const s of only) {
@@ -53,6 +53,7 @@ export function readBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     tools: {
       rsync: !skip.includes('rsync') && hasTool('rsync', ['--version']),
       lsyncd: !skip.includes('lsyncd') && hasTool('lsyncd', ['--version']),
+      restic: !skip.includes('restic') && hasTool('restic', ['version']),
     },
   };
 }

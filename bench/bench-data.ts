@@ -12,6 +12,7 @@ export interface DataSet {
 
 const MIB = 1024 * 1024;
 const SMALL_PER_DIR = 1000;
+const VOLUME_PER_DIR = 100;
 
 /**
  * largeFiles returns ~2 GiB (× scale) of random data in 20 files, generated once per scale and
@@ -51,6 +52,32 @@ export async function deltaFile(config: BenchConfig, dir: string): Promise<DataS
   const size = scaled(config, 1024 * MIB, 4096 * 100);
   await writeRandomFile(path.join(dir, 'big.bin'), size, createRng(config.seed + 2));
   return { dir, files: 1, bytes: size };
+}
+
+/**
+ * volumeFiles writes a fresh volume of 100,000 (× scale) random files of 1–4 KiB into `dir`, 100
+ * to a directory (~1,000 directories, grouped 100 to a parent); the run edits it, so it is not
+ * cached. `relPath(i)` names file i, for a scenario that picks files to change.
+ */
+export async function volumeFiles(config: BenchConfig, dir: string): Promise<DataSet> {
+  rmSync(dir, { recursive: true, force: true });
+  const count = scaled(config, 100_000, 100);
+  const rng = createRng(config.seed + 6);
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    if (i % VOLUME_PER_DIR === 0) mkdirSync(path.join(dir, path.dirname(volumeFile(i))), { recursive: true });
+    const size = rng.int(1024, 4096);
+    await writeSmallFile(path.join(dir, volumeFile(i)), size, rng);
+    bytes += size;
+  }
+  return { dir, files: count, bytes };
+}
+
+/** volumeFile is the path of file `i` of volumeFiles, relative to the volume. */
+export function volumeFile(i: number): string {
+  const sub = Math.floor(i / VOLUME_PER_DIR);
+  const top = String(Math.floor(sub / VOLUME_PER_DIR)).padStart(2, '0');
+  return `t${top}/d${String(sub).padStart(4, '0')}/f${String(i).padStart(6, '0')}.dat`;
 }
 
 async function cached(dir: string, make: () => Promise<DataSet>): Promise<DataSet> {

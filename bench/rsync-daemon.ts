@@ -94,10 +94,23 @@ export class RsyncDaemon {
   }
 }
 
-/** run runs a command to completion, returning stdout+stderr, and kills it past `timeoutMs`. */
-export function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
+/**
+ * run runs a command to completion, returning stdout+stderr, and kills it past `timeoutMs`;
+ * `env` is added to this process's environment.
+ */
+export function run(
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+    });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));

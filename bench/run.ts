@@ -12,6 +12,7 @@ import { type BenchRow, failedRow, formatTable } from './bench-report.ts';
 import { benchLargeCopy, benchSmallCopy } from './copy-scenarios.ts';
 import { benchDelta } from './delta-scenario.ts';
 import { benchLatency, benchSustained } from './latency-scenarios.ts';
+import { benchRewind } from './rewind-scenario.ts';
 import { RsyncDaemon } from './rsync-daemon.ts';
 import type { ScenarioContext } from './scenario-context.ts';
 
@@ -21,6 +22,7 @@ const SCENARIOS: Record<ScenarioId, (ctx: ScenarioContext) => Promise<BenchRow[]
   delta: benchDelta,
   latency: benchLatency,
   sustained: benchSustained,
+  rewind: benchRewind,
 };
 const CLEANUP_TIMEOUT_MS = 30_000;
 

@@ -3,11 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { isCaughtUp } from './status-json.ts';
+import { TestClockFile } from './test-clock.ts';
 import { startNode, type TestNode } from './test-node.ts';
 import { waitFor } from './wait.ts';
 
 export { type CliResult, freePort, HINDSIGHT_BIN, runCli } from './cli-process.ts';
 export * from './status-json.ts';
+export { TestClockFile } from './test-clock.ts';
 export { type StartNodeOptions, startNode, TestNode } from './test-node.ts';
 export { diffListings, hashFile, type TreeRecord, treeHash, treeListing } from './tree-hash.ts';
 export { waitConverged, waitFor, withDeadline } from './wait.ts';
@@ -26,6 +28,8 @@ export interface ClusterOptions {
   keepDir?: boolean;
   /** where to create the base directory; default the OS temp directory. */
   parentDir?: string;
+  /** run every agent and CLI call on a test clock (see TestClockFile) */
+  testClock?: boolean;
 }
 
 /**
@@ -35,9 +39,12 @@ export interface ClusterOptions {
 export class Cluster {
   readonly baseDir: string;
   readonly nodes: TestNode[] = [];
+  /** The shared test clock, when the cluster was made with `testClock`. */
+  readonly clock: TestClockFile | undefined;
 
-  constructor(baseDir: string) {
+  constructor(baseDir: string, clock?: TestClockFile) {
     this.baseDir = baseDir;
+    this.clock = clock;
   }
 
   /** node returns the node called `name`, or throws. */
@@ -49,7 +56,13 @@ export class Cluster {
 
   /** add creates and starts one more node (init for the first, join to the first otherwise). */
   async add(name: string, options: { api?: boolean } = {}): Promise<TestNode> {
-    const node = await startNode({ name, baseDir: this.baseDir, api: options.api, join: this.nodes[0] });
+    const node = await startNode({
+      name,
+      baseDir: this.baseDir,
+      api: options.api,
+      join: this.nodes[0],
+      env: this.clock?.env,
+    });
     this.nodes.push(node);
     return node;
   }
@@ -62,9 +75,26 @@ export class Cluster {
   /** addVolume runs `volume add` on the primary node. */
   async addVolume(
     name: string,
-    spec: { path: string; primary: string; mirrors: MirrorSpec[]; include?: string[]; exclude?: string[] },
+    spec: {
+      path: string;
+      primary: string;
+      mirrors: MirrorSpec[];
+      include?: string[];
+      exclude?: string[];
+      /** further `volume add` options, e.g. ['--delay', '1h'] */
+      extra?: string[];
+    },
   ): Promise<void> {
-    const args = ['volume', 'add', name, '--path', spec.path, '--primary', spec.primary];
+    const args = [
+      'volume',
+      'add',
+      name,
+      '--path',
+      spec.path,
+      '--primary',
+      spec.primary,
+      ...(spec.extra ?? []),
+    ];
     for (const m of spec.mirrors) args.push('--mirror', `${m.node}:${m.dir}`);
     for (const g of spec.include ?? []) args.push('--include', g);
     for (const g of spec.exclude ?? []) args.push('--exclude', g);
@@ -118,7 +148,7 @@ export async function withCluster<T>(
   options: ClusterOptions = {},
 ): Promise<T> {
   const baseDir = mkdtempSync(path.join(options.parentDir ?? os.tmpdir(), 'hindsight-e2e-'));
-  const cluster = new Cluster(baseDir);
+  const cluster = new Cluster(baseDir, options.testClock ? new TestClockFile(baseDir) : undefined);
   let failed = true;
   try {
     for (const name of names) await cluster.add(name, { api: options.api });

@@ -25,6 +25,16 @@ export interface VolumeStatus {
   appliedSeq?: number;
   link?: string;
   bytesReceived?: number;
+  /** mirror only: the views with their funnels. */
+  views?: {
+    name: string;
+    root: string;
+    delayMs: number;
+    appliedSeq: number;
+    held: boolean;
+    holdReason: string | null;
+    funnel: { changes: number; bytes: number };
+  }[];
 }
 
 /** PeerStatus is one peer of a node in `status --json`. */

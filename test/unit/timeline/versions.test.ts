@@ -44,6 +44,29 @@ describe('recordVersions', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  // Regression: a fractional clock offset once made produced_at a REAL and every batch was refused.
+  it('keeps production time whole, corrected by the clock offset, never decreasing and never after receipt', () => {
+    const receipt = (wallMs: number, clockOffsetMs: number) => ({ wallMs, funnelMs: wallMs, clockOffsetMs });
+    inTransaction(catalog, () =>
+      recordVersions(catalog, [mk(1, 'a', 'put', { capturedAt: 5000 })], receipt(9000, 1000.4), 'alpha'),
+    );
+    inTransaction(catalog, () =>
+      recordVersions(catalog, [mk(2, 'b', 'put', { capturedAt: 4000 })], receipt(9100, 0.25), 'alpha'),
+    );
+    inTransaction(catalog, () =>
+      recordVersions(catalog, [mk(3, 'c', 'put', { capturedAt: 99_000 })], receipt(9200, 0), 'alpha'),
+    );
+    const rows = catalog.prepare('SELECT seq, produced_at FROM versions ORDER BY seq').all();
+    assert.deepEqual(
+      rows.map((r) => ({ ...r })),
+      [
+        { seq: 1, produced_at: 4000 },
+        { seq: 2, produced_at: 4000 },
+        { seq: 3, produced_at: 9200 },
+      ],
+    );
+  });
+
   it('stores versions and links each to the next version of its path', () => {
     record([mk(1, 'a'), mk(2, 'b'), mk(3, 'a', 'meta', { chunks: null, size: 0 })]);
     record([mk(4, 'a', 'delete', { mode: 0 })]);
