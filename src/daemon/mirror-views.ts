@@ -63,6 +63,8 @@ export interface ViewStatus {
   held: boolean;
   holdReason: string | null;
   heldSince: number | null;
+  /** A rewind is moving the view (or was interrupted and is finished at start). */
+  moving: boolean;
   funnel: { changes: number; bytes: number; oldestReceivedAt: number | null; nextDueAt: number | null };
 }
 
@@ -381,7 +383,8 @@ export class MirrorViews {
     const newlyHeld = delayed.filter((r) => !r.held);
     for (const r of newlyHeld)
       setViewHeld(this.#deps.catalog, volume, r.name, true, 'guard', this.#deps.clock.now());
-    if (newlyHeld.length === 0 && delayed.length > 0) return;
+    // Without delayed views there is nothing to protect; with all of them held, nothing new to say.
+    if (newlyHeld.length === 0) return;
     this.#guardWindows.delete(volume);
     this.#event('error', 'guard.tripped', volume, `mass-change guard: ${why}; delayed views held`, {
       ...data,
@@ -435,6 +438,7 @@ export class MirrorViews {
         held: r.held,
         holdReason: r.holdReason,
         heldSince: r.heldSince,
+        moving: r.movingFrom !== null,
         funnel: {
           changes: f.n,
           bytes: f.bytes ?? 0,

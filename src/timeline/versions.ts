@@ -105,7 +105,10 @@ export function recordVersions(
       const row = lastProduced.get(c.volume, c.seq) as { produced_at: number } | undefined;
       floor = row?.produced_at ?? 0;
     }
-    const producedAt = Math.max(floor, Math.min(Math.round(c.capturedAt - receipt.clockOffsetMs), receipt.wallMs));
+    const producedAt = Math.max(
+      floor,
+      Math.min(Math.round(c.capturedAt - receipt.clockOffsetMs), receipt.wallMs),
+    );
     produced.set(c.volume, producedAt);
     const before = previousKind.get(c.volume, c.path, c.seq) as { kind: string } | undefined;
     const result = insert.run(

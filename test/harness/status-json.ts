@@ -33,6 +33,7 @@ export interface VolumeStatus {
     appliedSeq: number;
     held: boolean;
     holdReason: string | null;
+    moving: boolean;
     funnel: { changes: number; bytes: number };
   }[];
 }

@@ -64,6 +64,11 @@ export class TestNode {
     return this.isRunning ? this.child?.pid : undefined;
   }
 
+  /** waitExit resolves once the agent process has exited (for whatever reason). */
+  waitExit(): Promise<void> {
+    return this.exited;
+  }
+
   /** isRunning tells whether the agent process has not exited yet. */
   get isRunning(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
