@@ -44,6 +44,7 @@ export async function benchRewind(ctx: ScenarioContext): Promise<BenchRow[]> {
   const pair = await HindsightPair.start(path.join(ctx.runDir, 'pair'));
   ctx.defer(() => pair.close());
   const view = pair.mirrorDir(VOLUME);
+  ctx.log('rewind: mirroring the volume (initial copy, not part of the figures)');
   const copyStarted = performance.now();
   await pair.addVolume(VOLUME, source);
   const copiedAt = await pair.waitCaughtUp(VOLUME, {

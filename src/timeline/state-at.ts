@@ -31,7 +31,9 @@ export function producedAtOf(catalog: Catalog, volume: string, seq: number): num
  */
 export function versionAt(catalog: Catalog, volume: string, path: string, seq: number): VersionRow | null {
   const row = catalog
-    .prepare('SELECT * FROM versions WHERE volume = ? AND path = ? AND seq <= ? ORDER BY seq DESC LIMIT 1')
+    .prepare(
+      'SELECT * FROM versions INDEXED BY versions_by_path WHERE volume = ? AND path = ? AND seq <= ? ORDER BY seq DESC LIMIT 1',
+    )
     .get(volume, path, seq) as Record<string, unknown> | undefined;
   return row ? asState(toVersionRow(row)) : null;
 }

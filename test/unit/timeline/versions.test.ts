@@ -5,7 +5,13 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { type Change, isHindsightError } from '../../../src/core/index.ts';
 import { type Catalog, inTransaction, openCatalog } from '../../../src/store/index.ts';
-import { headSeq, receivedPosition, recordVersions, versionsAfter } from '../../../src/timeline/index.ts';
+import {
+  headSeq,
+  PREVIOUS_VERSION_SQL,
+  receivedPosition,
+  recordVersions,
+  versionsAfter,
+} from '../../../src/timeline/index.ts';
 
 const HASH = Buffer.alloc(32, 7);
 
@@ -164,4 +170,20 @@ describe('recordVersions', () => {
       assert.equal(receivedPosition(catalog, 'vol'), null);
     });
   }
+});
+
+// Regression: the previous-version lookup walked the primary key through every earlier version,
+// so an initial copy of 100,000 files slowed to a crawl. The plan must use the path index.
+describe('previous-version lookup', () => {
+  it('searches by path, not by scanning seqs', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hindsight-plan-'));
+    const catalog = openCatalog(path.join(dir, 'catalog.db'));
+    try {
+      const plan = catalog.prepare(`EXPLAIN QUERY PLAN ${PREVIOUS_VERSION_SQL}`).all('v', 'a', 10);
+      assert.match(JSON.stringify(plan), /versions_by_path/);
+    } finally {
+      catalog.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
