@@ -204,6 +204,12 @@ export class VolumeCapture {
     if (this.#rescanWhy !== undefined) {
       const why = this.#rescanWhy;
       const waiters = this.#scanWaiters.splice(0);
+      if (why === 'directory moved' && this.#watch) {
+        // inotify keeps reporting events inside a moved directory under its old path, so they
+        // would never reach the new one: subscribe afresh first, then the scan covers the gap.
+        await this.#closeWatch();
+        await this.#openWatch();
+      }
       try {
         const started = clock.monotonic();
         const report = await this.#scanner.scan(why, signal);

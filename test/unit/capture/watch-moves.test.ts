@@ -45,3 +45,22 @@ it('captures files created inside a directory after it was moved, and after its 
   );
   assert.ok(!paths.has('a') && !paths.has('b/a2'), 'old paths are deleted');
 });
+
+// Regression (rewind model test, seed 570879192): a file in a moved directory truncated well
+// after the move's rescan was never captured, because the watch still reported the old path.
+// The rescan after a move now subscribes afresh first.
+it('captures a change inside a moved directory made after the rescan that followed the move', async () => {
+  writeFileSync(join(env.root, 'a', 'inner', 'f.txt'), 'first version, long enough');
+  await capture.start();
+  const mark = env.outbox.lastSeq(env.volume);
+  renameSync(join(env.root, 'a'), join(env.root, 'b', 'moved'));
+  await waitFor(
+    () => env.events.ofType('capture.scan-finished').some((e) => e.data?.why === 'directory moved'),
+    'the rescan after the move',
+  );
+  writeFileSync(join(env.root, 'b', 'moved', 'inner', 'f.txt'), 'short');
+  await waitFor(() => {
+    const puts = allChanges(env, mark).filter((c) => c.path === 'b/moved/inner/f.txt' && c.kind === 'put');
+    return puts.some((c) => c.size === 5);
+  }, 'the edit inside the moved directory');
+});
