@@ -31,6 +31,7 @@ import { bootId, clockFromEnv, createLogger, type Logger, lockStateDir } from '.
 import { FunnelClock, receivedPosition, recordVersions } from '../timeline/index.ts';
 import { loadConfig, type NodeConfig, parseHostPort } from './config.ts';
 import { Invites } from './invites.ts';
+import { MassChangeGuard } from './mass-change-guard.ts';
 import { Members } from './members.ts';
 import { MirrorSeed } from './mirror-seed.ts';
 import { MirrorViews } from './mirror-views.ts';
@@ -81,6 +82,7 @@ export class Agent {
   readonly captures = new Map<string, VolumeCapture>();
   readonly funnel: FunnelClock;
   readonly mirrorViews: MirrorViews;
+  readonly guard: MassChangeGuard;
   readonly links = new Map<string, MirrorLink>();
   readonly sessions = new Map<string, PrimarySession>();
   readonly receiveStats = new Map<string, VolumeReceiveStats>();
@@ -120,7 +122,16 @@ export class Agent {
       log: this.log.child('seed'),
     });
     this.funnel = new FunnelClock(this.catalog, this.clock, bootId());
+    this.guard = new MassChangeGuard({
+      catalog: this.catalog,
+      events: this.events,
+      log: this.log.child('guard'),
+      clock: this.clock,
+      funnel: this.funnel,
+      volumes: this.volumes,
+    });
     this.mirrorViews = new MirrorViews({
+      self: this.config.name,
       catalog: this.catalog,
       store: this.store,
       events: this.events,
@@ -129,6 +140,7 @@ export class Agent {
       funnel: this.funnel,
       volumes: this.volumes,
       seed: this.seed,
+      onResume: (volume) => this.guard.reset(volume),
     });
     this.invites = new Invites({
       catalog: this.catalog,
@@ -418,12 +430,12 @@ export class Agent {
           const offset = this.sessionConnection(from)?.stats.clockOffsetMs ?? 0;
           const receipt = { wallMs: receivedAt, funnelMs: this.funnel.now(), clockOffsetMs: offset };
           const counts = recordVersions(this.catalog, changes, receipt, from);
-          if (changes.length > 0) this.mirrorViews.onRecorded(changes[0].volume, counts);
+          if (changes.length > 0) this.guard.onRecorded(changes[0].volume, counts);
         },
         epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
         onVersions: (volume) => this.mirrorViews.wake(volume),
         onRootAlert: (volume, reason) =>
-          this.mirrorViews.tripGuard(volume, 'the primary cannot trust its root', { reason }),
+          this.guard.trip(volume, 'the primary cannot trust its root', { reason }),
         members: () => this.#membersWithSelf(),
         mergeMembers: (list) => this.members.merge(list),
       },

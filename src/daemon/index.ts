@@ -1,6 +1,7 @@
 /** daemon: the composition root — configuration, state directory, agent, API routes. */
 export * from './agent.ts';
 export * from './config.ts';
+export * from './mass-change-guard.ts';
 export * from './mirror-views.ts';
 export * from './paths.ts';
 export * from './run.ts';

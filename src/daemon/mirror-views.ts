@@ -26,7 +26,6 @@ import {
   liveChunks,
   producedAtOf,
   pruneVersions,
-  type RecordedCounts,
   readView,
   rewindView,
   seqAt,
@@ -42,6 +41,8 @@ import type { VolumeRow, Volumes } from './volumes.ts';
 
 /** MirrorViewsDeps is what the mirror side of the timeline needs from the agent. */
 export interface MirrorViewsDeps {
+  /** This node's name. */
+  self: string;
   catalog: Catalog;
   store: ChunkStore;
   events: EventSink;
@@ -50,6 +51,8 @@ export interface MirrorViewsDeps {
   funnel: FunnelClock;
   volumes: Volumes;
   seed: MirrorSeed;
+  /** Told when a person resumes a volume's views, so the guard starts counting afresh. */
+  onResume?: (volume: string) => void;
 }
 
 /** ViewStatus is one view with its funnel, as status shows it. */
@@ -102,8 +105,6 @@ export class MirrorViews {
   readonly #deps: MirrorViewsDeps;
   /** volume → view name → loop */
   readonly #loops = new Map<string, Map<string, ApplyLoop>>();
-  /** volume → recent (funnel time, deletes + rewrites) of received batches, for the guard. */
-  readonly #guardWindows = new Map<string, { at: number; n: number; deletes: number }[]>();
   /** One exclusive operation (rewind, discard, collect) at a time, per node. */
   #exclusive: Promise<unknown> = Promise.resolve();
 
@@ -115,7 +116,7 @@ export class MirrorViews {
   async start(v: VolumeRow): Promise<void> {
     if (this.#loops.has(v.name)) return;
     const { catalog } = this.#deps;
-    const mine = v.spec.mirrors.find((m) => m.node === this.#self(v));
+    const mine = v.spec.mirrors.find((m) => m.node === this.#deps.self);
     const wanted = [{ name: 'main', path: v.path, delayMs: mine?.delayMs ?? 0 }, ...(mine?.views ?? [])];
     const loops = new Map<string, ApplyLoop>();
     this.#loops.set(v.name, loops);
@@ -172,32 +173,39 @@ export class MirrorViews {
 
   /** hold stops views from applying; persisted, so a restart keeps them held. */
   hold(volume: string, view?: string): ViewRow[] {
-    for (const r of this.views(volume, view))
-      setViewHeld(this.#deps.catalog, volume, r.name, true, 'hold', this.#deps.clock.now());
-    this.#event('info', 'view.held', volume, 'view held', {
-      views: this.views(volume, view).map((r) => r.name),
-    });
-    return this.views(volume, view);
+    const at = this.#deps.clock.now();
+    return this.#change(volume, view, 'view.held', 'view held', {}, (r) =>
+      setViewHeld(this.#deps.catalog, volume, r.name, true, 'hold', at),
+    );
   }
 
   /** resume releases held views (by a person, a rewind or the guard); they catch up with their delay. */
   resume(volume: string, view?: string): ViewRow[] {
-    for (const r of this.views(volume, view)) setViewHeld(this.#deps.catalog, volume, r.name, false);
-    this.#guardWindows.delete(volume);
-    this.#event('info', 'view.resumed', volume, 'view resumed', {
-      views: this.views(volume, view).map((r) => r.name),
-    });
-    this.wake(volume);
-    return this.views(volume, view);
+    this.#deps.onResume?.(volume);
+    return this.#change(volume, view, 'view.resumed', 'view resumed', {}, (r) =>
+      setViewHeld(this.#deps.catalog, volume, r.name, false),
+    );
   }
 
   /** setDelay changes the funnel delay; a shorter delay takes effect at once. */
   setDelay(volume: string, delayMs: number, view?: string): ViewRow[] {
-    for (const r of this.views(volume, view)) setViewDelay(this.#deps.catalog, volume, r.name, delayMs);
-    this.#event('info', 'view.delay-changed', volume, 'view delay changed', {
-      delayMs,
-      views: this.views(volume, view).map((r) => r.name),
-    });
+    return this.#change(volume, view, 'view.delay-changed', 'view delay changed', { delayMs }, (r) =>
+      setViewDelay(this.#deps.catalog, volume, r.name, delayMs),
+    );
+  }
+
+  /** #change applies `fn` to the selected views, records the event, wakes the loops, and returns the views. */
+  #change(
+    volume: string,
+    view: string | undefined,
+    type: 'view.held' | 'view.resumed' | 'view.delay-changed',
+    msg: string,
+    data: Record<string, unknown>,
+    fn: (r: ViewRow) => void,
+  ): ViewRow[] {
+    const selected = this.views(volume, view);
+    for (const r of selected) fn(r);
+    this.#event('info', type, volume, msg, { ...data, views: selected.map((r) => r.name) });
     this.wake(volume);
     return this.views(volume, view);
   }
@@ -355,46 +363,6 @@ export class MirrorViews {
   }
 
   /**
-   * onRecorded runs the mass-change guard after a batch was recorded: when deletes and rewrites
-   * of existing files within the guard window reach the configured share of the volume, every
-   * delayed view is held and an alert is raised. A person looks, then resumes (or rewinds and
-   * discards).
-   */
-  onRecorded(volume: string, counts: RecordedCounts): void {
-    const v = this.#deps.volumes.get(volume);
-    if (!v || counts.deletes + counts.rewrites === 0) return;
-    const { share, windowMs, minFiles } = v.spec.guard;
-    const now = this.#deps.funnel.now();
-    const window = (this.#guardWindows.get(volume) ?? []).filter((e) => e.at > now - windowMs);
-    window.push({ at: now, n: counts.deletes + counts.rewrites, deletes: counts.deletes });
-    this.#guardWindows.set(volume, window);
-    const touched = window.reduce((s, e) => s + e.n, 0);
-    if (touched < minFiles) return;
-    const deleted = window.reduce((s, e) => s + e.deletes, 0);
-    const files = this.#fileCount(volume) + deleted;
-    if (touched < share * files) return;
-    this.tripGuard(volume, 'mass change', { touched, files, share: touched / Math.max(files, 1), windowMs });
-  }
-
-  /** tripGuard holds every delayed view of the volume and raises the alert (once per trip). */
-  tripGuard(volume: string, why: string, data: Record<string, unknown>): void {
-    if (this.#deps.volumes.get(volume)?.role !== 'mirror') return;
-    const delayed = listViews(this.#deps.catalog, volume).filter((r) => r.delayMs > 0);
-    const newlyHeld = delayed.filter((r) => !r.held);
-    for (const r of newlyHeld)
-      setViewHeld(this.#deps.catalog, volume, r.name, true, 'guard', this.#deps.clock.now());
-    // Without delayed views there is nothing to protect; with all of them held, nothing new to say.
-    if (newlyHeld.length === 0) return;
-    this.#guardWindows.delete(volume);
-    this.#event('error', 'guard.tripped', volume, `mass-change guard: ${why}; delayed views held`, {
-      ...data,
-      reason: why,
-      held: newlyHeld.map((r) => r.name),
-      hint: `look with 'hindsight timeline ${volume}'; then 'hindsight resume ${volume}', or rewind and discard`,
-    });
-  }
-
-  /**
    * collect prunes history beyond each volume's window and then removes chunks nothing
    * references (versions and outbox alike). Volumes still seeding are left alone.
    */
@@ -474,15 +442,6 @@ export class MirrorViews {
     });
   }
 
-  #fileCount(volume: string): number {
-    const row = this.#deps.catalog
-      .prepare(
-        `SELECT COUNT(*) AS n FROM versions WHERE volume = ? AND superseded_by IS NULL AND kind = 'put'`,
-      )
-      .get(volume) as { n: number };
-    return row.n;
-  }
-
   /** #target checks a preview or restore destination: never inside a view, a new or empty directory for previews. */
   async #target(into: string, mustBeEmpty: boolean): Promise<string> {
     const dir = resolve(into);
@@ -503,10 +462,6 @@ export class MirrorViews {
       });
     }
     return dir;
-  }
-
-  #self(v: VolumeRow): string {
-    return v.spec.mirrors.find((m) => resolve(m.path) === v.path)?.node ?? '';
   }
 
   #exclusively<T>(fn: () => Promise<T>): Promise<T> {

@@ -418,7 +418,7 @@ export class PackStore implements ChunkStore {
 
   /** deletePack removes a pack that no index row points at: its row, descriptor and file. */
   private deletePack(id: number): void {
-    if ((this.stmts.packUsage.all() as { pack: number }[]).some((r) => r.pack === id)) return;
+    if (this.stmts.packInUse.get(id) !== undefined) return;
     this.stmts.dropPack.run(id);
     const fd = this.readFds.get(id);
     if (fd !== undefined) {
@@ -486,6 +486,7 @@ function prepare(db: Catalog) {
     inPack: db.prepare('SELECT hash, pack, offset, stored_len, raw_len, codec FROM chunks WHERE pack = ?'),
     moveChunk: db.prepare('UPDATE chunks SET pack = ?, offset = ? WHERE hash = ? AND pack = ?'),
     dropPack: db.prepare('DELETE FROM packs WHERE id = ?'),
+    packInUse: db.prepare('SELECT 1 FROM chunks WHERE pack = ? LIMIT 1'),
     packSize: db.prepare('SELECT size FROM packs WHERE id = ?'),
   };
 }
