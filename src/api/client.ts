@@ -59,9 +59,21 @@ export class ApiClient {
     return new Promise<T>((resolve, reject) => {
       const req = request(options, (res) => {
         if (out && res.statusCode === 200) {
-          res.on('error', reject);
+          // The agent cuts the connection when an answer fails midway; count the bytes so a
+          // short answer is an error, never a shorter file.
+          const expected = Number(res.headers['content-length']);
+          let received = 0;
+          const short = () =>
+            new HindsightError('E_API_ANSWER_CUT', `the agent sent ${received} of ${expected} bytes`, {
+              hint: 'the agent log says why (often a chunk that cannot be read: run hindsight verify)',
+            });
+          res.on('data', (c: Buffer) => {
+            received += c.length;
+          });
+          res.on('error', () => reject(short()));
+          res.on('aborted', () => reject(short()));
           res.pipe(out, { end: false });
-          res.on('end', () => resolve(undefined as T));
+          res.on('end', () => (received === expected ? resolve(undefined as T) : reject(short())));
           return;
         }
         const parts: Buffer[] = [];

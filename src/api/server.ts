@@ -89,9 +89,16 @@ async function handle(
     }
   } catch (err) {
     const code = isHindsightError(err) ? err.code : 'E_INTERNAL';
+    if (res.headersSent) {
+      // A binary answer failed midway: appending an error would pass for the file's last
+      // bytes. Cutting the connection makes the client see a short answer, and fail.
+      log.error('api answer failed after it had started', { err, url: req.url });
+      res.destroy();
+      return;
+    }
     const status = statusFor(code);
     if (status === 500) log.error('api request failed', { err, url: req.url });
-    if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' });
+    res.writeHead(status, { 'content-type': 'application/json' });
     res.end(
       JSON.stringify({
         error: { code, message: errorMessage(err), hint: isHindsightError(err) ? err.hint : undefined },

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { formatMoment, HindsightError } from '../core/index.ts';
 import type { ListEntry, TimelineEntry } from '../daemon/index.ts';
 import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
@@ -109,7 +110,8 @@ export async function run(argv: string[], command: string): Promise<number> {
     `${base}/${command}`,
     {
       at: values.at,
-      into: values.into,
+      // The agent runs elsewhere: a relative DIR means relative to where the command runs.
+      into: values.into === undefined ? undefined : resolve(values.into),
       path,
     },
   );

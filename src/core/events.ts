@@ -38,11 +38,13 @@ export type EventType =
   | 'view.resumed'
   | 'view.delay-changed'
   | 'view.rewound'
+  | 'view.stuck'
   | 'guard.tripped'
   | 'timeline.discarded'
   | 'timeline.previewed'
   | 'timeline.restored'
-  | 'gc.finished';
+  | 'gc.finished'
+  | 'gc.failed';
 
 /** HEvent is one recorded event. `id` is assigned by the event log and only grows. */
 export interface HEvent {

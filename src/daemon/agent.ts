@@ -35,6 +35,7 @@ import { MassChangeGuard } from './mass-change-guard.ts';
 import { Members } from './members.ts';
 import { MirrorSeed } from './mirror-seed.ts';
 import { MirrorViews } from './mirror-views.ts';
+import { PastViews } from './past-views.ts';
 import { type StatePaths, statePaths } from './paths.ts';
 import { buildStatus, type StatusReport } from './status.ts';
 import { type VolumeRow, Volumes } from './volumes.ts';
@@ -82,6 +83,7 @@ export class Agent {
   readonly captures = new Map<string, VolumeCapture>();
   readonly funnel: FunnelClock;
   readonly mirrorViews: MirrorViews;
+  readonly past: PastViews;
   readonly guard: MassChangeGuard;
   readonly links = new Map<string, MirrorLink>();
   readonly sessions = new Map<string, PrimarySession>();
@@ -142,6 +144,14 @@ export class Agent {
       seed: this.seed,
       onResume: (volume) => this.guard.reset(volume),
     });
+    this.past = new PastViews({
+      catalog: this.catalog,
+      store: this.store,
+      events: this.events,
+      log: this.log.child('past'),
+      volumes: this.volumes,
+      mirror: this.mirrorViews,
+    });
     this.invites = new Invites({
       catalog: this.catalog,
       clock: this.clock,
@@ -157,6 +167,7 @@ export class Agent {
   static async open(stateDir: string, options: { clock?: Clock; log?: Logger } = {}): Promise<Agent> {
     const paths = statePaths(stateDir);
     const config = await loadConfig(paths.config);
+    gcInterval(); // a bad value is refused before anything starts
     const unlock = await lockStateDir(paths.dir);
     try {
       const identity = await loadIdentity(paths.identity);
@@ -190,10 +201,9 @@ export class Agent {
       onJoin: (req: JoinRequest): Promise<JoinAnswer> => this.invites.answer(req),
     });
     for (const v of this.volumes.list()) this.#startVolume(v);
-    const gcEvery = Number(process.env.HINDSIGHT_GC_INTERVAL_MS ?? DEFAULT_GC_INTERVAL_MS);
     this.#timers.push(
-      this.clock.every(gcEvery, () => {
-        this.mirrorViews.collect().catch((err) => this.log.error('garbage collection failed', { err }));
+      this.clock.every(gcInterval(), () => {
+        this.mirrorViews.collect().catch(() => {}); // reported as gc.failed by collect
       }),
     );
     this.events.emit({
@@ -435,7 +445,7 @@ export class Agent {
         epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
         onVersions: (volume) => this.mirrorViews.wake(volume),
         onRootAlert: (volume, reason) =>
-          this.guard.trip(volume, 'the primary cannot trust its root', { reason }),
+          this.guard.trip(volume, 'the primary cannot trust its root', { primaryReason: reason }),
         members: () => this.#membersWithSelf(),
         mergeMembers: (list) => this.members.merge(list),
       },
@@ -475,4 +485,24 @@ export class Agent {
       { name: this.config.name, address: this.config.advertise, updatedAt: this.#startedAt },
     ];
   }
+}
+
+/**
+ * gcInterval is the garbage collection period: HINDSIGHT_GC_INTERVAL_MS (at least 1,000) or
+ * DEFAULT_GC_INTERVAL_MS. A value that is not a number is refused at start, not run every ms.
+ */
+function gcInterval(): number {
+  const text = process.env.HINDSIGHT_GC_INTERVAL_MS;
+  if (text === undefined || text === '') return DEFAULT_GC_INTERVAL_MS;
+  const ms = Number(text);
+  if (!Number.isSafeInteger(ms) || ms < 1000) {
+    throw new HindsightError(
+      'E_CONFIG_INVALID',
+      `HINDSIGHT_GC_INTERVAL_MS=${text} is not a number of ms ≥ 1000`,
+      {
+        hint: 'unset it for the default (10 minutes), or give e.g. 600000',
+      },
+    );
+  }
+  return ms;
 }

@@ -62,6 +62,7 @@ export function apiRoutes(agent: Agent): Route[] {
 /** timelineRoutes are the funnel and the past of a mirrored volume (docs/api.md, "Timeline"). */
 function timelineRoutes(agent: Agent): Route[] {
   const views = agent.mirrorViews;
+  const past = agent.past;
   const moment = (text: unknown, what: string): number => {
     if (typeof text !== 'string' || text === '') {
       throw new HindsightError('E_API_BAD_REQUEST', `${what} is required`, {
@@ -71,32 +72,49 @@ function timelineRoutes(agent: Agent): Route[] {
     return parseMoment(text, agent.clock.now());
   };
   const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  /** view is the optional `view` of a body: a name, or absent for every view. */
+  const view = (ctx: { body: unknown }): string | undefined => {
+    const v = body(ctx).view;
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v !== 'string') throw new HindsightError('E_API_BAD_REQUEST', 'view must be a view name');
+    return v;
+  };
   const body = (ctx: { body: unknown }) => (ctx.body ?? {}) as Record<string, unknown>;
   return [
     {
       method: 'POST',
       path: '/v1/volumes/:name/hold',
-      handler: (c) => ({ views: views.hold(c.params.name, str(body(c).view)) }),
+      handler: (c) => ({ views: views.hold(c.params.name, view(c)) }),
     },
     {
       method: 'POST',
       path: '/v1/volumes/:name/resume',
-      handler: (c) => ({ views: views.resume(c.params.name, str(body(c).view)) }),
+      handler: (c) => ({ views: views.resume(c.params.name, view(c)) }),
     },
     {
       method: 'POST',
       path: '/v1/volumes/:name/delay',
       handler: (c) => {
-        const delay = str(body(c).delay);
-        if (!delay)
-          throw new HindsightError('E_API_BAD_REQUEST', 'delay is required', { hint: 'e.g. 30m, 4h, 0' });
-        return { views: views.setDelay(c.params.name, parseDuration(delay), str(body(c).view)) };
+        // A duration text ("30m") or a number of ms.
+        const delay = body(c).delay;
+        const ms =
+          typeof delay === 'number' && Number.isSafeInteger(delay) && delay >= 0
+            ? delay
+            : typeof delay === 'string' && delay !== ''
+              ? parseDuration(delay)
+              : undefined;
+        if (ms === undefined) {
+          throw new HindsightError('E_API_BAD_REQUEST', 'delay is required: a duration or a number of ms', {
+            hint: 'e.g. "30m", "4h", "0" or 1800000',
+          });
+        }
+        return { views: views.setDelay(c.params.name, ms, view(c)) };
       },
     },
     {
       method: 'POST',
       path: '/v1/volumes/:name/rewind',
-      handler: (c) => views.rewind(c.params.name, moment(body(c).to, 'to'), str(body(c).view)),
+      handler: (c) => views.rewind(c.params.name, moment(body(c).to, 'to'), view(c)),
     },
     {
       method: 'POST',
@@ -109,7 +127,7 @@ function timelineRoutes(agent: Agent): Route[] {
       handler: (c) => {
         const into = str(body(c).into);
         if (!into) throw new HindsightError('E_API_BAD_REQUEST', 'into is required');
-        return views.preview(c.params.name, moment(body(c).at, 'at'), into);
+        return past.preview(c.params.name, moment(body(c).at, 'at'), into);
       },
     },
     {
@@ -118,7 +136,7 @@ function timelineRoutes(agent: Agent): Route[] {
       handler: (c) => {
         const { path, into } = { path: str(body(c).path), into: str(body(c).into) };
         if (!path || !into) throw new HindsightError('E_API_BAD_REQUEST', 'path and into are required');
-        return views.restore(c.params.name, path, moment(body(c).at, 'at'), into);
+        return past.restore(c.params.name, path, moment(body(c).at, 'at'), into);
       },
     },
     {
@@ -128,20 +146,20 @@ function timelineRoutes(agent: Agent): Route[] {
         const now = agent.clock.now();
         const since = query.get('since') ? moment(query.get('since'), 'since') : 0;
         const until = query.get('until') ? moment(query.get('until'), 'until') : now;
-        return views.timeline(params.name, since, until, query.get('path') ?? undefined);
+        return past.timeline(params.name, since, until, query.get('path') ?? undefined);
       },
     },
     {
       method: 'GET',
       path: '/v1/volumes/:name/ls',
       handler: ({ params, query }) =>
-        views.list(params.name, moment(query.get('at'), 'at'), query.get('path') ?? ''),
+        past.list(params.name, moment(query.get('at'), 'at'), query.get('path') ?? ''),
     },
     {
       method: 'GET',
       path: '/v1/volumes/:name/cat',
       handler: ({ params, query }) => {
-        const file = views.read(params.name, moment(query.get('at'), 'at'), query.get('path') ?? '');
+        const file = past.read(params.name, moment(query.get('at'), 'at'), query.get('path') ?? '');
         return new BinaryAnswer(file.size, file.chunks);
       },
     },

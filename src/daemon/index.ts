@@ -3,6 +3,7 @@ export * from './agent.ts';
 export * from './config.ts';
 export * from './mass-change-guard.ts';
 export * from './mirror-views.ts';
+export * from './past-views.ts';
 export * from './paths.ts';
 export * from './run.ts';
 export * from './status.ts';

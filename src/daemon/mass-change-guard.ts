@@ -64,7 +64,7 @@ export class MassChangeGuard {
       held: newlyHeld.map((r) => r.name),
       hint: `look with 'hindsight timeline ${volume}'; then 'hindsight resume ${volume}', or rewind and discard`,
     };
-    log.info(msg, { volume, ...full });
+    log.error(msg, { volume, ...full });
     events.emit({ level: 'error', type: 'guard.tripped', volume, msg, data: full });
   }
 

@@ -1,20 +1,10 @@
 import { promises as fsp } from 'node:fs';
-import { resolve, sep } from 'node:path';
-import { GlobFilter } from '../capture/index.ts';
-import {
-  type Clock,
-  checkRelativePath,
-  chunkHashAt,
-  type EventSink,
-  HASH_BYTES,
-  HindsightError,
-} from '../core/index.ts';
+import { resolve } from 'node:path';
+import { type Clock, type EventSink, errorMessage, HindsightError } from '../core/index.ts';
 import type { Catalog, ChunkStore, CollectReport } from '../store/index.ts';
 import type { Logger } from '../sys/index.ts';
 import {
   ApplyLoop,
-  applyStates,
-  childrenAt,
   discardAfter,
   ensureView,
   type FunnelClock,
@@ -22,7 +12,6 @@ import {
   historyFloor,
   historyHorizon,
   listViews,
-  liveAt,
   liveChunks,
   producedAtOf,
   pruneVersions,
@@ -31,10 +20,8 @@ import {
   seqAt,
   setViewDelay,
   setViewHeld,
-  type VersionRow,
   ViewApplier,
   type ViewRow,
-  versionAt,
 } from '../timeline/index.ts';
 import type { MirrorSeed } from './mirror-seed.ts';
 import type { VolumeRow, Volumes } from './volumes.ts';
@@ -71,34 +58,10 @@ export interface ViewStatus {
   funnel: { changes: number; bytes: number; oldestReceivedAt: number | null; nextDueAt: number | null };
 }
 
-/** TimelineEntry is one change as `hindsight timeline` lists it. */
-export interface TimelineEntry {
-  seq: number;
-  at: number;
-  path: string;
-  kind: string;
-  size: number;
-}
-
-/** ListEntry is one entry of `hindsight ls`. */
-export interface ListEntry {
-  name: string;
-  path: string;
-  kind: 'file' | 'dir' | 'symlink';
-  size: number;
-  mode: number;
-  mtimeMs: number;
-  target: string | null;
-  changedAt: number;
-}
-
-const MINUTE_MS = 60_000;
-const TIMELINE_LIMIT = 10_000;
-
 /**
  * MirrorViews is the mirror side of every volume this node mirrors: the views and their apply
- * loops, the funnel settings (delay, hold), rewind and discard, the read-only past (ls, cat,
- * preview, restore, timeline), the mass-change guard and history retention. The agent builds
+ * loops, the funnel settings (delay, hold), rewind and discard, history retention
+ * and garbage collection; the read-only past is PastViews. The agent builds
  * one and routes API calls and received batches to it.
  */
 export class MirrorViews {
@@ -129,9 +92,17 @@ export class MirrorViews {
       const loop = this.#makeLoop(v.name, view);
       loops.set(w.name, loop);
       if (view.movingFrom !== null) {
-        await finishMove({ ...this.#deps, volume: v.name, view: w.name, root: view.root }).catch((err) =>
-          this.#deps.log.error('unfinished rewind could not be completed', { view: w.name, err }),
-        );
+        try {
+          await finishMove({ ...this.#deps, volume: v.name, view: w.name, root: view.root });
+        } catch (err) {
+          // Applying on top of a half-moved view would mix two moments: the view stays stopped.
+          this.#event('error', 'view.stuck', v.name, 'an interrupted rewind could not be finished', {
+            view: w.name,
+            error: errorMessage(err),
+            hint: `fix the cause, then restart the agent or run hindsight rewind ${v.name} --to T --view ${w.name}`,
+          });
+          continue;
+        }
       }
       loop.start();
     }
@@ -231,7 +202,7 @@ export class MirrorViews {
 
   /** rewind holds the view(s) and moves them to the moment `at`. */
   rewind(volume: string, at: number, view?: string) {
-    return this.#exclusively(async () => {
+    return this.exclusively(async () => {
       const seq = this.seqFor(volume, at);
       const out = [];
       for (const r of this.views(volume, view)) {
@@ -255,7 +226,7 @@ export class MirrorViews {
 
   /** discard drops every stored change after the moment `at`, for good. */
   discard(volume: string, at: number) {
-    return this.#exclusively(async () => {
+    return this.exclusively(async () => {
       const seq = this.seqFor(volume, at);
       const discarded = discardAfter(this.#deps.catalog, volume, seq);
       this.#event('warn', 'timeline.discarded', volume, 'changes discarded', { after: at, seq, discarded });
@@ -263,124 +234,44 @@ export class MirrorViews {
     });
   }
 
-  /** preview materializes the whole volume as of `at` into `into`, which must be new or empty. */
-  async preview(volume: string, at: number, into: string) {
-    const seq = this.seqFor(volume, at);
-    const dir = await this.#target(into, true);
-    const done = await applyStates(this.#deps.store, dir, [], liveAt(this.#deps.catalog, volume, seq));
-    this.#event('info', 'timeline.previewed', volume, 'volume previewed', { at, seq, into: dir, ...done });
-    return { seq, into: dir, ...done };
-  }
-
-  /** restore writes `path` (a file or a folder) as of `at` beneath `into`, at its path in the volume. */
-  async restore(volume: string, path: string, at: number, into: string) {
-    const rel = normalizeRel(path);
-    const seq = this.seqFor(volume, at);
-    const states = liveAt(this.#deps.catalog, volume, seq, rel);
-    if (states.length === 0) {
-      throw new HindsightError('E_RESTORE_NOTHING', `${path} did not exist in ${volume} at that moment`, {
-        hint: `look with: hindsight ls ${volume} --at T and hindsight timeline ${volume} --path '${path}'`,
-      });
-    }
-    const dir = await this.#target(into, false);
-    const done = await applyStates(this.#deps.store, dir, [], states);
-    this.#event('info', 'timeline.restored', volume, 'path restored', {
-      at,
-      seq,
-      path: rel,
-      into: dir,
-      ...done,
-    });
-    return { seq, into: dir, ...done };
-  }
-
-  /** list returns the entries of directory `path` ('' for the root) as of `at`. */
-  list(volume: string, at: number, path: string): { seq: number; entries: ListEntry[] } {
-    const rel = normalizeRel(path);
-    const seq = this.seqFor(volume, at);
-    const { catalog } = this.#deps;
-    if (rel !== '') {
-      const self = versionAt(catalog, volume, rel, seq);
-      if (!self)
-        throw new HindsightError('E_PATH_NOT_FOUND', `${path} did not exist in ${volume} at that moment`);
-      if (self.kind !== 'mkdir') return { seq, entries: [toEntry(self)] };
-    }
-    return { seq, entries: childrenAt(catalog, volume, seq, rel).map(toEntry) };
-  }
-
-  /** read yields the content of file `path` as of `at`, chunk by chunk. */
-  read(volume: string, at: number, path: string): { size: number; chunks: Iterable<Buffer> } {
-    const rel = normalizeRel(path);
-    const seq = this.seqFor(volume, at);
-    const v = versionAt(this.#deps.catalog, volume, rel, seq);
-    if (v?.kind !== 'put') {
-      throw new HindsightError('E_PATH_NOT_FOUND', `${path} was not a file in ${volume} at that moment`);
-    }
-    const store = this.#deps.store;
-    const list = v.chunks ?? Buffer.alloc(0);
-    return {
-      size: v.size,
-      chunks: (function* () {
-        for (let i = 0; i < list.length / HASH_BYTES; i++) yield store.readRaw(chunkHashAt(list, i));
-      })(),
-    };
-  }
-
-  /** timeline lists the changes between `since` and `until` (production time), with per-minute counts. */
-  timeline(volume: string, since: number, until: number, glob?: string) {
-    this.views(volume);
-    // A path matches when the glob (as an exclude) would leave it out.
-    const filter = glob ? new GlobFilter([], [glob]) : null;
-    const rows = this.#deps.catalog
-      .prepare(
-        'SELECT seq, produced_at, path, kind, size FROM versions WHERE volume = ? AND produced_at >= ? AND produced_at <= ? ORDER BY seq',
-      )
-      .iterate(volume, since, until) as Iterable<{
-      seq: number;
-      produced_at: number;
-      path: string;
-      kind: string;
-      size: number;
-    }>;
-    const changes: TimelineEntry[] = [];
-    const perMinute = new Map<number, number>();
-    let total = 0;
-    for (const r of rows) {
-      if (filter?.isCapturedPath(r.path, r.kind === 'mkdir' || r.kind === 'meta')) continue;
-      total++;
-      const minute = Math.floor(r.produced_at / MINUTE_MS) * MINUTE_MS;
-      perMinute.set(minute, (perMinute.get(minute) ?? 0) + 1);
-      if (changes.length < TIMELINE_LIMIT) {
-        changes.push({ seq: r.seq, at: r.produced_at, path: r.path, kind: r.kind, size: r.size });
-      }
-    }
-    return {
-      total,
-      truncated: total > changes.length,
-      changes,
-      perMinute: [...perMinute].map(([minute, count]) => ({ minute, count })),
-    };
-  }
-
   /**
    * collect prunes history beyond each volume's window and then removes chunks nothing
-   * references (versions and outbox alike). Volumes still seeding are left alone.
+   * references (versions and outbox alike). Volumes still seeding are not pruned, and while
+   * one is, no chunk is removed: the seed's chunks are referenced by no version yet.
+   * A failure is reported as gc.failed and thrown.
    */
-  collect(): Promise<{ versions: number; store: CollectReport }> {
-    return this.#exclusively(async () => {
+  collect(): Promise<{ versions: number; store: CollectReport | null }> {
+    return this.exclusively(async () => {
       const { catalog, store, clock, seed } = this.#deps;
-      let versions = 0;
-      for (const v of this.#deps.volumes.list()) {
-        if (v.role !== 'mirror' || seed.pendingHead(v.name) !== null) continue;
-        versions += pruneVersions(
-          catalog,
-          v.name,
-          historyHorizon(catalog, v.name, v.spec.historyMs, clock.now()),
-        );
+      try {
+        let versions = 0;
+        const seeding: string[] = [];
+        for (const v of this.#deps.volumes.list()) {
+          if (v.role !== 'mirror') continue;
+          if (seed.pendingHead(v.name) !== null) {
+            seeding.push(v.name);
+            continue;
+          }
+          versions += pruneVersions(
+            catalog,
+            v.name,
+            historyHorizon(catalog, v.name, v.spec.historyMs, clock.now()),
+          );
+        }
+        const report = seeding.length > 0 ? null : await store.collect(liveChunks(catalog));
+        this.#event('info', 'gc.finished', undefined, 'garbage collected', {
+          versions,
+          ...report,
+          ...(seeding.length > 0 ? { chunksKeptWhileSeeding: seeding } : {}),
+        });
+        return { versions, store: report };
+      } catch (err) {
+        this.#event('error', 'gc.failed', undefined, 'garbage collection failed', {
+          error: errorMessage(err),
+          hint: 'nothing was lost: every step is redone by the next collection; check the disk and the agent log',
+        });
+        throw err;
       }
-      const report = await store.collect(liveChunks(catalog));
-      this.#event('info', 'gc.finished', undefined, 'garbage collected', { versions, ...report });
-      return { versions, store: report };
     });
   }
 
@@ -442,29 +333,11 @@ export class MirrorViews {
     });
   }
 
-  /** #target checks a preview or restore destination: never inside a view, a new or empty directory for previews. */
-  async #target(into: string, mustBeEmpty: boolean): Promise<string> {
-    const dir = resolve(into);
-    for (const v of this.#deps.volumes.list()) {
-      const roots = v.role === 'mirror' ? listViews(this.#deps.catalog, v.name).map((r) => r.root) : [];
-      for (const root of roots) {
-        if (dir === root || dir.startsWith(root + sep) || root.startsWith(dir + sep)) {
-          throw new HindsightError('E_TARGET_IN_VIEW', `${dir} overlaps the view ${root} of ${v.name}`, {
-            hint: 'write previews and restores elsewhere; to move a view itself, use hindsight rewind',
-          });
-        }
-      }
-    }
-    await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
-    if (mustBeEmpty && (await fsp.readdir(dir)).length > 0) {
-      throw new HindsightError('E_TARGET_NOT_EMPTY', `${dir} is not empty`, {
-        hint: 'preview into a new or empty directory; nothing was written',
-      });
-    }
-    return dir;
-  }
-
-  #exclusively<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * exclusively runs `fn` when no other exclusive operation runs on this node: rewind, discard
+   * and garbage collection, and the previews and restores that read chunks GC could remove.
+   */
+  exclusively<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.#exclusive.catch(() => {}).then(fn);
     this.#exclusive = run;
     return run;
@@ -480,27 +353,4 @@ export class MirrorViews {
     this.#deps.log.info(msg, { volume, ...data });
     this.#deps.events.emit({ level, type, volume, msg, data });
   }
-}
-
-function toEntry(v: VersionRow): ListEntry {
-  return {
-    name: v.path.slice(v.path.lastIndexOf('/') + 1),
-    path: v.path,
-    kind: v.kind === 'put' ? 'file' : v.kind === 'symlink' ? 'symlink' : 'dir',
-    size: v.size,
-    mode: v.mode,
-    mtimeMs: v.mtimeMs,
-    target: v.target,
-    changedAt: v.producedAt,
-  };
-}
-
-/** normalizeRel turns a user's path in the volume ('/a/b/', 'a/b', '.', '') into 'a/b' or ''. */
-function normalizeRel(path: string): string {
-  const rel = path
-    .split('/')
-    .filter((p) => p !== '' && p !== '.')
-    .join('/');
-  if (rel !== '') checkRelativePath(rel);
-  return rel;
 }

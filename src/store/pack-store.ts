@@ -42,7 +42,17 @@ export interface PackStoreOptions {
   writeBufferBytes?: number;
   /** The fdatasync to use; tests wrap the real one to inject a failure. */
   fdatasync?: (fd: number) => Promise<void>;
+  /** How long a chunk found by `has` is kept from garbage collection (default PIN_MS). */
+  pinMs?: number;
+  /** A monotonic millisecond clock for pins (default performance.now); tests move it. */
+  now?: () => number;
 }
+
+/**
+ * PIN_MS is how long a chunk that `has` found stays safe from collection: far longer than any
+ * batch takes from its check to its commit, and independent of how often collection runs.
+ */
+export const PIN_MS = 60 * 60 * 1000;
 
 interface ChunkRow {
   pack: number;
@@ -64,9 +74,10 @@ export class PackStore implements ChunkStore {
   private readonly catalog: Catalog;
   private readonly writer: PackWriter;
   private readonly pending = new Map<string, PendingChunk>();
-  /** Chunks found present since the last collection, and in the one before (see collect). */
-  private pins = new Set<string>();
-  private previousPins = new Set<string>();
+  /** Chunks found present by `has`, with when they were last found (see collect). */
+  private readonly pins = new Map<string, number>();
+  private readonly pinMs: number;
+  private readonly now: () => number;
   /** Read descriptors of packs, in least-recently-used order (Map keeps insertion order). */
   private readonly readFds = new Map<number, number>();
   private failure: unknown;
@@ -85,6 +96,8 @@ export class PackStore implements ChunkStore {
     this.isParentUnsynced = mkdirSync(options.dir, { recursive: true, mode: 0o700 }) !== undefined;
     this.dir = options.dir;
     this.fdatasync = options.fdatasync ?? fdatasyncAsync;
+    this.pinMs = options.pinMs ?? PIN_MS;
+    this.now = options.now ?? (() => performance.now());
     this.catalog = options.catalog;
     this.stmts = prepare(options.catalog);
     const packBytes = options.packBytes ?? DEFAULT_PACK_BYTES;
@@ -112,7 +125,7 @@ export class PackStore implements ChunkStore {
     if (this.stmts.has.get(hash) === undefined) return false;
     // A caller that finds a chunk present will reference it in a commit to come: until then
     // garbage collection must not take it, even if nothing references it yet.
-    this.pins.add(key);
+    this.pins.set(key, this.now());
     return true;
   }
 
@@ -345,10 +358,10 @@ export class PackStore implements ChunkStore {
    * does (the caller reads versions and outbox). In order, each step crash-safe:
    *
    *  1. Synchronously, before anything is awaited: the index rows of chunks that are neither
-   *     live, pending, nor pinned are deleted in one transaction. A chunk is pinned when `has`
-   *     found it during this or the previous collection period: its referencing commit may
-   *     still be on the way. That is the safety margin; collections must be further apart than
-   *     any batch takes from check to commit (minutes against seconds).
+   *     live, pending, nor pinned are deleted in one transaction. A chunk is pinned for `pinMs`
+   *     (an hour) after `has` last found it: its referencing commit may still be on the way.
+   *     That is the safety margin, measured in time so that collections run back to back
+   *     cannot wear it down.
    *  2. Packs of other than the open one that no row points at any more are deleted (a crash
    *     before that leaves a file nothing points at: the next collection deletes it).
    *  3. Packs whose live bytes are below `rewriteBelow` of their size have their live records
@@ -357,15 +370,14 @@ export class PackStore implements ChunkStore {
    */
   async collect(isLive: (hash: Buffer) => boolean, rewriteBelow = 0.5): Promise<CollectReport> {
     this.assertWritable();
-    const pinned = new Set([...this.previousPins, ...this.pins]);
-    this.previousPins = this.pins;
-    this.pins = new Set();
+    const now = this.now();
+    for (const [key, at] of this.pins) if (now - at > this.pinMs) this.pins.delete(key);
     const report: CollectReport = { chunksDropped: 0, bytesDropped: 0, packsDeleted: 0, packsRewritten: 0 };
     inTransaction(this.catalog, () => {
       for (const row of this.stmts.all.iterate() as Iterable<{ hash: Uint8Array; stored_len: number }>) {
         const hash = Buffer.from(row.hash);
         const key = keyOf(hash);
-        if (isLive(hash) || pinned.has(key) || this.pending.has(key)) continue;
+        if (isLive(hash) || this.pins.has(key) || this.pending.has(key)) continue;
         this.stmts.dropChunk.run(hash);
         report.chunksDropped++;
         report.bytesDropped += row.stored_len + RECORD_HEADER_BYTES;

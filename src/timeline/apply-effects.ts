@@ -22,9 +22,17 @@ const META_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBL
  * the descriptor → fsync → close → rename. The metadata is set before the fsync so the one
  * fsync covers it. The rename replaces a file or a symlink at the path (never following it); a
  * directory there is removed first. The parent is marked dirty; its fsync makes the rename durable.
+ *
+ * `inPlace` (for a tree written from empty, like a preview) creates the file at its path with
+ * the same exclusive flags instead, and skips the rename: nothing is there to be replaced.
  */
-export async function applyPut(ctx: EffectContext, v: VersionRow, at: ResolvedPath): Promise<void> {
-  const staging = stagingPathFor(at.full);
+export async function applyPut(
+  ctx: EffectContext,
+  v: VersionRow,
+  at: ResolvedPath,
+  inPlace = false,
+): Promise<void> {
+  const staging = inPlace ? at.full : stagingPathFor(at.full);
   const fh = await fsp.open(staging, STAGING_FLAGS, 0o600);
   let isOpen = true;
   try {
@@ -53,8 +61,10 @@ export async function applyPut(ctx: EffectContext, v: VersionRow, at: ResolvedPa
     await syncOrFail(fh, staging);
     isOpen = false;
     await fh.close();
-    await removeDirectoryAt(at.full);
-    await fsp.rename(staging, at.full);
+    if (!inPlace) {
+      await removeDirectoryAt(at.full);
+      await fsp.rename(staging, at.full);
+    }
   } catch (err) {
     if (isOpen) await fh.close().catch(() => {});
     await fsp.rm(staging, { force: true }).catch(() => {});

@@ -20,26 +20,43 @@ export interface StatesOutcome {
   bytes: number;
 }
 
+/** StatesOptions tune applyStates for where it writes. */
+export interface StatesOptions {
+  /**
+   * The root is a directory made empty for this call (a preview): files are created at their
+   * paths directly, without a staging name and rename, since there is nothing to replace and
+   * a half-written preview is never resumed. Views and restores replace files atomically.
+   */
+  fresh?: boolean;
+  /** Called after every MATERIALIZE_PARALLEL files and after the last, with the entries written so far. */
+  onProgress?: (done: number) => void;
+}
+
 /**
  * applyStates makes the tree at `root` hold `states` and not hold `removals`, whatever the
  * paths hold now: the absolute form of apply, used by rewind, preview and restore. Because
  * every step sets a path's whole state, running it again after a crash finishes the job.
  *
  * Order: removals deepest first (a directory's entries go before it), then directories from
- * the top down, then files and links, `MATERIALIZE_PARALLEL` at a time, then one fsync of
- * every directory whose entries changed. Paths go through the same guard as apply: nothing is
- * written outside `root` and no symlink is followed. `onProgress` is called after each file.
+ * the top down, then files, MATERIALIZE_PARALLEL at a time, then symlinks one by one, then one
+ * fsync of every directory whose entries changed. Symlinks come last so that no file is ever
+ * written while a link is being put in place: a timeline that (wrongly) holds a link and a file
+ * beneath it cannot make a concurrent write follow the link. Paths go through the same guard
+ * as apply: nothing is written outside `root` and no symlink is followed. Directories checked
+ * once are remembered for the call, so a file costs no lstat of its ancestors.
  */
 export async function applyStates(
   store: ChunkStore,
   root: string,
   removals: string[],
   states: VersionRow[],
-  onProgress?: (done: number) => void,
+  options: StatesOptions = {},
 ): Promise<StatesOutcome> {
   await checkViewRoot(root);
   const ctx: EffectContext = { store, dirty: new Set() };
+  const known = new Set<string>();
   const outcome: StatesOutcome = { removed: 0, written: 0, bytes: 0 };
+  const resolve = async (path: string) => (await resolveBeneath(root, path, true, ctx.dirty, known))!;
   for (const path of [...removals].sort(byDepthDescending)) {
     const at = await resolveBeneath(root, path, false, ctx.dirty);
     if (at === null) continue;
@@ -48,21 +65,29 @@ export async function applyStates(
   }
   const dirs = states.filter((v) => v.kind === 'mkdir').sort(byDepthAscending);
   for (const v of dirs) {
-    await applyMkdir(ctx, v, (await resolveBeneath(root, v.path, true, ctx.dirty))!);
+    const at = await resolve(v.path);
+    await applyMkdir(ctx, v, at);
+    known.add(at.full);
     outcome.written++;
   }
-  const leaves = states.filter((v) => v.kind === 'put' || v.kind === 'symlink');
-  for (let i = 0; i < leaves.length; i += MATERIALIZE_PARALLEL) {
-    await Promise.all(
-      leaves.slice(i, i + MATERIALIZE_PARALLEL).map(async (v) => {
-        const at = (await resolveBeneath(root, v.path, true, ctx.dirty))!;
-        if (v.kind === 'put') await applyPut(ctx, v, at);
-        else await applySymlink(ctx, v, at);
-        outcome.written++;
-        outcome.bytes += v.size;
-      }),
-    );
-    onProgress?.(outcome.written);
+  const files = states.filter((v) => v.kind === 'put');
+  let next = 0;
+  let filesDone = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const v = files[next++];
+      await applyPut(ctx, v, await resolve(v.path), options.fresh === true);
+      outcome.written++;
+      outcome.bytes += v.size;
+      if (++filesDone % MATERIALIZE_PARALLEL === 0) options.onProgress?.(outcome.written);
+    }
+  };
+  await Promise.all(Array.from({ length: MATERIALIZE_PARALLEL }, worker));
+  if (filesDone % MATERIALIZE_PARALLEL !== 0) options.onProgress?.(outcome.written);
+  for (const v of states) {
+    if (v.kind !== 'symlink') continue;
+    await applySymlink(ctx, v, await resolve(v.path));
+    outcome.written++;
   }
   for (const dir of ctx.dirty) await syncDirectoryIfPresent(dir);
   return outcome;

@@ -33,6 +33,9 @@ export function rejectVersion(reason: string): never {
  * DEFAULT_PARENT_MODE) and the directories whose entries changed are added to `dirty`, to be
  * fsynced before the view's position moves.
  *
+ * `known` (optional) holds directories already found or made real directories during one
+ * operation; their lstat is skipped, and every directory checked here is added to it.
+ *
  * lstat-then-use is not atomic; it protects against what the *timeline* can do (a symlink
  * version followed by a put beneath it), on the premise that only the applier writes the view.
  */
@@ -41,6 +44,7 @@ export async function resolveBeneath(
   rel: string,
   create: boolean,
   dirty: Set<string>,
+  known?: Set<string>,
 ): Promise<ResolvedPath | null> {
   const parts = rel.split('/');
   // Staging names are swept away at start; a version named like one would silently vanish.
@@ -48,6 +52,10 @@ export async function resolveBeneath(
   let dir = root;
   for (let i = 0; i < parts.length - 1; i++) {
     const next = join(dir, parts[i]);
+    if (known?.has(next)) {
+      dir = next;
+      continue;
+    }
     const st = await lstatOrNull(next);
     if (st === null) {
       if (!create) return null;
@@ -70,6 +78,7 @@ export async function resolveBeneath(
     } else if (!st.isDirectory()) {
       rejectVersion(`ancestor ${JSON.stringify(parts.slice(0, i + 1).join('/'))} is not a directory`);
     }
+    known?.add(next);
     dir = next;
   }
   return { full: join(dir, parts[parts.length - 1]), parent: dir };

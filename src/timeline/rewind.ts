@@ -51,8 +51,10 @@ export async function finishMove(deps: MoveDeps): Promise<StatesOutcome | null> 
     else removals.push(path);
   }
   let groups = 0;
-  const outcome = await applyStates(store, root, removals, states, () => {
-    if (++groups === 2) crashPoint('rewind.midway');
+  const outcome = await applyStates(store, root, removals, states, {
+    onProgress: () => {
+      if (++groups === 2) crashPoint('rewind.midway');
+    },
   });
   catalog.prepare('UPDATE views SET moving_from = NULL WHERE volume = ? AND name = ?').run(volume, name);
   return outcome;

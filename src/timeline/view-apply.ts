@@ -72,7 +72,7 @@ export class ViewApplier {
   /**
    * applyPending applies up to `limit` due versions and returns how many it consumed (applied,
    * skipped or rejected). A held view applies nothing; with a delay, only versions received at
-   * least `delay_ms` ago (by this node's clock) are due, and the first one not yet due ends the batch.
+   * least `delay_ms` ago (on the funnel clock) are due, and the first one not yet due ends the batch.
    */
   async applyPending(limit = DEFAULT_APPLY_BATCH): Promise<number> {
     if (this.fatal) throw this.fatal;
@@ -82,7 +82,8 @@ export class ViewApplier {
   private async applyBatch(limit: number): Promise<number> {
     const { catalog, volume, view: name } = this.deps;
     const view = readView(catalog, volume, name);
-    if (view.held) return 0;
+    // A view in the middle of a move (a rewind, or one interrupted) shows no single moment.
+    if (view.held || view.movingFrom !== null) return 0;
     let due = versionsAfter(catalog, volume, view.appliedSeq, limit);
     if (view.delayMs > 0) {
       const cutoff = this.deps.funnelNow() - view.delayMs;

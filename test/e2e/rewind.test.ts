@@ -127,7 +127,10 @@ test('preview and rewind to 50 random moments reproduce the model; restore bring
       const pick = candidates[rng.int(0, candidates.length - 1)];
       const m = moments[pick.i];
       const into = cluster.dir('restored');
-      await beta.cliOk(['restore', 'docs', pick.dir, '--at', inside(m), '--into', into]);
+      // A relative --into is relative to where the command runs, not to the agent.
+      await beta.cliOk(['restore', 'docs', pick.dir, '--at', inside(m), '--into', path.basename(into)], {
+        cwd: path.dirname(into),
+      });
       const want = m.listing
         .filter((r) => r.path.startsWith(`${pick.dir}/`))
         .map((r) => ({ ...r, path: r.path.slice(pick.dir.length + 1) }));

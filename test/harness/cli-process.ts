@@ -68,9 +68,13 @@ function canBind(port: number): Promise<boolean> {
  * runCli runs `bin/hindsight args` to completion within `timeoutMs` (its process group is
  * killed past that) and returns its exit code and output.
  */
-export function runCli(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}) {
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
+) {
   return new Promise<CliResult>((resolve, reject) => {
     const child = spawn(HINDSIGHT_BIN, args, {
+      cwd: options.cwd,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...options.env },

@@ -75,12 +75,12 @@ export class TestNode {
   }
 
   /** cli runs `bin/hindsight args --state DIR` for this node. */
-  cli(args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
-    return runCli([...args, '--state', this.stateDir], { env: this.env, timeoutMs: options.timeoutMs });
+  cli(args: string[], options: { timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
+    return runCli([...args, '--state', this.stateDir], { ...options, env: this.env });
   }
 
   /** cliOk runs like cli and throws with the output when the exit code is not 0. */
-  async cliOk(args: string[], options: { timeoutMs?: number } = {}): Promise<string> {
+  async cliOk(args: string[], options: { timeoutMs?: number; cwd?: string } = {}): Promise<string> {
     const r = await this.cli(args, options);
     if (r.code !== 0) {
       throw new Error(`${this.name}: hindsight ${args.join(' ')} exited ${r.code}\n${r.stderr}${r.stdout}`);

@@ -1,0 +1,230 @@
+import { promises as fsp } from 'node:fs';
+import { isAbsolute, resolve, sep } from 'node:path';
+import { GlobFilter } from '../capture/index.ts';
+import { checkRelativePath, chunkHashAt, type EventSink, HASH_BYTES, HindsightError } from '../core/index.ts';
+import type { Catalog, ChunkStore } from '../store/index.ts';
+import type { Logger } from '../sys/index.ts';
+import { applyStates, childrenAt, listViews, liveAt, type VersionRow, versionAt } from '../timeline/index.ts';
+import type { MirrorViews } from './mirror-views.ts';
+import type { Volumes } from './volumes.ts';
+
+/** PastViewsDeps is what reading the past needs: the stored timeline and the live views (for moments and roots). */
+export interface PastViewsDeps {
+  catalog: Catalog;
+  store: ChunkStore;
+  events: EventSink;
+  log: Logger;
+  volumes: Volumes;
+  mirror: MirrorViews;
+}
+
+/** TimelineEntry is one change as `hindsight timeline` lists it. */
+export interface TimelineEntry {
+  seq: number;
+  at: number;
+  path: string;
+  kind: string;
+  size: number;
+}
+
+/** ListEntry is one entry of `hindsight ls`. */
+export interface ListEntry {
+  name: string;
+  path: string;
+  kind: 'file' | 'dir' | 'symlink';
+  size: number;
+  mode: number;
+  mtimeMs: number;
+  target: string | null;
+  changedAt: number;
+}
+
+const MINUTE_MS = 60_000;
+const TIMELINE_LIMIT = 10_000;
+
+/**
+ * PastViews is the read-only past of the volumes this node mirrors: ls, cat, timeline, and
+ * preview and restore, which write the state at a moment somewhere other than a view. Nothing
+ * here changes the timeline or a view; moments become seqs through MirrorViews.seqFor, so the
+ * history floor is enforced in one place.
+ */
+export class PastViews {
+  readonly #deps: PastViewsDeps;
+
+  constructor(deps: PastViewsDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * preview materializes the whole volume as of `at` into `into`, which must be new or empty.
+   * Like restore, it runs exclusively: garbage collection must not remove chunks it reads.
+   */
+  preview(volume: string, at: number, into: string) {
+    return this.#deps.mirror.exclusively(() => this.#preview(volume, at, into));
+  }
+
+  async #preview(volume: string, at: number, into: string) {
+    const seq = this.#deps.mirror.seqFor(volume, at);
+    const dir = await this.#target(into, true);
+    const done = await applyStates(this.#deps.store, dir, [], liveAt(this.#deps.catalog, volume, seq), {
+      fresh: true,
+    });
+    this.#event('timeline.previewed', volume, 'volume previewed', { at, seq, into: dir, ...done });
+    return { seq, into: dir, ...done };
+  }
+
+  /** restore writes `path` (a file or a folder) as of `at` beneath `into`, at its path in the volume. */
+  restore(volume: string, path: string, at: number, into: string) {
+    return this.#deps.mirror.exclusively(() => this.#restore(volume, path, at, into));
+  }
+
+  async #restore(volume: string, path: string, at: number, into: string) {
+    const rel = normalizeRel(path);
+    const seq = this.#deps.mirror.seqFor(volume, at);
+    const states = liveAt(this.#deps.catalog, volume, seq, rel);
+    if (states.length === 0) {
+      throw new HindsightError('E_RESTORE_NOTHING', `${path} did not exist in ${volume} at that moment`, {
+        hint: `look with: hindsight ls ${volume} --at T and hindsight timeline ${volume} --path '${path}'`,
+      });
+    }
+    const dir = await this.#target(into, false);
+    const done = await applyStates(this.#deps.store, dir, [], states);
+    this.#event('timeline.restored', volume, 'path restored', {
+      at,
+      seq,
+      path: rel,
+      into: dir,
+      ...done,
+    });
+    return { seq, into: dir, ...done };
+  }
+
+  /** list returns the entries of directory `path` ('' for the root) as of `at`. */
+  list(volume: string, at: number, path: string): { seq: number; entries: ListEntry[] } {
+    const rel = normalizeRel(path);
+    const seq = this.#deps.mirror.seqFor(volume, at);
+    const { catalog } = this.#deps;
+    if (rel !== '') {
+      const self = versionAt(catalog, volume, rel, seq);
+      if (!self)
+        throw new HindsightError('E_PATH_NOT_FOUND', `${path} did not exist in ${volume} at that moment`);
+      if (self.kind !== 'mkdir') return { seq, entries: [toEntry(self)] };
+    }
+    return { seq, entries: childrenAt(catalog, volume, seq, rel).map(toEntry) };
+  }
+
+  /** read yields the content of file `path` as of `at`, chunk by chunk. */
+  read(volume: string, at: number, path: string): { size: number; chunks: Iterable<Buffer> } {
+    const rel = normalizeRel(path);
+    const seq = this.#deps.mirror.seqFor(volume, at);
+    const v = versionAt(this.#deps.catalog, volume, rel, seq);
+    if (v?.kind !== 'put') {
+      throw new HindsightError('E_PATH_NOT_FOUND', `${path} was not a file in ${volume} at that moment`);
+    }
+    const store = this.#deps.store;
+    const list = v.chunks ?? Buffer.alloc(0);
+    return {
+      size: v.size,
+      chunks: (function* () {
+        for (let i = 0; i < list.length / HASH_BYTES; i++) yield store.readRaw(chunkHashAt(list, i));
+      })(),
+    };
+  }
+
+  /** timeline lists the changes between `since` and `until` (production time), with per-minute counts. */
+  timeline(volume: string, since: number, until: number, glob?: string) {
+    this.#deps.mirror.views(volume);
+    // A path matches when the glob (as an exclude) would leave it out.
+    const filter = glob ? new GlobFilter([], [glob]) : null;
+    const rows = this.#deps.catalog
+      .prepare(
+        'SELECT seq, produced_at, path, kind, size FROM versions WHERE volume = ? AND produced_at >= ? AND produced_at <= ? ORDER BY seq',
+      )
+      .iterate(volume, since, until) as Iterable<{
+      seq: number;
+      produced_at: number;
+      path: string;
+      kind: string;
+      size: number;
+    }>;
+    const changes: TimelineEntry[] = [];
+    const perMinute = new Map<number, number>();
+    let total = 0;
+    for (const r of rows) {
+      if (filter?.isCapturedPath(r.path, r.kind === 'mkdir' || r.kind === 'meta')) continue;
+      total++;
+      const minute = Math.floor(r.produced_at / MINUTE_MS) * MINUTE_MS;
+      perMinute.set(minute, (perMinute.get(minute) ?? 0) + 1);
+      if (changes.length < TIMELINE_LIMIT) {
+        changes.push({ seq: r.seq, at: r.produced_at, path: r.path, kind: r.kind, size: r.size });
+      }
+    }
+    return {
+      total,
+      truncated: total > changes.length,
+      changes,
+      perMinute: [...perMinute].map(([minute, count]) => ({ minute, count })),
+    };
+  }
+
+  /** #target checks a preview or restore destination: never inside a view, a new or empty directory for previews. */
+  async #target(into: string, mustBeEmpty: boolean): Promise<string> {
+    if (!isAbsolute(into)) {
+      // Relative to what? The agent's working directory is nobody's business.
+      throw new HindsightError('E_API_BAD_REQUEST', `into must be an absolute path, not ${into}`, {
+        hint: 'the hindsight CLI resolves --into against the directory it runs in',
+      });
+    }
+    const dir = resolve(into);
+    for (const v of this.#deps.volumes.list()) {
+      const roots = v.role === 'mirror' ? listViews(this.#deps.catalog, v.name).map((r) => r.root) : [];
+      for (const root of roots) {
+        if (dir === root || dir.startsWith(root + sep) || root.startsWith(dir + sep)) {
+          throw new HindsightError('E_TARGET_IN_VIEW', `${dir} overlaps the view ${root} of ${v.name}`, {
+            hint: 'write previews and restores elsewhere; to move a view itself, use hindsight rewind',
+          });
+        }
+      }
+    }
+    await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+    if (mustBeEmpty && (await fsp.readdir(dir)).length > 0) {
+      throw new HindsightError('E_TARGET_NOT_EMPTY', `${dir} is not empty`, {
+        hint: 'preview into a new or empty directory; nothing was written',
+      });
+    }
+    return dir;
+  }
+
+  #event(
+    type: 'timeline.previewed' | 'timeline.restored',
+    volume: string,
+    msg: string,
+    data: Record<string, unknown>,
+  ) {
+    this.#deps.log.info(msg, { volume, ...data });
+    this.#deps.events.emit({ level: 'info', type, volume, msg, data });
+  }
+}
+
+function toEntry(v: VersionRow): ListEntry {
+  return {
+    name: v.path.slice(v.path.lastIndexOf('/') + 1),
+    path: v.path,
+    kind: v.kind === 'put' ? 'file' : v.kind === 'symlink' ? 'symlink' : 'dir',
+    size: v.size,
+    mode: v.mode,
+    mtimeMs: v.mtimeMs,
+    target: v.target,
+    changedAt: v.producedAt,
+  };
+}
+
+/** normalizeRel turns a user's path in the volume ('/a/b/', 'a/b', '.', '') into 'a/b' or ''. */
+function normalizeRel(path: string): string {
+  const rel = path
+    .split('/')
+    .filter((p) => p !== '' && p !== '.')
+    .join('/');
+  if (rel !== '') checkRelativePath(rel);
+  return rel;
+}
