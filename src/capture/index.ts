@@ -10,6 +10,7 @@ export {
 } from './file-rows.ts';
 export { GlobFilter } from './globs.ts';
 export { type ChangeDraft, Outbox, TRIM_PATH_SQL } from './outbox.ts';
+export { fileRowOf } from './reconcile.ts';
 export {
   checkRoot,
   DEFAULT_ROOT_CHECK_MS,

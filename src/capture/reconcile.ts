@@ -211,6 +211,15 @@ export function entryKind(st: BigIntStats): EntryKind {
   return 'special';
 }
 
+/**
+ * fileRowOf is what capture would record of an entry with this lstat, or null for a special
+ * file (capture skips those). A promoted mirror fills its `files` table with it.
+ */
+export function fileRowOf(path: string, st: BigIntStats): FileRowDraft | null {
+  const kind = entryKind(st);
+  return kind === 'special' ? null : draftOf(path, kind, st);
+}
+
 function draftOf(path: string, kind: FileKind, st: BigIntStats): FileRowDraft {
   return {
     path,

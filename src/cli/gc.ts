@@ -11,11 +11,15 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`usage: ${USAGE}\n`);
     return 0;
   }
-  const answer = await clientFor(stateDirOf(values)).post<{ versions: number; store: CollectReport }>(
+  const answer = await clientFor(stateDirOf(values)).post<{ versions: number; store: CollectReport | null }>(
     '/v1/gc',
     {},
   );
   if (values.json) printJson(answer);
+  else if (answer.store === null)
+    process.stdout.write(
+      `${answer.versions} versions pruned; no chunk removed while a volume is being seeded\n`,
+    );
   else
     process.stdout.write(
       `${answer.versions} versions pruned, ${answer.store.chunksDropped} chunks (${formatBytes(answer.store.bytesDropped)}) dropped, ` +

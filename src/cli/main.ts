@@ -22,6 +22,8 @@ const COMMANDS: Record<string, () => Promise<{ run: (argv: string[], command: st
     cat: () => import('./past.ts'),
     preview: () => import('./past.ts'),
     restore: () => import('./past.ts'),
+    promote: () => import('./roles.ts'),
+    divergence: () => import('./roles.ts'),
   };
 
 const HELP = `hindsight — a standby server with a time funnel
@@ -43,6 +45,7 @@ On a mirror (T is ISO-8601 or relative: "10 minutes ago", "-10m"):
   rewind    move the view to T (back or forward)  discard         drop stored changes after T
   timeline  what changed when                     ls / cat        browse the volume as of T
   preview   the whole volume as of T into a dir   restore         files or folders as of T
+  promote   become the volume's primary (at T)    divergence      what an old primary had alone
 
 Every command takes --state DIR (default $HINDSIGHT_STATE, /var/lib/hindsight as root,
 else ~/.local/state/hindsight) and --help. See docs/commands.md.

@@ -44,6 +44,10 @@ export type EventType =
   | 'timeline.previewed'
   | 'timeline.restored'
   | 'gc.finished'
+  | 'role.promoted'
+  | 'role.demoted'
+  | 'role.fenced'
+  | 'quarantine.exported'
   | 'gc.failed';
 
 /** HEvent is one recorded event. `id` is assigned by the event log and only grows. */

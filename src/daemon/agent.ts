@@ -26,9 +26,17 @@ import {
   type VolumeReceiveStats,
 } from '../link/index.ts';
 import { EventLog } from '../monitor/index.ts';
-import { type Catalog, type ChunkStore, openCatalog, PackStore } from '../store/index.ts';
+import { type Catalog, type ChunkStore, inTransaction, openCatalog, PackStore } from '../store/index.ts';
 import { bootId, clockFromEnv, createLogger, type Logger, lockStateDir } from '../sys/index.ts';
-import { FunnelClock, receivedPosition, recordVersions } from '../timeline/index.ts';
+import {
+  type EpochRow,
+  FunnelClock,
+  readEpochs,
+  receivedPosition,
+  recordEpoch,
+  recordVersions,
+  replaceEpochs,
+} from '../timeline/index.ts';
 import { loadConfig, type NodeConfig, parseHostPort } from './config.ts';
 import { Invites } from './invites.ts';
 import { MassChangeGuard } from './mass-change-guard.ts';
@@ -37,6 +45,7 @@ import { MirrorSeed } from './mirror-seed.ts';
 import { MirrorViews } from './mirror-views.ts';
 import { PastViews } from './past-views.ts';
 import { type StatePaths, statePaths } from './paths.ts';
+import { FENCED_PREFIX, Roles } from './roles.ts';
 import { buildStatus, type StatusReport } from './status.ts';
 import { type VolumeRow, Volumes } from './volumes.ts';
 
@@ -84,6 +93,7 @@ export class Agent {
   readonly funnel: FunnelClock;
   readonly mirrorViews: MirrorViews;
   readonly past: PastViews;
+  readonly roles: Roles;
   readonly guard: MassChangeGuard;
   readonly links = new Map<string, MirrorLink>();
   readonly sessions = new Map<string, PrimarySession>();
@@ -152,6 +162,24 @@ export class Agent {
       volumes: this.volumes,
       mirror: this.mirrorViews,
     });
+    this.roles = new Roles({
+      self: this.config.name,
+      catalog: this.catalog,
+      store: this.store,
+      events: this.events,
+      log: this.log.child('roles'),
+      clock: this.clock,
+      volumes: this.volumes,
+      mirrorViews: this.mirrorViews,
+      seed: this.seed,
+      primaryConnected: (volume) => {
+        const primary = this.volumes.get(volume)?.spec.primary.node;
+        const c = primary === undefined ? undefined : this.sessionConnection(primary);
+        return c !== undefined && c !== null && !c.isClosed;
+      },
+      stopCapture: (volume, flush) => this.#stopCapture(volume, flush),
+      startVolume: (row) => this.#startVolume(row),
+    });
     this.invites = new Invites({
       catalog: this.catalog,
       clock: this.clock,
@@ -200,6 +228,7 @@ export class Agent {
       onNodeLink: (factory) => this.#onNodeLink(factory),
       onJoin: (req: JoinRequest): Promise<JoinAnswer> => this.invites.answer(req),
     });
+    await this.roles.resumePromotions();
     for (const v of this.volumes.list()) this.#startVolume(v);
     this.#timers.push(
       this.clock.every(gcInterval(), () => {
@@ -269,6 +298,13 @@ export class Agent {
     // Checked before the volume is stored: a bad glob must not leave a volume that cannot start.
     new GlobFilter(spec.include, spec.exclude);
     const row = await this.volumes.addPrimary(spec);
+    recordEpoch(this.catalog, spec.name, {
+      epoch: 1,
+      firstSeq: 1,
+      node: this.config.name,
+      at: spec.createdAt,
+      reason: 'created',
+    });
     this.events.emit({
       level: 'info',
       type: 'volume.added',
@@ -286,6 +322,8 @@ export class Agent {
   }
 
   #startVolume(v: VolumeRow): void {
+    // A fenced primary neither captures nor declares: it waits for the new primary to dial it.
+    if (v.role === 'primary' && v.state === 'stopped' && v.reason?.startsWith(FENCED_PREFIX)) return;
     if (v.role === 'primary') {
       for (const m of v.spec.mirrors) this.#linkTo(m.node).addVolume(v.spec);
       if (this.captures.has(v.name)) return;
@@ -335,8 +373,61 @@ export class Agent {
     }
   }
 
+  /**
+   * #stopCapture stops capturing a volume this node is no longer primary of, after a last
+   * rescan when `flush` (every local change then is in the outbox, to be found as divergence),
+   * and stops streaming it.
+   */
+  async #stopCapture(volume: string, flush: boolean): Promise<void> {
+    const capture = this.captures.get(volume);
+    this.captures.delete(volume);
+    if (capture) {
+      if (flush) await capture.rescan().catch((err) => this.log.warn('last rescan failed', { volume, err }));
+      await capture.stop();
+    }
+    for (const link of this.links.values()) link.dropVolume(volume);
+  }
+
+  /** #fence stops this primary of `volume` at once: a mirror holds a newer epoch of it. */
+  async #fence(volume: string, epoch: number, peer: string): Promise<void> {
+    const v = this.volumes.get(volume);
+    if (v?.role !== 'primary' || epoch <= v.epoch) return;
+    if (v.state === 'stopped' && v.reason?.startsWith(FENCED_PREFIX)) return;
+    await this.#stopCapture(volume, v.state === 'active');
+    const reason = `${FENCED_PREFIX} ${peer} holds epoch ${epoch}; waiting to rejoin as a mirror`;
+    this.volumes.setState(volume, 'stopped', reason);
+    this.events.emit({
+      level: 'error',
+      type: 'role.fenced',
+      volume,
+      peer,
+      msg: 'a newer primary exists: capture stopped',
+      data: {
+        epoch,
+        heldEpoch: v.epoch,
+        hint: `the new primary dials this node and it rejoins as its mirror; see hindsight divergence ${volume} then`,
+      },
+    });
+  }
+
   /** #acceptMirror takes a volume declared by its primary: checks, records, seeds and starts it. */
-  async #acceptMirror(spec: VolumeSpec, from: string, epoch: number, head: number) {
+  async #acceptMirror(
+    spec: VolumeSpec,
+    from: string,
+    epoch: number,
+    head: number,
+    epochs: EpochRow[] | null,
+  ) {
+    const existing = this.volumes.get(spec.name);
+    let demoted = false;
+    if (existing?.role === 'primary' && epoch > existing.epoch && spec.primary.node === from) {
+      await this.roles.demote(spec.name, {
+        epoch,
+        spec,
+        epochs: epochs ?? [{ epoch, firstSeq: 1, node: from, at: 0, reason: 'unknown' }],
+      });
+      demoted = true;
+    }
     const held = this.volumes.get(spec.name)?.epoch ?? 1;
     if (epoch < held) {
       throw new HindsightError(
@@ -349,6 +440,14 @@ export class Agent {
     }
     const isNew = !this.volumes.get(spec.name);
     const row = await this.volumes.acceptMirror(spec, from);
+    if (isNew || epoch > row.epoch) {
+      // A mirror follows the epoch history of its primary.
+      inTransaction(this.catalog, () => {
+        if (epochs) replaceEpochs(this.catalog, spec.name, epochs);
+        this.catalog.prepare('UPDATE volumes SET epoch = ? WHERE name = ?').run(epoch, spec.name);
+      });
+    }
+    if (demoted) await this.seed.seedIfNeeded(spec.name, row.path, head);
     if (isNew) {
       this.events.emit({
         level: 'info',
@@ -412,6 +511,10 @@ export class Agent {
       },
       volumesFor: (name) => this.volumes.specsMirroredBy(name),
       epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
+      epochsOf: (volume) => readEpochs(this.catalog, volume),
+      onStaleEpoch: (volume, epoch, peer) => {
+        this.#fence(volume, epoch, peer).catch((err) => this.log.error('fencing failed', { volume, err }));
+      },
       rootAlertOf: (volume) => {
         const row = this.volumes.get(volume);
         return row?.state === 'stopped' && row.reason?.startsWith(ROOT_REASON_PREFIX) ? row.reason : null;
@@ -435,7 +538,8 @@ export class Agent {
         store: this.store,
         events: this.events,
         log: this.log.child(`receive.${factory.peer}`),
-        acceptVolume: (spec, from, epoch, head) => this.#acceptMirror(spec, from, epoch, head),
+        acceptVolume: (spec, from, epoch, head, epochs) =>
+          this.#acceptMirror(spec, from, epoch, head, epochs),
         recordVersions: (changes, receivedAt, from) => {
           const offset = this.sessionConnection(from)?.stats.clockOffsetMs ?? 0;
           const receipt = { wallMs: receivedAt, funnelMs: this.funnel.now(), clockOffsetMs: offset };
@@ -443,6 +547,7 @@ export class Agent {
           if (changes.length > 0) this.guard.onRecorded(changes[0].volume, counts);
         },
         epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
+        epochsOf: (volume) => readEpochs(this.catalog, volume),
         onVersions: (volume) => this.mirrorViews.wake(volume),
         onRootAlert: (volume, reason) =>
           this.guard.trip(volume, 'the primary cannot trust its root', { primaryReason: reason }),

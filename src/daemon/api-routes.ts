@@ -164,6 +164,33 @@ function timelineRoutes(agent: Agent): Route[] {
       },
     },
     { method: 'POST', path: '/v1/gc', handler: () => views.collect() },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/promote',
+      handler: (c) => {
+        const b = body(c);
+        const at = b.at === undefined || b.at === null ? undefined : moment(b.at, 'at');
+        return agent.roles.promote(c.params.name, { at, force: b.force === true });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/volumes/:name/divergence',
+      handler: ({ params }) => ({ quarantine: agent.roles.quarantine(params.name) }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/divergence/export',
+      handler: (c) => {
+        const into = str(body(c).into);
+        if (!into) throw new HindsightError('E_API_BAD_REQUEST', 'into is required');
+        const origin = str(body(c).origin);
+        if (origin !== undefined && origin !== 'divergence' && origin !== 'after-promote') {
+          throw new HindsightError('E_API_BAD_REQUEST', 'origin is divergence or after-promote');
+        }
+        return agent.roles.exportQuarantine(c.params.name, into, origin);
+      },
+    },
   ];
 }
 

@@ -5,6 +5,7 @@ export * from './mass-change-guard.ts';
 export * from './mirror-views.ts';
 export * from './past-views.ts';
 export * from './paths.ts';
+export * from './roles.ts';
 export * from './run.ts';
 export * from './status.ts';
 export * from './volumes.ts';

@@ -202,26 +202,39 @@ export class MirrorViews {
 
   /** rewind holds the view(s) and moves them to the moment `at`. */
   rewind(volume: string, at: number, view?: string) {
-    return this.exclusively(async () => {
-      const seq = this.seqFor(volume, at);
-      const out = [];
-      for (const r of this.views(volume, view)) {
-        const loop = this.loop(volume, r.name);
-        await loop?.stop();
-        try {
-          const done = await rewindView(
-            { ...this.#deps, volume, view: r.name, root: r.root },
-            seq,
-            this.#deps.clock.now(),
-          );
-          out.push({ view: r.name, seq, ...done });
-        } finally {
-          loop?.start();
-        }
+    return this.exclusively(() => this.moveTo(volume, this.seqFor(volume, at), view, at));
+  }
+
+  /**
+   * moveTo holds the view(s) and moves them to `seq` (`at` is the moment asked for, for the
+   * event). Callers run it exclusively: rewind, and promote, which moves every view to the
+   * seq it promotes at.
+   */
+  async moveTo(volume: string, seq: number, view?: string, at?: number) {
+    const out = [];
+    for (const r of this.views(volume, view)) {
+      const loop = this.loop(volume, r.name);
+      await loop?.stop();
+      try {
+        const done = await rewindView(
+          { ...this.#deps, volume, view: r.name, root: r.root },
+          seq,
+          this.#deps.clock.now(),
+        );
+        out.push({ view: r.name, seq, ...done });
+      } finally {
+        loop?.start();
       }
-      this.#event('info', 'view.rewound', volume, 'view rewound', { at, seq, views: out });
-      return { seq, at, views: out };
-    });
+    }
+    this.#event('info', 'view.rewound', volume, 'view rewound', { at, seq, views: out });
+    return { seq, at, views: out };
+  }
+
+  /** forget stops the views of a volume this node no longer mirrors (it was promoted). */
+  async forget(volume: string): Promise<void> {
+    const loops = this.#loops.get(volume);
+    this.#loops.delete(volume);
+    await Promise.allSettled([...(loops?.values() ?? [])].map((l) => l.stop()));
   }
 
   /** discard drops every stored change after the moment `at`, for good. */

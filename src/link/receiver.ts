@@ -11,6 +11,7 @@ import {
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import { inTransaction } from '../store/index.ts';
 import type { Logger } from '../sys/index.ts';
+import { checkEpochs, type EpochRow, epochForSeq } from '../timeline/epochs.ts';
 import type { Frame } from './framing.ts';
 import {
   checkVolumeSpec,
@@ -47,11 +48,14 @@ export interface ReceiverDeps {
     from: string,
     epoch: number,
     head: number,
+    epochs: EpochRow[] | null,
   ) => Promise<{ epoch: number; seq: number }>;
   /** Records a batch of received changes as versions; runs inside the receiver's transaction. */
   recordVersions: (changes: Change[], receivedAt: number, from: string) => void;
-  /** The volume's current epoch on this node: changes of an older epoch are refused (fencing token). */
+  /** The volume's current epoch on this node (a VOLUME of an older one is refused). */
   epochOf: (volume: string) => number;
+  /** The volume's epoch history: a change carrying an older epoch than its seq's is refused (fencing token). */
+  epochsOf: (volume: string) => EpochRow[];
   /** Called after versions were committed, to wake the apply loop. */
   onVersions: (volume: string) => void;
   /** Called when the primary declares that the volume's root cannot be trusted (emptied, missing). */
@@ -190,7 +194,8 @@ export class PrimarySession {
     try {
       spec = checkVolumeSpec(h.spec);
       const head = Number.isSafeInteger(h.head) ? (h.head as number) : 0;
-      const pos = await this.#deps.acceptVolume(spec, this.peer, Number(h.epoch) || 1, head);
+      const epochs = h.epochs === undefined ? null : checkEpochs(h.epochs);
+      const pos = await this.#deps.acceptVolume(spec, this.peer, Number(h.epoch) || 1, head, epochs);
       this.#accepted.add(spec.name);
       const st = this.stats.get(spec.name) ?? { from: this.peer, bytesReceived: 0, primarySeq: null };
       st.primarySeq = head;
@@ -209,7 +214,10 @@ export class PrimarySession {
         msg: 'refused a volume from the primary',
         data: { code, reason: errorMessage(err) },
       });
-      await conn.send(MSG.VOLUME_REFUSED, { volume, code, message: errorMessage(err), hint });
+      // With a stale epoch, the refusal tells the sender the epoch that replaced it: a demoted
+      // primary learns it must stop capturing (fence) and wait to rejoin as a mirror.
+      const epoch = code === 'E_LINK_STALE_EPOCH' ? this.#deps.epochOf(volume) : undefined;
+      await conn.send(MSG.VOLUME_REFUSED, { volume, code, message: errorMessage(err), hint, epoch });
     }
   }
 
@@ -230,12 +238,15 @@ export class PrimarySession {
   async #receiveBatch(conn: PeerConnection, volume: string, changes: Change[]): Promise<void> {
     if (changes.length === 0) return;
     const { store, catalog, clock } = this.#deps;
-    const epoch = this.#deps.epochOf(volume);
-    const stale = changes.find((c) => c.epoch < epoch || c.epoch < 1);
+    // A change is stale when the epoch history gives its seq to a later epoch: it comes from a
+    // primary that was replaced before it wrote that seq. Older changes keep their own epoch.
+    const history = this.#deps.epochsOf(volume);
+    const stale = changes.find((c) => c.epoch < epochForSeq(history, c.seq) || c.epoch < 1);
     if (stale) {
+      const epoch = epochForSeq(history, stale.seq);
       const err = new HindsightError(
         'E_LINK_STALE_EPOCH',
-        `change ${stale.seq} carries epoch ${stale.epoch}; this mirror is at epoch ${epoch}`,
+        `change ${stale.seq} carries epoch ${stale.epoch}; at that seq this mirror is at epoch ${epoch}`,
         { hint: 'the sender is a demoted primary; it must rejoin as a mirror' },
       );
       await this.#refuse(conn, volume, 'refused changes from an older epoch', err);

@@ -9,6 +9,7 @@ import {
 } from '../core/index.ts';
 import type { ChunkStore, StoredChunk } from '../store/index.ts';
 import type { Logger } from '../sys/index.ts';
+import type { EpochRow } from '../timeline/epochs.ts';
 import type { Frame } from './framing.ts';
 import {
   decodeHashes,
@@ -98,6 +99,14 @@ export class MirrorLink {
     this.#statsOf(spec.name);
     const conn = this.connection;
     if (conn && !conn.isClosed) this.#declare(conn, spec).catch((err) => conn.close(err));
+  }
+
+  /** dropVolume stops streaming a volume this node no longer is primary of. */
+  dropVolume(volume: string): void {
+    const stream = this.#streams.get(volume);
+    this.#streams.delete(volume);
+    this.volumeStats.delete(volume);
+    stream?.wake();
   }
 
   /** wake tells the streams that the outbox has new changes. */
@@ -197,6 +206,7 @@ export class MirrorLink {
     await conn.send(MSG.VOLUME, {
       spec,
       epoch: this.#deps.epochOf(spec.name),
+      epochs: this.#deps.epochsOf(spec.name),
       head: this.#deps.outbox.lastSeq(spec.name),
       rootAlert: this.#deps.rootAlertOf(spec.name),
     });
@@ -235,6 +245,14 @@ export class MirrorLink {
           msg: 'mirror refused the volume',
           data: { code: h.code, reason: h.message, hint: h.hint },
         });
+        const theirs = Number(h.epoch);
+        if (
+          h.code === 'E_LINK_STALE_EPOCH' &&
+          Number.isSafeInteger(theirs) &&
+          theirs > this.#deps.epochOf(name)
+        ) {
+          this.#deps.onStaleEpoch(name, theirs, this.peer);
+        }
         return;
       }
       case MSG.ACK: {
@@ -334,6 +352,10 @@ export interface MirrorLinkDeps {
   dial: (peer: string, signal: AbortSignal) => Promise<TLSSocket>;
   volumesFor: (peer: string) => VolumeSpec[];
   epochOf: (volume: string) => number;
+  /** The volume's epoch history, declared with it so that a demoted primary finds the fork point. */
+  epochsOf: (volume: string) => EpochRow[];
+  /** A mirror refused the volume because it holds a newer epoch: this node is no longer primary. */
+  onStaleEpoch: (volume: string, epoch: number, peer: string) => void;
   /** Why the volume's root cannot be trusted on this primary (root guard), or null: the mirror holds its delayed views. */
   rootAlertOf: (volume: string) => string | null;
   members: () => Member[];

@@ -160,4 +160,40 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE views ADD COLUMN hold_reason TEXT;
   ALTER TABLE views ADD COLUMN held_since INTEGER;
   `,
+  // 3: roles (docs/roles.md).
+  `
+  -- The epoch history of each volume: epoch N began with seq first_seq, written by node.
+  -- Every node keeps it; a fork point is the seq before the first epoch two nodes disagree on.
+  CREATE TABLE epochs (
+    volume TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL,
+    node TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (volume, epoch)
+  ) STRICT;
+  INSERT INTO epochs (volume, epoch, first_seq, node, at, reason)
+    SELECT name, 1, 1, json_extract(spec, '$.primary.node'), 0, 'created' FROM volumes;
+
+  -- Kept out of the timeline, never deleted by GC: on a promoted mirror, the changes received
+  -- after the moment it was promoted at (origin 'after-promote'); on a demoted primary, the
+  -- state of every path it changed after the fork point (origin 'divergence').
+  CREATE TABLE quarantine (
+    volume TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    origin TEXT NOT NULL CHECK (origin IN ('after-promote', 'divergence')),
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    mode INTEGER NOT NULL,
+    mtime_ms INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    chunks BLOB,
+    target TEXT,
+    captured_at INTEGER NOT NULL,
+    quarantined_at INTEGER NOT NULL,
+    PRIMARY KEY (volume, epoch, seq, path)
+  ) STRICT;
+  `,
 ];

@@ -65,6 +65,7 @@ export function liveChunks(catalog: Catalog): (hash: Buffer) => boolean {
   for (const sql of [
     'SELECT chunks FROM versions WHERE chunks IS NOT NULL',
     'SELECT chunks FROM changes WHERE chunks IS NOT NULL',
+    'SELECT chunks FROM quarantine WHERE chunks IS NOT NULL',
   ]) {
     for (const row of catalog.prepare(sql).iterate() as Iterable<{ chunks: Uint8Array }>) {
       const list = Buffer.from(row.chunks.buffer, row.chunks.byteOffset, row.chunks.byteLength);

@@ -1,8 +1,10 @@
 /** timeline: the mirror's versions, its views on disk, and the loop that applies one to the other. */
 export * from './apply-loop.ts';
+export * from './epochs.ts';
 export * from './funnel-clock.ts';
 export * from './history.ts';
 export * from './materialize.ts';
+export * from './quarantine.ts';
 export * from './rewind.ts';
 export * from './seed.ts';
 export * from './state-at.ts';

@@ -1,0 +1,383 @@
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { fileRowOf } from '../capture/index.ts';
+import { type Clock, type EventSink, errorMessage, HindsightError, type VolumeSpec } from '../core/index.ts';
+import { type Catalog, type ChunkStore, ingestFile, inTransaction } from '../store/index.ts';
+import type { Logger } from '../sys/index.ts';
+import { crashPoint } from '../sys/index.ts';
+import {
+  applyStates,
+  type EpochRow,
+  forkSeq,
+  headSeq,
+  insertQuarantine,
+  listQuarantine,
+  listViews,
+  type QuarantineRow,
+  quarantineAfter,
+  readEpochs,
+  recordEpoch,
+  replaceEpochs,
+} from '../timeline/index.ts';
+import type { MirrorSeed } from './mirror-seed.ts';
+import type { MirrorViews } from './mirror-views.ts';
+import { checkTarget } from './past-views.ts';
+import type { VolumeRow, Volumes } from './volumes.ts';
+
+/** RolesDeps is what role changes touch: nearly everything of a volume, through narrow calls. */
+export interface RolesDeps {
+  self: string;
+  catalog: Catalog;
+  store: ChunkStore;
+  events: EventSink;
+  log: Logger;
+  clock: Clock;
+  volumes: Volumes;
+  mirrorViews: MirrorViews;
+  seed: MirrorSeed;
+  /** Whether the link from the volume's primary is up right now. */
+  primaryConnected: (volume: string) => boolean;
+  /** Stops capturing the volume, after a last rescan when `flush` (so every local change is in the outbox). */
+  stopCapture: (volume: string, flush: boolean) => Promise<void>;
+  /** Starts the volume in the role its row now says. */
+  startVolume: (row: VolumeRow) => void;
+}
+
+/** FENCED_PREFIX starts the stop reason of a primary that learned a newer epoch exists. */
+export const FENCED_PREFIX = 'fenced:';
+
+/** PROMOTING_KEY marks a promotion recorded but not finished: `meta` value = the seq promoted at. */
+const PROMOTING_KEY = (volume: string) => `promoting:${volume}`;
+
+/** PromoteOutcome is what a promotion did. */
+export interface PromoteOutcome {
+  volume: string;
+  epoch: number;
+  seq: number;
+  quarantined: number;
+  primary: string;
+}
+
+/**
+ * Roles changes which node is primary of a volume (docs/roles.md).
+ *
+ * promote, on a mirror: the epoch is bumped first, so from that moment the old primary's
+ * changes are refused as stale; then every view moves to the seq promoted at, the changes
+ * after it go to the quarantine, the outbox is filled with the current version of every path
+ * (so any mirror, at any position, gets the whole state), and the volume turns primary with
+ * capture continuing at the next seq. A crash in between is finished at start.
+ *
+ * demote, on an old primary that meets a higher epoch: capture stops, the state of every path
+ * it changed after the fork point goes to the quarantine (its divergence, never discarded),
+ * its primary state is dropped, and it becomes a mirror of the new primary, seeded from its
+ * own directory so that only the differences cross the wire.
+ */
+export class Roles {
+  readonly #deps: RolesDeps;
+
+  constructor(deps: RolesDeps) {
+    this.#deps = deps;
+  }
+
+  /** promote makes this mirror the primary of `volume` at the moment `at` (default: all received). */
+  promote(
+    volume: string,
+    options: { at?: number; force?: boolean; reason?: string } = {},
+  ): Promise<PromoteOutcome> {
+    const { mirrorViews, volumes, seed, catalog } = this.#deps;
+    return mirrorViews.exclusively(async () => {
+      const v = volumes.get(volume);
+      if (!v) throw new HindsightError('E_VOLUME_MISSING', `this node has no volume named ${volume}`);
+      if (v.role !== 'mirror') {
+        throw new HindsightError('E_PROMOTE_NOT_MIRROR', `this node is already the primary of ${volume}`);
+      }
+      if (!options.force && this.#deps.primaryConnected(volume)) {
+        throw new HindsightError('E_PROMOTE_PRIMARY_UP', `the primary ${v.spec.primary.node} is connected`, {
+          hint: 'for a planned swap use hindsight switchover; to promote anyway (the old primary is fenced by the epoch) add --force',
+        });
+      }
+      if (seed.pendingHead(volume) !== null) {
+        throw new HindsightError(
+          'E_PROMOTE_SEEDING',
+          `${volume} is still being seeded and has no complete state`,
+          {
+            hint: 'wait until status shows the view caught up',
+          },
+        );
+      }
+      const seq =
+        options.at === undefined ? headSeq(catalog, volume) : mirrorViews.seqFor(volume, options.at);
+      const epoch = v.epoch + 1;
+      // Step 1, one transaction: the new epoch exists from here on; the old primary is stale.
+      inTransaction(catalog, () => {
+        catalog.prepare('UPDATE volumes SET epoch = ? WHERE name = ?').run(epoch, volume);
+        recordEpoch(catalog, volume, {
+          epoch,
+          firstSeq: seq + 1,
+          node: this.#deps.self,
+          at: this.#deps.clock.now(),
+          reason: options.reason ?? (options.force ? 'promote --force' : 'promote'),
+        });
+        catalog
+          .prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
+          .run(PROMOTING_KEY(volume), String(seq));
+      });
+      crashPoint('promote.recorded');
+      return await this.#finishPromotion(volume);
+    });
+  }
+
+  /** resumePromotions finishes promotions that a crash interrupted; the agent calls it at start. */
+  async resumePromotions(): Promise<void> {
+    const rows = this.#deps.catalog.prepare("SELECT key FROM meta WHERE key LIKE 'promoting:%'").all() as {
+      key: string;
+    }[];
+    for (const { key } of rows) {
+      const volume = key.slice('promoting:'.length);
+      await this.#deps.mirrorViews.exclusively(() => this.#finishPromotion(volume));
+    }
+  }
+
+  async #finishPromotion(volume: string): Promise<PromoteOutcome> {
+    const { catalog, mirrorViews, volumes, clock, events, log } = this.#deps;
+    const seq = Number(
+      (
+        catalog.prepare('SELECT value FROM meta WHERE key = ?').get(PROMOTING_KEY(volume)) as {
+          value: string;
+        }
+      ).value,
+    );
+    const v = volumes.get(volume)!;
+    // Every view shows the promoted moment (delays bypassed), then applies nothing more.
+    if (listViews(catalog, volume).length > 0) await mirrorViews.moveTo(volume, seq);
+    crashPoint('promote.moved');
+    const quarantined = quarantineAfter(catalog, volume, seq, clock.now());
+    const main = listViews(catalog, volume).find((r) => r.name === 'main');
+    const root = main?.root ?? v.path;
+    const files = await this.#fileRows(volume, root);
+    const spec = promotedSpec(v, this.#deps.self, root);
+    await mirrorViews.forget(volume);
+    inTransaction(catalog, () => {
+      // The outbox starts with the current version of every path, under its own seq and epoch:
+      // a mirror at any position before `seq` still receives the whole state.
+      catalog
+        .prepare(
+          `INSERT OR IGNORE INTO changes
+             (volume, seq, epoch, path, kind, mode, mtime_ms, size, chunks, target, captured_at)
+           SELECT volume, seq, epoch, path, kind, mode, mtime_ms, size, chunks, target, captured_at
+           FROM versions WHERE volume = ? AND superseded_by IS NULL AND seq <= ?`,
+        )
+        .run(volume, seq);
+      const upsert = catalog.prepare(
+        `INSERT OR REPLACE INTO files (volume, path, kind, size, mtime_ns, ctime_ns, ino, mode, seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const f of files)
+        upsert.run(volume, f.path, f.kind, f.size, f.mtimeNs, f.ctimeNs, f.ino, f.mode, f.seq);
+      catalog.prepare('DELETE FROM views WHERE volume = ?').run(volume);
+      catalog.prepare('DELETE FROM received WHERE volume = ?').run(volume);
+      catalog.prepare('DELETE FROM acks WHERE volume = ?').run(volume);
+      catalog
+        .prepare(
+          "UPDATE volumes SET role = 'primary', spec = ?, path = ?, next_seq = ?, state = 'active', reason = NULL WHERE name = ?",
+        )
+        .run(JSON.stringify(spec), root, seq + 1, volume);
+      catalog.prepare('DELETE FROM meta WHERE key = ?').run(PROMOTING_KEY(volume));
+    });
+    const row = volumes.get(volume)!;
+    const outcome = { volume, epoch: row.epoch, seq, quarantined, primary: this.#deps.self };
+    log.info('promoted', { ...outcome });
+    events.emit({
+      level: 'warn',
+      type: 'role.promoted',
+      volume,
+      msg: `this node is now the primary of ${volume}`,
+      data: { ...outcome, formerPrimary: v.spec.primary.node },
+    });
+    this.#deps.startVolume(row);
+    return outcome;
+  }
+
+  /**
+   * #fileRows describes the view's entries as capture would after a scan, for the paths the
+   * timeline holds at the promoted seq: with them, the first scan of the new primary finds
+   * nothing changed, and the mirrors get only what changes from now on. An entry that differs
+   * from its version (kind) is left out: the scan then captures it as a change.
+   */
+  async #fileRows(volume: string, root: string) {
+    const rows = this.#deps.catalog
+      .prepare(
+        "SELECT path, kind, seq FROM versions WHERE volume = ? AND superseded_by IS NULL AND kind != 'delete'",
+      )
+      .all(volume) as { path: string; kind: string; seq: number }[];
+    const out = [];
+    for (const r of rows) {
+      const st = await fsp.lstat(join(root, r.path), { bigint: true }).catch(() => null);
+      if (!st) continue;
+      const row = fileRowOf(r.path, st);
+      const want =
+        r.kind === 'put' ? 'file' : r.kind === 'mkdir' ? 'dir' : r.kind === 'symlink' ? 'symlink' : null;
+      if (row === null || row.kind !== want) continue;
+      out.push({ ...row, seq: r.seq });
+    }
+    return out;
+  }
+
+  /**
+   * demote turns this primary of `volume` into a mirror of `primary`, which declared the volume
+   * at a higher epoch with history `theirs`. Returns the divergence quarantined.
+   */
+  async demote(volume: string, declared: { epoch: number; spec: VolumeSpec; epochs: EpochRow[] }) {
+    const { catalog, store, clock, events, log } = this.#deps;
+    const v = this.#deps.volumes.get(volume)!;
+    await this.#deps.stopCapture(volume, v.state === 'active');
+    const mine = readEpochs(catalog, volume);
+    const fork = forkSeq(mine, declared.epochs);
+    const changed = catalog
+      .prepare('SELECT path, MAX(seq) AS seq, epoch FROM changes WHERE volume = ? AND seq > ? GROUP BY path')
+      .all(volume, Number.isFinite(fork) ? fork : Number.MAX_SAFE_INTEGER) as {
+      path: string;
+      seq: number;
+      epoch: number;
+    }[];
+    const now = clock.now();
+    const divergence: QuarantineRow[] = [];
+    for (const c of changed) {
+      divergence.push(await this.#stateOf(v.path, c, now));
+    }
+    await store.sync();
+    crashPoint('failback.quarantined');
+    inTransaction(catalog, () => {
+      store.commitPending();
+      insertQuarantine(catalog, volume, divergence);
+      for (const table of ['changes', 'files', 'acks', 'versions', 'views', 'received']) {
+        catalog.prepare(`DELETE FROM ${table} WHERE volume = ?`).run(volume);
+      }
+      replaceEpochs(catalog, volume, declared.epochs);
+      catalog
+        .prepare(
+          "UPDATE volumes SET role = 'mirror', spec = ?, epoch = ?, state = 'active', reason = NULL WHERE name = ?",
+        )
+        .run(JSON.stringify(declared.spec), declared.epoch, volume);
+    });
+    const data = {
+      epoch: declared.epoch,
+      primary: declared.spec.primary.node,
+      forkSeq: Number.isFinite(fork) ? fork : null,
+      divergence: divergence.length,
+      paths: divergence.slice(0, 20).map((d) => d.path),
+      hint:
+        divergence.length > 0
+          ? `list them with hindsight divergence ${volume}; --export DIR writes them out`
+          : undefined,
+    };
+    log.info('demoted', { volume, ...data });
+    events.emit({
+      level: divergence.length > 0 ? 'error' : 'warn',
+      type: 'role.demoted',
+      volume,
+      msg: `a newer primary holds ${volume}: this node rejoins as its mirror`,
+      data,
+    });
+    return divergence;
+  }
+
+  /** quarantine lists what the volume keeps out of its timeline on this node. */
+  quarantine(volume: string) {
+    if (!this.#deps.volumes.get(volume)) {
+      throw new HindsightError('E_VOLUME_MISSING', `this node has no volume named ${volume}`);
+    }
+    return listQuarantine(this.#deps.catalog, volume).map(quarantineSummary);
+  }
+
+  /**
+   * exportQuarantine writes the quarantined states of `origin` (default: all) as files into
+   * `into`, a new or empty directory, at their paths; deletes are listed, not written. When a
+   * path is quarantined more than once, the latest state is written.
+   */
+  async exportQuarantine(volume: string, into: string, origin?: QuarantineRow['origin']) {
+    const { catalog, store, volumes, events } = this.#deps;
+    const rows = listQuarantine(catalog, volume).filter((r) => origin === undefined || r.origin === origin);
+    if (rows.length === 0) {
+      throw new HindsightError('E_QUARANTINE_EMPTY', `nothing of ${volume} is quarantined on this node`);
+    }
+    const latest = new Map<string, QuarantineRow>();
+    for (const r of rows) if ((latest.get(r.path)?.seq ?? -1) <= r.seq) latest.set(r.path, r);
+    const dir = await checkTarget(catalog, volumes, into, true);
+    const states = [...latest.values()]
+      .filter((r) => r.kind === 'put' || r.kind === 'mkdir' || r.kind === 'symlink')
+      .map((r) => ({
+        ...r,
+        volume,
+        receivedAt: 0,
+        receivedMono: 0,
+        producedAt: r.capturedAt,
+        supersededBy: null,
+      }));
+    const done = await applyStates(store, dir, [], states, { fresh: true });
+    const deleted = [...latest.values()].filter((r) => r.kind === 'delete').map((r) => r.path);
+    events.emit({
+      level: 'info',
+      type: 'quarantine.exported',
+      volume,
+      msg: 'quarantined states exported',
+      data: { into: dir, ...done, deleted: deleted.length },
+    });
+    return { into: dir, ...done, deleted };
+  }
+
+  /** #stateOf reads what the directory holds at a path this node changed after the fork. */
+  async #stateOf(
+    root: string,
+    c: { path: string; seq: number; epoch: number },
+    now: number,
+  ): Promise<QuarantineRow> {
+    const full = join(root, c.path);
+    const base = {
+      epoch: c.epoch,
+      seq: c.seq,
+      origin: 'divergence' as const,
+      path: c.path,
+      capturedAt: now,
+      quarantinedAt: now,
+    };
+    const st = await fsp.lstat(full).catch(() => null);
+    if (!st) return { ...base, kind: 'delete', mode: 0, mtimeMs: 0, size: 0, chunks: null, target: null };
+    const meta = { mode: st.mode & 0o7777, mtimeMs: Math.round(st.mtimeMs) };
+    if (st.isSymbolicLink()) {
+      return { ...base, ...meta, kind: 'symlink', size: 0, chunks: null, target: await fsp.readlink(full) };
+    }
+    if (st.isDirectory()) return { ...base, ...meta, kind: 'mkdir', size: 0, chunks: null, target: null };
+    try {
+      const got = await ingestFile(full, this.#deps.store);
+      return { ...base, ...meta, kind: 'put', size: got.size, chunks: got.chunks, target: null };
+    } catch (err) {
+      this.#deps.log.warn('a diverged file could not be read', { path: c.path, err: errorMessage(err) });
+      return { ...base, ...meta, kind: 'delete', size: 0, chunks: null, target: null };
+    }
+  }
+}
+
+/** quarantineSummary is a quarantined state as `hindsight divergence` lists it (no chunk list). */
+export function quarantineSummary(r: QuarantineRow) {
+  const { chunks: _chunks, ...rest } = r;
+  return rest;
+}
+
+/**
+ * promotedSpec is the volume's spec with this node as primary at `root`, and the old primary
+ * as a mirror at its old directory with the delay this node had: the pair swapped.
+ */
+function promotedSpec(v: VolumeRow, self: string, root: string): VolumeSpec {
+  const spec = v.spec;
+  const mine = spec.mirrors.find((m) => m.node === self);
+  const others = spec.mirrors.filter((m) => m.node !== self);
+  return {
+    ...spec,
+    primary: { node: self, path: root },
+    mirrors: [
+      { node: spec.primary.node, path: spec.primary.path, delayMs: mine?.delayMs ?? 0, views: [] },
+      ...others,
+    ],
+  };
+}
