@@ -203,6 +203,9 @@ export class VolumeCapture {
     if (!this.#watch && now >= this.#nextWatchTry) await this.#openWatch();
     if (this.#rescanWhy !== undefined) {
       const why = this.#rescanWhy;
+      // Cleared before the scan: a rescan asked for while it runs must run again afterwards
+      // (it may need changes this scan passed by), and its waiter is not among these.
+      this.#rescanWhy = undefined;
       const waiters = this.#scanWaiters.splice(0);
       if (why === 'directory moved' && this.#watch) {
         // inotify keeps reporting events inside a moved directory under its old path, so they
@@ -215,9 +218,11 @@ export class VolumeCapture {
         const report = await this.#scanner.scan(why, signal);
         this.#lastScanMs = clock.monotonic() - started;
         for (const path of report.unstable) this.#dirty.mark(path, clock.monotonic());
-        this.#rescanWhy = undefined;
         this.#nextRescanAt = clock.monotonic() + (this.#d.rescanMs ?? DEFAULT_RESCAN_MS);
         this.#nextRescanWhy = undefined;
+      } catch (err) {
+        this.#rescanWhy ??= why; // a failed scan runs again after the loop's pause
+        throw err;
       } finally {
         for (const w of waiters) w();
       }

@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<{ run: (argv: string[], command: st
     preview: () => import('./past.ts'),
     restore: () => import('./past.ts'),
     promote: () => import('./roles.ts'),
+    switchover: () => import('./roles.ts'),
     divergence: () => import('./roles.ts'),
   };
 
@@ -46,6 +47,7 @@ On a mirror (T is ISO-8601 or relative: "10 minutes ago", "-10m"):
   timeline  what changed when                     ls / cat        browse the volume as of T
   preview   the whole volume as of T into a dir   restore         files or folders as of T
   promote   become the volume's primary (at T)    divergence      what an old primary had alone
+  switchover  hand the primary role to the mirror, losing nothing (run it again to swap back)
 
 Every command takes --state DIR (default $HINDSIGHT_STATE, /var/lib/hindsight as root,
 else ~/.local/state/hindsight) and --help. See docs/commands.md.

@@ -6,6 +6,7 @@ import { formatBytes } from './status.ts';
 
 const USAGE: Record<string, string> = {
   promote: 'hindsight promote VOLUME [--at T] [--force] [--state DIR] [--json]',
+  switchover: 'hindsight switchover VOLUME [--to NODE] [--state DIR] [--json]',
   divergence:
     'hindsight divergence VOLUME [--export DIR] [--origin divergence|after-promote] [--state DIR] [--json]',
 };
@@ -36,6 +37,7 @@ export async function run(argv: string[], command: string): Promise<number> {
       force: { type: 'boolean' },
       export: { type: 'string' },
       origin: { type: 'string' },
+      to: { type: 'string' },
     },
     usage,
     true,
@@ -62,6 +64,17 @@ export async function run(argv: string[], command: string): Promise<number> {
         `${volume}: this node is the primary now, epoch ${answer.epoch}, from seq ${answer.seq}${kept}\n`,
       );
     }
+    return 0;
+  }
+  if (command === 'switchover') {
+    const answer = await client.post<{ primary: string; epoch: number; seq: number }>(`${base}/switchover`, {
+      to: values.to,
+    });
+    if (values.json) printJson(answer);
+    else
+      process.stdout.write(
+        `${volume}: ${answer.primary} is the primary now (epoch ${answer.epoch}, from seq ${answer.seq}); this node becomes its mirror\n`,
+      );
     return 0;
   }
   if (values.export) {

@@ -6,6 +6,9 @@ const USAGE =
   'hindsight volume add NAME --path DIR --primary NODE --mirror NODE:DIR [--mirror NODE:DIR]... [--delay D] [--history D]\n' +
   '       [--view NODE:NAME:DIR[@DELAY]]... [--guard-share FRACTION] [--guard-window D] [--guard-min N]\n' +
   '       [--include GLOB]... [--exclude GLOB]... [--state DIR] [--json]\n' +
+  '       hindsight volume set NAME [--failover auto|manual] [--heartbeat D] [--timeout D]\n' +
+  '       [--address IP/PREFIX --interface IFACE | --no-address] [--hook NAME=EXECUTABLE | --hook NAME=]...\n' +
+  '       [--hook-timeout D] [--state DIR] [--json]\n' +
   '       hindsight volume list [--state DIR] [--json]';
 
 type ExtraView = { name: string; path: string; delayMs: number };
@@ -27,6 +30,14 @@ export async function run(argv: string[]): Promise<number> {
       'guard-share': { type: 'string' },
       'guard-window': { type: 'string' },
       'guard-min': { type: 'string' },
+      failover: { type: 'string' },
+      heartbeat: { type: 'string' },
+      timeout: { type: 'string' },
+      address: { type: 'string' },
+      interface: { type: 'string' },
+      'no-address': { type: 'boolean' },
+      hook: { type: 'string', multiple: true },
+      'hook-timeout': { type: 'string' },
     },
     USAGE,
     true,
@@ -36,6 +47,40 @@ export async function run(argv: string[]): Promise<number> {
     const { volumes } = await client.get<{ volumes: VolumeRow[] }>('/v1/volumes');
     if (values.json) printJson(volumes);
     else for (const v of volumes) process.stdout.write(`${v.name}\t${v.role}\t${v.path}\t${v.state}\n`);
+    return 0;
+  }
+  if (sub === 'set' && !values.help) {
+    if (positionals.length !== 1)
+      throw new HindsightError('E_USAGE', 'volume set takes one NAME', { hint: `usage: ${USAGE}` });
+    const hooks: Record<string, string> = {};
+    for (const h of values.hook ?? []) {
+      const i = h.indexOf('=');
+      if (i <= 0)
+        throw new HindsightError('E_USAGE', `--hook ${h}: expected NAME=EXECUTABLE (or NAME= to remove)`);
+      hooks[h.slice(0, i)] = h.slice(i + 1);
+    }
+    const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
+    const { volume } = await client.post<{ volume: VolumeSpec }>(
+      `/v1/volumes/${encodeURIComponent(positionals[0])}/set`,
+      {
+        failover: values.failover,
+        heartbeatMs: ms(values.heartbeat),
+        timeoutMs: ms(values.timeout),
+        address: values['no-address'] ? null : values.address,
+        interface: values['no-address'] ? null : values.interface,
+        hooks,
+        hookTimeoutMs: ms(values['hook-timeout']),
+      },
+    );
+    if (values.json) printJson(volume);
+    else {
+      const r = volume.roles;
+      const hookList = Object.entries(r.hooks).map(([k, v]) => `${k}=${v}`);
+      process.stdout.write(
+        `${volume.name}: failover ${r.failover}, heartbeat ${r.heartbeatMs} ms, timeout ${r.timeoutMs} ms, ` +
+          `address ${r.address ? `${r.address} on ${r.interface}` : 'none'}, hooks ${hookList.join(' ') || 'none'}\n`,
+      );
+    }
     return 0;
   }
   if (sub !== 'add' || values.help) {

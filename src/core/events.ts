@@ -47,6 +47,13 @@ export type EventType =
   | 'role.promoted'
   | 'role.demoted'
   | 'role.fenced'
+  | 'volume.changed'
+  | 'role.switchover-failed'
+  | 'hook.finished'
+  | 'hook.failed'
+  | 'address.taken'
+  | 'address.released'
+  | 'address.failed'
   | 'quarantine.exported'
   | 'gc.failed';
 

@@ -14,6 +14,8 @@ export interface VolumeSpec {
   historyMs: number;
   /** The mass-change guard of the mirrors' delayed views. */
   guard: GuardSpec;
+  /** Failure detection, failover, the service address and hooks (docs/roles.md). */
+  roles: RolesSpec;
   /** When it was created (primary wall clock); a newer spec of the same name replaces an older. */
   createdAt: number;
 }
@@ -39,6 +41,39 @@ export interface GuardSpec {
   windowMs: number;
   minFiles: number;
 }
+
+/** HOOK_NAMES are the moments a volume can run an executable at (docs/roles.md, Hooks). */
+export const HOOK_NAMES = ['on-promote', 'on-demote', 'pre-switch'] as const;
+
+/** HookName is one of HOOK_NAMES. */
+export type HookName = (typeof HOOK_NAMES)[number];
+
+/**
+ * RolesSpec: how a volume's roles change. `failover: 'auto'` lets the mirror promote itself
+ * when it and the witness have both not heard from the primary for `timeoutMs`; heartbeats go
+ * every `heartbeatMs`. `address` (IPv4 CIDR) is added on `interface` by the primary and moved
+ * on promotion. `hooks` are executables run at role changes, each within `hookTimeoutMs`.
+ */
+export interface RolesSpec {
+  failover: 'manual' | 'auto';
+  heartbeatMs: number;
+  timeoutMs: number;
+  address: string | null;
+  interface: string | null;
+  hooks: Partial<Record<HookName, string>>;
+  hookTimeoutMs: number;
+}
+
+/** DEFAULT_ROLES: manual failover, 1 s heartbeat, 10 s timeout, no address, no hooks, 60 s per hook. */
+export const DEFAULT_ROLES: RolesSpec = {
+  failover: 'manual',
+  heartbeatMs: 1000,
+  timeoutMs: 10_000,
+  address: null,
+  interface: null,
+  hooks: {},
+  hookTimeoutMs: 60_000,
+};
 
 /** DEFAULT_HISTORY_MS keeps a week of history. */
 export const DEFAULT_HISTORY_MS = 7 * 24 * 3600 * 1000;

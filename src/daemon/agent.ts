@@ -5,9 +5,11 @@ import {
   type Clock,
   DEFAULT_GUARD,
   DEFAULT_HISTORY_MS,
+  DEFAULT_ROLES,
   errorMessage,
   type GuardSpec,
   HindsightError,
+  type HookName,
   type VolumeSpec,
 } from '../core/index.ts';
 import {
@@ -38,6 +40,7 @@ import {
   replaceEpochs,
 } from '../timeline/index.ts';
 import { loadConfig, type NodeConfig, parseHostPort } from './config.ts';
+import { Hooks } from './hooks.ts';
 import { Invites } from './invites.ts';
 import { MassChangeGuard } from './mass-change-guard.ts';
 import { Members } from './members.ts';
@@ -53,6 +56,17 @@ import { type VolumeRow, Volumes } from './volumes.ts';
 const SEED_CHECK_MS = 1000;
 /** DEFAULT_GC_INTERVAL_MS is how often history is pruned and unreferenced chunks are removed. */
 const DEFAULT_GC_INTERVAL_MS = 10 * 60 * 1000;
+
+/** RolesInput is what `hindsight volume set` changes; absent fields stay, a hook set to '' is removed. */
+export interface RolesInput {
+  failover?: 'manual' | 'auto';
+  heartbeatMs?: number;
+  timeoutMs?: number;
+  address?: string | null;
+  interface?: string | null;
+  hooks?: Record<string, string>;
+  hookTimeoutMs?: number;
+}
 
 /** VolumeInput is what `hindsight volume add` asks for. */
 export interface VolumeInput {
@@ -94,6 +108,7 @@ export class Agent {
   readonly mirrorViews: MirrorViews;
   readonly past: PastViews;
   readonly roles: Roles;
+  readonly hooks: Hooks;
   readonly guard: MassChangeGuard;
   readonly links = new Map<string, MirrorLink>();
   readonly sessions = new Map<string, PrimarySession>();
@@ -162,6 +177,12 @@ export class Agent {
       volumes: this.volumes,
       mirror: this.mirrorViews,
     });
+    this.hooks = new Hooks({
+      self: this.config.name,
+      volumes: this.volumes,
+      events: this.events,
+      log: this.log.child('hooks'),
+    });
     this.roles = new Roles({
       self: this.config.name,
       catalog: this.catalog,
@@ -179,6 +200,13 @@ export class Agent {
       },
       stopCapture: (volume, flush) => this.#stopCapture(volume, flush),
       startVolume: (row) => this.#startVolume(row),
+      linkTo: (node) => this.links.get(node),
+      dropStreams: (volume) => {
+        for (const link of this.links.values()) link.dropVolume(volume);
+      },
+      lastSeq: (volume) => this.outbox.lastSeq(volume),
+      ackedSeq: (volume, mirror) => this.links.get(mirror)?.volumeStats.get(volume)?.ackedSeq ?? 0,
+      hooks: this.hooks,
     });
     this.invites = new Invites({
       catalog: this.catalog,
@@ -281,6 +309,7 @@ export class Agent {
       exclude: input.exclude ?? [],
       historyMs: input.historyMs ?? DEFAULT_HISTORY_MS,
       guard: { ...DEFAULT_GUARD, ...input.guard },
+      roles: { ...DEFAULT_ROLES, hooks: {} },
       createdAt: this.clock.now(),
     };
     checkVolumeSpec(spec);
@@ -313,6 +342,45 @@ export class Agent {
       data: { role: 'primary' },
     });
     this.#startVolume(row);
+    return spec;
+  }
+
+  /**
+   * setRoles changes how the volume's roles change (failover, heartbeat, timeout, service
+   * address, hooks), on its primary; the mirrors learn the new spec at once. An address
+   * change moves the address this node holds.
+   */
+  setRoles(name: string, input: RolesInput): VolumeSpec {
+    const v = this.volumes.get(name);
+    if (!v) throw new HindsightError('E_VOLUME_MISSING', `this node has no volume named ${name}`);
+    if (v.role !== 'primary') {
+      throw new HindsightError(
+        'E_VOLUME_NOT_PRIMARY',
+        `volume ${name} is changed on its primary, ${v.spec.primary.node}`,
+      );
+    }
+    const hooks = { ...v.spec.roles.hooks, ...input.hooks };
+    for (const [k, path] of Object.entries(hooks)) if (path === '') delete hooks[k as HookName];
+    const roles = {
+      ...v.spec.roles,
+      ...Object.fromEntries(Object.entries(input).filter(([k, x]) => x !== undefined && k !== 'hooks')),
+      hooks,
+    };
+    const spec = checkVolumeSpec({ ...v.spec, roles });
+    this.volumes.setSpec(name, spec);
+    for (const m of spec.mirrors) this.links.get(m.node)?.addVolume(spec);
+    if (v.state === 'active') {
+      this.roles
+        .moveAddress(name, v.spec.roles, spec.roles)
+        .catch((err) => this.log.error('moving the service address failed', { volume: name, err }));
+    }
+    this.events.emit({
+      level: 'info',
+      type: 'volume.changed',
+      volume: name,
+      msg: 'volume roles changed',
+      data: { roles: spec.roles },
+    });
     return spec;
   }
 
@@ -374,9 +442,9 @@ export class Agent {
   }
 
   /**
-   * #stopCapture stops capturing a volume this node is no longer primary of, after a last
-   * rescan when `flush` (every local change then is in the outbox, to be found as divergence),
-   * and stops streaming it.
+   * #stopCapture stops capturing a volume, after a last rescan when `flush` (every local change
+   * then is in the outbox: to be drained by a switchover, or found as divergence). Streaming
+   * goes on until the volume's role changes (#startVolume, demotion).
    */
   async #stopCapture(volume: string, flush: boolean): Promise<void> {
     const capture = this.captures.get(volume);
@@ -385,7 +453,19 @@ export class Agent {
       if (flush) await capture.rescan().catch((err) => this.log.warn('last rescan failed', { volume, err }));
       await capture.stop();
     }
-    for (const link of this.links.values()) link.dropVolume(volume);
+  }
+
+  /** #takeOver promotes this mirror at `seq` because its primary `from` asked (switchover). */
+  async #takeOver(volume: string, from: string, seq: number): Promise<{ epoch: number }> {
+    const v = this.volumes.get(volume);
+    if (v?.role !== 'mirror' || v.spec.primary.node !== from) {
+      throw new HindsightError(
+        'E_SWITCHOVER_NOT_MIRROR',
+        `${this.config.name} does not mirror ${volume} of ${from}`,
+      );
+    }
+    const done = await this.roles.promote(volume, { seq, force: true, reason: `switchover from ${from}` });
+    return { epoch: done.epoch };
   }
 
   /** #fence stops this primary of `volume` at once: a mirror holds a newer epoch of it. */
@@ -394,6 +474,7 @@ export class Agent {
     if (v?.role !== 'primary' || epoch <= v.epoch) return;
     if (v.state === 'stopped' && v.reason?.startsWith(FENCED_PREFIX)) return;
     await this.#stopCapture(volume, v.state === 'active');
+    await this.roles.unserve(volume);
     const reason = `${FENCED_PREFIX} ${peer} holds epoch ${epoch}; waiting to rejoin as a mirror`;
     this.volumes.setState(volume, 'stopped', reason);
     this.events.emit({
@@ -419,14 +500,14 @@ export class Agent {
     epochs: EpochRow[] | null,
   ) {
     const existing = this.volumes.get(spec.name);
-    let demoted = false;
+    let needsSeed = false;
     if (existing?.role === 'primary' && epoch > existing.epoch && spec.primary.node === from) {
-      await this.roles.demote(spec.name, {
+      const { clean } = await this.roles.demote(spec.name, {
         epoch,
         spec,
         epochs: epochs ?? [{ epoch, firstSeq: 1, node: from, at: 0, reason: 'unknown' }],
       });
-      demoted = true;
+      needsSeed = !clean;
     }
     const held = this.volumes.get(spec.name)?.epoch ?? 1;
     if (epoch < held) {
@@ -447,7 +528,7 @@ export class Agent {
         this.catalog.prepare('UPDATE volumes SET epoch = ? WHERE name = ?').run(epoch, spec.name);
       });
     }
-    if (demoted) await this.seed.seedIfNeeded(spec.name, row.path, head);
+    if (needsSeed) await this.seed.seedIfNeeded(spec.name, row.path, head);
     if (isNew) {
       this.events.emit({
         level: 'info',
@@ -512,6 +593,12 @@ export class Agent {
       volumesFor: (name) => this.volumes.specsMirroredBy(name),
       epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
       epochsOf: (volume) => readEpochs(this.catalog, volume),
+      onReady: (volume) => {
+        const v = this.volumes.get(volume);
+        if (v?.role === 'primary' && v.state === 'active') {
+          this.roles.serve(volume).catch((err) => this.log.error('serving failed', { volume, err }));
+        }
+      },
       onStaleEpoch: (volume, epoch, peer) => {
         this.#fence(volume, epoch, peer).catch((err) => this.log.error('fencing failed', { volume, err }));
       },
@@ -548,6 +635,7 @@ export class Agent {
         },
         epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
         epochsOf: (volume) => readEpochs(this.catalog, volume),
+        onSwitchover: (volume, from, seq) => this.#takeOver(volume, from, seq),
         onVersions: (volume) => this.mirrorViews.wake(volume),
         onRootAlert: (volume, reason) =>
           this.guard.trip(volume, 'the primary cannot trust its root', { primaryReason: reason }),

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { BinaryAnswer, type Route } from '../api/index.ts';
 import { HindsightError, parseDuration, parseMoment } from '../core/index.ts';
-import type { Agent, VolumeInput } from './agent.ts';
+import type { Agent, RolesInput, VolumeInput } from './agent.ts';
 import { metricsText } from './metrics.ts';
 
 /** MAX_EVENT_WAIT_MS bounds one long poll of `GET /v1/events`. */
@@ -29,6 +29,11 @@ export function apiRoutes(agent: Agent): Route[] {
       handler: async ({ body }) => ({ volume: await agent.addVolume(body as VolumeInput) }),
     },
     { method: 'GET', path: '/v1/volumes', handler: () => ({ volumes: agent.volumes.list() }) },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/set',
+      handler: ({ params, body }) => ({ volume: agent.setRoles(params.name, (body ?? {}) as RolesInput) }),
+    },
     {
       method: 'POST',
       path: '/v1/invites',
@@ -172,6 +177,11 @@ function timelineRoutes(agent: Agent): Route[] {
         const at = b.at === undefined || b.at === null ? undefined : moment(b.at, 'at');
         return agent.roles.promote(c.params.name, { at, force: b.force === true });
       },
+    },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/switchover',
+      handler: (c) => agent.roles.switchover(c.params.name, str(body(c).to)),
     },
     {
       method: 'GET',

@@ -1,13 +1,23 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { fileRowOf } from '../capture/index.ts';
-import { type Clock, type EventSink, errorMessage, HindsightError, type VolumeSpec } from '../core/index.ts';
+import {
+  type Clock,
+  type EventSink,
+  errorMessage,
+  HindsightError,
+  type RolesSpec,
+  type VolumeSpec,
+} from '../core/index.ts';
+import type { MirrorLink } from '../link/index.ts';
 import { type Catalog, type ChunkStore, ingestFile, inTransaction } from '../store/index.ts';
 import type { Logger } from '../sys/index.ts';
-import { crashPoint } from '../sys/index.ts';
+import { crashPoint, releaseAddress, takeAddress } from '../sys/index.ts';
 import {
   applyStates,
   type EpochRow,
+  ensureView,
+  epochForSeq,
   forkSeq,
   headSeq,
   insertQuarantine,
@@ -19,6 +29,7 @@ import {
   recordEpoch,
   replaceEpochs,
 } from '../timeline/index.ts';
+import type { Hooks } from './hooks.ts';
 import type { MirrorSeed } from './mirror-seed.ts';
 import type { MirrorViews } from './mirror-views.ts';
 import { checkTarget } from './past-views.ts';
@@ -39,9 +50,21 @@ export interface RolesDeps {
   primaryConnected: (volume: string) => boolean;
   /** Stops capturing the volume, after a last rescan when `flush` (so every local change is in the outbox). */
   stopCapture: (volume: string, flush: boolean) => Promise<void>;
+  /** Stops streaming the volume to mirrors (this node is no longer its primary). */
+  dropStreams: (volume: string) => void;
   /** Starts the volume in the role its row now says. */
   startVolume: (row: VolumeRow) => void;
+  /** The link to a mirror node, if this node has one. */
+  linkTo: (node: string) => MirrorLink | undefined;
+  /** The last seq captured of a volume (the outbox's newest). */
+  lastSeq: (volume: string) => number;
+  /** The seq `mirror` has acknowledged of a volume. */
+  ackedSeq: (volume: string, mirror: string) => number;
+  hooks: Hooks;
 }
+
+/** DRAIN_TIMEOUT_MS bounds how long a switchover waits for the mirror to acknowledge everything. */
+const DRAIN_TIMEOUT_MS = 5 * 60 * 1000;
 
 /** FENCED_PREFIX starts the stop reason of a primary that learned a newer epoch exists. */
 export const FENCED_PREFIX = 'fenced:';
@@ -74,15 +97,20 @@ export interface PromoteOutcome {
  */
 export class Roles {
   readonly #deps: RolesDeps;
+  /** Volumes this node serves (address taken, on-promote run) since it started. */
+  readonly #serving = new Set<string>();
 
   constructor(deps: RolesDeps) {
     this.#deps = deps;
   }
 
-  /** promote makes this mirror the primary of `volume` at the moment `at` (default: all received). */
+  /**
+   * promote makes this mirror the primary of `volume` at the moment `at`, or at `seq`, or with
+   * everything received (the default).
+   */
   promote(
     volume: string,
-    options: { at?: number; force?: boolean; reason?: string } = {},
+    options: { at?: number; seq?: number; force?: boolean; reason?: string } = {},
   ): Promise<PromoteOutcome> {
     const { mirrorViews, volumes, seed, catalog } = this.#deps;
     return mirrorViews.exclusively(async () => {
@@ -105,8 +133,17 @@ export class Roles {
           },
         );
       }
-      const seq =
-        options.at === undefined ? headSeq(catalog, volume) : mirrorViews.seqFor(volume, options.at);
+      const head = headSeq(catalog, volume);
+      if (options.seq !== undefined && options.seq !== head) {
+        throw new HindsightError(
+          'E_SWITCHOVER_BEHIND',
+          `${volume} holds seq ${head} here, not ${options.seq}`,
+          {
+            hint: 'the primary drains its outbox before it asks; try the switchover again',
+          },
+        );
+      }
+      const seq = options.at === undefined ? head : mirrorViews.seqFor(volume, options.at);
       const epoch = v.epoch + 1;
       // Step 1, one transaction: the new epoch exists from here on; the old primary is stale.
       inTransaction(catalog, () => {
@@ -195,6 +232,7 @@ export class Roles {
       data: { ...outcome, formerPrimary: v.spec.primary.node },
     });
     this.#deps.startVolume(row);
+    await this.serve(volume);
     return outcome;
   }
 
@@ -230,7 +268,10 @@ export class Roles {
   async demote(volume: string, declared: { epoch: number; spec: VolumeSpec; epochs: EpochRow[] }) {
     const { catalog, store, clock, events, log } = this.#deps;
     const v = this.#deps.volumes.get(volume)!;
-    await this.#deps.stopCapture(volume, v.state === 'active');
+    if (v.state === 'active') {
+      await this.#deps.stopCapture(volume, true);
+      await this.unserve(volume);
+    }
     const mine = readEpochs(catalog, volume);
     const fork = forkSeq(mine, declared.epochs);
     const changed = catalog
@@ -247,24 +288,53 @@ export class Roles {
     }
     await store.sync();
     crashPoint('failback.quarantined');
+    // Nothing diverged (a switchover, or a failover that lost nothing): the directory holds the
+    // state at the fork exactly, and the outbox holds the latest change of every path. They
+    // become the mirror's versions and its view's position, so nothing is sent or rewritten.
+    const clean = divergence.length === 0 && Number.isFinite(fork);
+    const mirrorSpec = declared.spec.mirrors.find((m) => m.node === this.#deps.self);
     inTransaction(catalog, () => {
       store.commitPending();
       insertQuarantine(catalog, volume, divergence);
-      for (const table of ['changes', 'files', 'acks', 'versions', 'views', 'received']) {
+      catalog.prepare('DELETE FROM versions WHERE volume = ?').run(volume);
+      if (clean) {
+        catalog
+          .prepare(
+            `INSERT INTO versions (volume, seq, epoch, path, kind, mode, mtime_ms, size, chunks, target,
+                                   captured_at, received_at, superseded_by, received_mono, produced_at)
+             SELECT c.volume, c.seq, c.epoch, c.path, c.kind, c.mode, c.mtime_ms, c.size, c.chunks, c.target,
+                    c.captured_at, ?, NULL, 0, c.captured_at
+             FROM changes c
+             WHERE c.volume = ? AND c.seq = (SELECT MAX(seq) FROM changes WHERE volume = c.volume AND path = c.path)`,
+          )
+          .run(now, volume);
+      }
+      for (const table of ['changes', 'files', 'acks', 'views', 'received']) {
         catalog.prepare(`DELETE FROM ${table} WHERE volume = ?`).run(volume);
       }
       replaceEpochs(catalog, volume, declared.epochs);
+      if (clean) {
+        ensureView(catalog, volume, 'main', v.path);
+        catalog
+          .prepare("UPDATE views SET applied_seq = ?, delay_ms = ? WHERE volume = ? AND name = 'main'")
+          .run(fork, mirrorSpec?.delayMs ?? 0, volume);
+        catalog
+          .prepare('INSERT INTO received (volume, epoch, seq, from_node) VALUES (?, ?, ?, ?)')
+          .run(volume, epochForSeq(declared.epochs, fork), fork, declared.spec.primary.node);
+      }
       catalog
         .prepare(
           "UPDATE volumes SET role = 'mirror', spec = ?, epoch = ?, state = 'active', reason = NULL WHERE name = ?",
         )
         .run(JSON.stringify(declared.spec), declared.epoch, volume);
     });
+    this.#deps.dropStreams(volume);
     const data = {
       epoch: declared.epoch,
       primary: declared.spec.primary.node,
       forkSeq: Number.isFinite(fork) ? fork : null,
       divergence: divergence.length,
+      clean,
       paths: divergence.slice(0, 20).map((d) => d.path),
       hint:
         divergence.length > 0
@@ -279,7 +349,155 @@ export class Roles {
       msg: `a newer primary holds ${volume}: this node rejoins as its mirror`,
       data,
     });
-    return divergence;
+    return { divergence, clean };
+  }
+
+  /**
+   * switchover hands `volume` from this primary to its mirror `to` (the only one by default),
+   * losing nothing: the pre-switch hook runs, capture takes a last look and stops, the outbox
+   * drains, and the mirror takes over at the last seq with everything applied. This node then
+   * meets the new epoch and becomes its mirror. If the mirror cannot take over, capture resumes.
+   */
+  async switchover(
+    volume: string,
+    to?: string,
+  ): Promise<{ volume: string; primary: string; epoch: number; seq: number }> {
+    const { volumes, log } = this.#deps;
+    const v = volumes.get(volume);
+    if (!v) throw new HindsightError('E_VOLUME_MISSING', `this node has no volume named ${volume}`);
+    if (v.role !== 'primary') {
+      throw new HindsightError('E_SWITCHOVER_NOT_PRIMARY', `this node is a mirror of ${volume}`, {
+        hint: `run it on the primary, ${v.spec.primary.node}`,
+      });
+    }
+    const candidates = v.spec.mirrors.map((m) => m.node);
+    const target = to ?? (candidates.length === 1 ? candidates[0] : undefined);
+    if (!target || !candidates.includes(target)) {
+      throw new HindsightError('E_USAGE', `name the mirror to hand over to: --to ${candidates.join('|')}`);
+    }
+    const link = this.#deps.linkTo(target);
+    if (!link?.connection || link.connection.isClosed) {
+      throw new HindsightError('E_SWITCHOVER_MIRROR_DOWN', `the link to ${target} is down`, {
+        hint: 'switchover needs the mirror connected; if it is gone for good, promote another mirror',
+      });
+    }
+    await this.#deps.hooks.run('pre-switch', volume, { HINDSIGHT_TARGET: target });
+    await this.#deps.stopCapture(volume, true);
+    crashPoint('switchover.captured');
+    const seq = this.#deps.lastSeq(volume);
+    try {
+      await this.#waitAcked(volume, target, seq);
+      crashPoint('switchover.drained');
+      await this.unserve(volume);
+      // Stopped from here: the demotion to come has nothing left to flush or unserve.
+      volumes.setState(volume, 'stopped', `switching over to ${target}`);
+      const epoch = await link.switchover(volume, seq);
+      log.info('switched over', { volume, to: target, epoch, seq });
+      return { volume, primary: target, epoch, seq };
+    } catch (err) {
+      // Still the primary: capture again, and say so.
+      const now = volumes.get(volume);
+      if (now?.role === 'primary') {
+        volumes.setState(volume, 'active', null);
+        this.#deps.startVolume(now);
+        await this.serve(volume);
+      }
+      this.#deps.events.emit({
+        level: 'error',
+        type: 'role.switchover-failed',
+        volume,
+        peer: target,
+        msg: 'switchover failed; this node stays the primary',
+        data: { error: errorMessage(err) },
+      });
+      throw err;
+    }
+  }
+
+  /** #waitAcked waits until `mirror` acknowledged `seq` of the volume (the outbox drained to it). */
+  async #waitAcked(volume: string, mirror: string, seq: number): Promise<void> {
+    const started = this.#deps.clock.monotonic();
+    while (this.#deps.ackedSeq(volume, mirror) < seq) {
+      if (this.#deps.clock.monotonic() - started > DRAIN_TIMEOUT_MS) {
+        throw new HindsightError(
+          'E_SWITCHOVER_DRAIN',
+          `${mirror} did not acknowledge seq ${seq} within ${DRAIN_TIMEOUT_MS / 1000} s`,
+          { hint: 'check the link and the mirror (hindsight status on both), then try again' },
+        );
+      }
+      await this.#deps.clock.sleep(100);
+    }
+  }
+
+  /**
+   * serve makes this node the one clients reach for `volume`: the service address is added and
+   * announced, then the on-promote hook starts the application. Failures are events; the
+   * promotion stands (the data is safe; the service needs a person).
+   */
+  async serve(volume: string): Promise<void> {
+    if (this.#serving.has(volume)) return;
+    this.#serving.add(volume);
+    const v = this.#deps.volumes.get(volume);
+    const { address, interface: iface } = v?.spec.roles ?? { address: null, interface: null };
+    if (address && iface) {
+      try {
+        await takeAddress(address, iface);
+        this.#addressEvent('info', 'address.taken', volume, `service address ${address} taken on ${iface}`);
+      } catch (err) {
+        this.#addressEvent('error', 'address.failed', volume, errorMessage(err));
+      }
+    }
+    await this.#deps.hooks.run('on-promote', volume).catch(() => {}); // reported as hook.failed
+  }
+
+  /**
+   * unserve stops serving `volume` here: the on-demote hook stops the application, then the
+   * service address is removed. Failures are events.
+   */
+  async unserve(volume: string): Promise<void> {
+    this.#serving.delete(volume);
+    await this.#deps.hooks.run('on-demote', volume).catch(() => {}); // reported as hook.failed
+    const v = this.#deps.volumes.get(volume);
+    const { address, interface: iface } = v?.spec.roles ?? { address: null, interface: null };
+    if (address && iface) {
+      try {
+        await releaseAddress(address, iface);
+        this.#addressEvent(
+          'info',
+          'address.released',
+          volume,
+          `service address ${address} released on ${iface}`,
+        );
+      } catch (err) {
+        this.#addressEvent('error', 'address.failed', volume, errorMessage(err));
+      }
+    }
+  }
+
+  /** moveAddress replaces the service address this primary holds after `volume set` changed it. */
+  async moveAddress(volume: string, before: RolesSpec, after: RolesSpec): Promise<void> {
+    if (before.address === after.address && before.interface === after.interface) return;
+    if (!this.#serving.has(volume)) return;
+    if (before.address && before.interface) await releaseAddress(before.address, before.interface);
+    if (after.address && after.interface) {
+      await takeAddress(after.address, after.interface);
+      this.#addressEvent(
+        'info',
+        'address.taken',
+        volume,
+        `service address ${after.address} taken on ${after.interface}`,
+      );
+    }
+  }
+
+  #addressEvent(
+    level: 'info' | 'error',
+    type: 'address.taken' | 'address.released' | 'address.failed',
+    volume: string,
+    msg: string,
+  ): void {
+    this.#deps.log[level === 'info' ? 'info' : 'error'](msg, { volume });
+    this.#deps.events.emit({ level, type, volume, msg });
   }
 
   /** quarantine lists what the volume keeps out of its timeline on this node. */

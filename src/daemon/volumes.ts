@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { resolve, sep } from 'node:path';
-import { HindsightError, type Role, type VolumeSpec } from '../core/index.ts';
+import { DEFAULT_ROLES, HindsightError, type Role, type VolumeSpec } from '../core/index.ts';
 import type { Catalog } from '../store/index.ts';
 
 /** VolumeRow is a volume as this node holds it. */
@@ -60,7 +60,7 @@ export class Volumes {
       state: 'active' | 'stopped';
       reason: string | null;
     }[];
-    return rows.map((r) => ({ ...r, spec: JSON.parse(r.spec) as VolumeSpec }));
+    return rows.map((r) => ({ ...r, spec: withDefaults(JSON.parse(r.spec) as VolumeSpec) }));
   }
 
   /** get returns one volume or undefined. */
@@ -149,6 +149,11 @@ export class Volumes {
     return this.get(spec.name)!;
   }
 
+  /** setSpec replaces the stored spec of a volume (its primary changed a setting). */
+  setSpec(name: string, spec: VolumeSpec): void {
+    this.#catalog.prepare('UPDATE volumes SET spec = ? WHERE name = ?').run(JSON.stringify(spec), name);
+  }
+
   /** setState stops or resumes a volume, with the reason shown by status. */
   setState(name: string, state: 'active' | 'stopped', reason: string | null): void {
     this.#catalog.prepare('UPDATE volumes SET state = ?, reason = ? WHERE name = ?').run(state, reason, name);
@@ -183,4 +188,9 @@ export class Volumes {
 
 function isWithin(child: string, parent: string): boolean {
   return child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+}
+
+/** withDefaults fills in parts of a spec stored before they existed (roles came with migration 3). */
+function withDefaults(spec: VolumeSpec): VolumeSpec {
+  return { ...spec, roles: spec.roles ?? { ...DEFAULT_ROLES, hooks: {} } };
 }

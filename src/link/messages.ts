@@ -4,9 +4,13 @@ import {
   type ChangeKind,
   DEFAULT_GUARD,
   DEFAULT_HISTORY_MS,
+  DEFAULT_ROLES,
   HASH_BYTES,
   HindsightError,
+  HOOK_NAMES,
+  type HookName,
   isValidName,
+  type RolesSpec,
   type VolumeSpec,
 } from '../core/index.ts';
 import type { Codec, StoredChunk } from '../store/index.ts';
@@ -30,6 +34,8 @@ export const MSG = {
   ERROR: 11,
   JOIN: 12,
   JOINED: 13,
+  SWITCHOVER: 14,
+  SWITCHED: 15,
 } as const;
 
 /** MsgType is the numeric type of a frame. */
@@ -217,6 +223,7 @@ export function checkVolumeSpec(spec: unknown): VolumeSpec {
   ) {
     bad('guard');
   }
+  const roles = s.roles === undefined ? undefined : checkRolesSpec(s.roles, bad);
   if (s.mirrors.some((m) => m.node === s.primary.node)) bad('mirrors (the primary cannot mirror itself)');
   if (new Set(s.mirrors.map((m) => m.node)).size !== s.mirrors.length) bad('mirrors (a node twice)');
   for (const field of ['include', 'exclude'] as const) {
@@ -237,7 +244,48 @@ export function checkVolumeSpec(spec: unknown): VolumeSpec {
     exclude: [...s.exclude],
     historyMs: s.historyMs ?? DEFAULT_HISTORY_MS,
     guard: g ? { share: g.share, windowMs: g.windowMs, minFiles: g.minFiles } : { ...DEFAULT_GUARD },
+    roles: roles ?? { ...DEFAULT_ROLES, hooks: {} },
     createdAt: s.createdAt,
+  };
+}
+
+/** IPV4_CIDR is an IPv4 address with a prefix length, such as 10.0.0.50/24. */
+const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
+/** INTERFACE_NAME is a Linux network interface name. */
+const INTERFACE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+/** checkRolesSpec validates the roles part of a volume spec (see RolesSpec). */
+export function checkRolesSpec(r: unknown, bad: (field: string) => never): RolesSpec {
+  const s = r as RolesSpec;
+  if (typeof s !== 'object' || s === null) bad('roles');
+  if (s.failover !== 'manual' && s.failover !== 'auto') bad('roles.failover');
+  if (!isCount(s.heartbeatMs) || s.heartbeatMs < 100) bad('roles.heartbeatMs (at least 100)');
+  if (!isCount(s.timeoutMs) || s.timeoutMs < 2 * s.heartbeatMs)
+    bad('roles.timeoutMs (at least two heartbeats)');
+  if (s.address !== null && (typeof s.address !== 'string' || !IPV4_CIDR.test(s.address))) {
+    bad('roles.address (an IPv4 address with its prefix, like 10.0.0.50/24)');
+  }
+  if (s.interface !== null && (typeof s.interface !== 'string' || !INTERFACE_NAME.test(s.interface))) {
+    bad('roles.interface');
+  }
+  if ((s.address === null) !== (s.interface === null)) bad('roles.address and roles.interface go together');
+  if (typeof s.hooks !== 'object' || s.hooks === null) bad('roles.hooks');
+  const hooks: RolesSpec['hooks'] = {};
+  for (const [name, path] of Object.entries(s.hooks)) {
+    if (!(HOOK_NAMES as readonly string[]).includes(name))
+      bad(`roles.hooks (${name}: one of ${HOOK_NAMES.join(', ')})`);
+    if (!isAbsolutePath(path)) bad(`roles.hooks (${name}: an absolute path)`);
+    hooks[name as HookName] = path;
+  }
+  if (!isCount(s.hookTimeoutMs) || s.hookTimeoutMs < 1000) bad('roles.hookTimeoutMs (at least 1000)');
+  return {
+    failover: s.failover,
+    heartbeatMs: s.heartbeatMs,
+    timeoutMs: s.timeoutMs,
+    address: s.address,
+    interface: s.interface,
+    hooks,
+    hookTimeoutMs: s.hookTimeoutMs,
   };
 }
 

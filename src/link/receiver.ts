@@ -54,6 +54,8 @@ export interface ReceiverDeps {
   recordVersions: (changes: Change[], receivedAt: number, from: string) => void;
   /** The volume's current epoch on this node (a VOLUME of an older one is refused). */
   epochOf: (volume: string) => number;
+  /** The primary asks this mirror to take over at `seq` (switchover); resolves with the new epoch. */
+  onSwitchover: (volume: string, from: string, seq: number) => Promise<{ epoch: number }>;
   /** The volume's epoch history: a change carrying an older epoch than its seq's is refused (fencing token). */
   epochsOf: (volume: string) => EpochRow[];
   /** Called after versions were committed, to wake the apply loop. */
@@ -146,6 +148,32 @@ export class PrimarySession {
       case MSG.VOLUME:
         await this.#onVolume(conn, h);
         return;
+      case MSG.SWITCHOVER: {
+        // The primary drained everything up to `seq` and asks this mirror to take over. The
+        // promotion runs beside the link (heartbeats go on); SWITCHED answers it either way.
+        const volume = String(h.volume);
+        const seq = Number(h.seq);
+        if (!this.#accepted.has(volume) || !Number.isSafeInteger(seq) || seq < 0) {
+          throw protocolError('SWITCHOVER for a volume not accepted, or without a seq');
+        }
+        this.#deps
+          .onSwitchover(volume, this.peer, seq)
+          .then(
+            (r) => conn.send(MSG.SWITCHED, { volume, seq, epoch: r.epoch }),
+            (err) =>
+              conn.send(MSG.SWITCHED, {
+                volume,
+                seq,
+                error: {
+                  code: isHindsightError(err) ? err.code : 'E_SWITCHOVER',
+                  message: errorMessage(err),
+                  hint: isHindsightError(err) ? err.hint : undefined,
+                },
+              }),
+          )
+          .catch(() => {});
+        return;
+      }
       case MSG.CHANGES: {
         const { volume, head, changes } = decodeChanges(frame.header, frame.body);
         if (!this.#accepted.has(volume)) throw protocolError(`CHANGES for undeclared volume ${volume}`);

@@ -74,6 +74,8 @@ export class MirrorLink {
   #stopped = false;
   #abort = new AbortController();
   #running: Promise<void> | null = null;
+  /** Switchovers asked of the mirror, by volume, waiting for SWITCHED. */
+  #switching = new Map<string, { resolve: (epoch: number) => void; reject: (err: Error) => void }>();
 
   constructor(peer: string, deps: MirrorLinkDeps) {
     this.peer = peer;
@@ -99,6 +101,34 @@ export class MirrorLink {
     this.#statsOf(spec.name);
     const conn = this.connection;
     if (conn && !conn.isClosed) this.#declare(conn, spec).catch((err) => conn.close(err));
+  }
+
+  /**
+   * switchover asks the mirror to take over `volume` at `seq` (every change of which it has
+   * acknowledged) and resolves with the epoch it took over with. Fails if the link goes down
+   * before the answer.
+   */
+  switchover(volume: string, seq: number): Promise<number> {
+    const conn = this.connection;
+    if (!conn || conn.isClosed) {
+      return Promise.reject(
+        new HindsightError('E_SWITCHOVER_MIRROR_DOWN', `the link to ${this.peer} is down`, {
+          hint: 'switchover needs the mirror connected; check hindsight status',
+        }),
+      );
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.#switching.set(volume, { resolve, reject });
+      conn.send(MSG.SWITCHOVER, { volume, seq }).catch(reject);
+      conn.closed.then(() =>
+        reject(
+          new HindsightError(
+            'E_SWITCHOVER_MIRROR_DOWN',
+            `the link to ${this.peer} closed during the switchover`,
+          ),
+        ),
+      );
+    }).finally(() => this.#switching.delete(volume));
   }
 
   /** dropVolume stops streaming a volume this node no longer is primary of. */
@@ -228,6 +258,7 @@ export class MirrorLink {
         const stream: Stream = { spec, cursor: seq, acked: seq, unacked: [], ready: true, wake: () => {} };
         this.#streams.set(name, stream);
         this.#pump(conn, stream).catch((err) => conn.close(err));
+        this.#deps.onReady(name);
         return;
       }
       case MSG.VOLUME_REFUSED: {
@@ -273,6 +304,16 @@ export class MirrorLink {
         while (stream.unacked.length > 0 && stream.unacked[0] <= seq) stream.unacked.shift();
         this.volumeStats.get(stream.spec.name)!.ackedSeq = seq;
         stream.wake();
+        return;
+      }
+      case MSG.SWITCHED: {
+        const waiting = this.#switching.get(String(h.volume));
+        const e = h.error as { code?: string; message?: string; hint?: string } | undefined;
+        if (e)
+          waiting?.reject(
+            new HindsightError(String(e.code ?? 'E_SWITCHOVER'), String(e.message), { hint: e.hint }),
+          );
+        else waiting?.resolve(Number(h.epoch));
         return;
       }
       case MSG.WANT:
@@ -354,6 +395,8 @@ export interface MirrorLinkDeps {
   epochOf: (volume: string) => number;
   /** The volume's epoch history, declared with it so that a demoted primary finds the fork point. */
   epochsOf: (volume: string) => EpochRow[];
+  /** A mirror accepted the volume at this node's epoch: this node is confirmed as its primary. */
+  onReady: (volume: string) => void;
   /** A mirror refused the volume because it holds a newer epoch: this node is no longer primary. */
   onStaleEpoch: (volume: string, epoch: number, peer: string) => void;
   /** Why the volume's root cannot be trusted on this primary (root guard), or null: the mirror holds its delayed views. */

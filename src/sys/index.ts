@@ -5,5 +5,6 @@ export * from './durable-write.ts';
 export * from './file-clock.ts';
 export * from './log.ts';
 export * from './run-limited.ts';
+export * from './service-address.ts';
 export * from './state-lock.ts';
 export * from './system-clock.ts';

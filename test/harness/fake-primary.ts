@@ -6,6 +6,7 @@ import {
   type ChangeKind,
   DEFAULT_GUARD,
   DEFAULT_HISTORY_MS,
+  DEFAULT_ROLES,
   type HEvent,
   type VolumeSpec,
 } from '../../src/core/index.ts';
@@ -234,6 +235,7 @@ export function volumeSpec(name: string, mirrorPath: string, primary = 'evil', m
     exclude: [],
     historyMs: DEFAULT_HISTORY_MS,
     guard: DEFAULT_GUARD,
+    roles: DEFAULT_ROLES,
     createdAt: Date.now(),
   };
 }

@@ -15,6 +15,7 @@ import {
   type Change,
   DEFAULT_GUARD,
   DEFAULT_HISTORY_MS,
+  DEFAULT_ROLES,
   type EventInput,
   type EventSink,
   HASH_BYTES,
@@ -64,6 +65,7 @@ export function makeEnv(mirrors: string[] = ['m1']): CaptureEnv {
     exclude: [],
     historyMs: DEFAULT_HISTORY_MS,
     guard: DEFAULT_GUARD,
+    roles: DEFAULT_ROLES,
     createdAt: 1,
   };
   catalog

@@ -123,4 +123,25 @@ describe('VolumeCapture watching', () => {
     await capture.rescan();
     assert.equal(env.events.ofType('capture.scan-finished').length, 3);
   });
+
+  it('runs a rescan asked for while a scan runs after it, instead of leaving the caller waiting', async () => {
+    mkdirSync(join(env.root, 'many'));
+    for (let i = 0; i < 3000; i++) writeFileSync(join(env.root, 'many', `f${i}`), String(i));
+    await capture.start();
+    const started = () => env.events.ofType('capture.scan-started').length;
+    const finished = () => env.events.ofType('capture.scan-finished').length;
+    const first = capture.rescan();
+    await waitFor(() => started() > finished(), 'a scan running');
+    const second = capture.rescan(); // asked for while the first one runs
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the second rescan never finished')), 20_000);
+    });
+    try {
+      await Promise.race([Promise.all([first, second]), hung]);
+    } finally {
+      clearTimeout(timer);
+    }
+    assert.equal(finished(), 3, 'start, the first rescan, and the one asked for during it');
+  });
 });

@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process';
+import { type EventSink, HindsightError, type HookName } from '../core/index.ts';
+import type { Logger } from '../sys/index.ts';
+import type { Volumes } from './volumes.ts';
+
+/** OUTPUT_KEPT is how much of a hook's output (the end of it) goes into its event. */
+const OUTPUT_KEPT = 4096;
+/** KILL_GRACE_MS is how long a hook has after SIGTERM at its time limit before SIGKILL. */
+const KILL_GRACE_MS = 2000;
+
+/** HooksDeps is what running hooks needs. */
+export interface HooksDeps {
+  self: string;
+  volumes: Volumes;
+  events: EventSink;
+  log: Logger;
+}
+
+/**
+ * Hooks runs a volume's hook executables (docs/roles.md, Hooks): no shell, a documented
+ * environment, the volume's time limit (SIGTERM, then SIGKILL), and the outcome logged and
+ * recorded as an event with the end of the output. A hook that is not configured is skipped.
+ */
+export class Hooks {
+  readonly #deps: HooksDeps;
+
+  constructor(deps: HooksDeps) {
+    this.#deps = deps;
+  }
+
+  /** run runs hook `name` of `volume` and throws E_HOOK_FAILED when it fails or times out. */
+  async run(name: HookName, volume: string, extra: Record<string, string> = {}): Promise<void> {
+    const v = this.#deps.volumes.get(volume);
+    const path = v?.spec.roles.hooks[name];
+    if (!v || !path) return;
+    const env = {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      HINDSIGHT_HOOK: name,
+      HINDSIGHT_VOLUME: volume,
+      HINDSIGHT_NODE: this.#deps.self,
+      HINDSIGHT_ROLE: v.role,
+      HINDSIGHT_EPOCH: String(v.epoch),
+      HINDSIGHT_PATH: v.path,
+      HINDSIGHT_PRIMARY: v.spec.primary.node,
+      HINDSIGHT_ADDRESS: v.spec.roles.address ?? '',
+      ...extra,
+    };
+    const started = performance.now();
+    const outcome = await runLimited(path, env, v.spec.roles.hookTimeoutMs);
+    const data = {
+      hook: name,
+      path,
+      exitCode: outcome.code,
+      signal: outcome.signal,
+      timedOut: outcome.timedOut,
+      ms: Math.round(performance.now() - started),
+      output: outcome.output,
+    };
+    const ok = outcome.code === 0 && !outcome.timedOut;
+    this.#deps.events.emit({
+      level: ok ? 'info' : 'error',
+      type: ok ? 'hook.finished' : 'hook.failed',
+      volume,
+      msg: ok ? `hook ${name} finished` : `hook ${name} failed`,
+      data,
+    });
+    if (!ok) {
+      throw new HindsightError(
+        'E_HOOK_FAILED',
+        outcome.timedOut
+          ? `hook ${name} (${path}) ran past ${v.spec.roles.hookTimeoutMs} ms and was stopped`
+          : `hook ${name} (${path}) ${outcome.error ?? `exited with ${outcome.code ?? outcome.signal}`}`,
+        { hint: 'its output is in the hook.failed event (hindsight events)' },
+      );
+    }
+  }
+}
+
+interface HookOutcome {
+  code: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  output: string;
+  error?: string;
+}
+
+function runLimited(path: string, env: Record<string, string>, timeoutMs: number): Promise<HookOutcome> {
+  return new Promise((resolve) => {
+    let output = '';
+    let timedOut = false;
+    const child = spawn(path, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (d: Buffer) => {
+      output = (output + d.toString('utf8')).slice(-OUTPUT_KEPT);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS).unref();
+    }, timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      resolve({
+        code: null,
+        signal: null,
+        timedOut: false,
+        output,
+        error: `could not start: ${err.message}`,
+      });
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, timedOut, output });
+    });
+  });
+}
