@@ -1,5 +1,5 @@
 import type { Clock, EventSink } from '../core/index.ts';
-import { errorMessage } from '../core/index.ts';
+import { errorMessage, isHindsightError } from '../core/index.ts';
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import type { Logger } from '../sys/index.ts';
 import { ChangeBatch } from './change-batch.ts';
@@ -32,11 +32,16 @@ export interface VolumeCaptureDeps {
   root: string;
   include: string[];
   exclude: string[];
+  /** False while changes may not be acknowledged (a primary without its lease, docs/roles.md). */
+  mayAcknowledge?: () => boolean;
   /** Overrides of the tunables, for tests and configuration. */
   settleMs?: number;
   rescanMs?: number;
   rootCheckMs?: number;
 }
+
+/** FENCED_RETRY_MS is how soon capture tries again while the primary waits for its lease. */
+const FENCED_RETRY_MS = 250;
 
 /**
  * VolumeCapture turns what happens below one volume root into changes in the outbox: a full
@@ -81,6 +86,7 @@ export class VolumeCapture {
       onAppended: (last) => {
         for (const cb of this.#listeners) cb(last);
       },
+      mayAppend: deps.mayAcknowledge,
     });
     this.#reconciler = new Reconciler({ root, rows, batch: this.#batch, store, events, clock, volume });
     this.#scanner = new Scanner({
@@ -164,6 +170,12 @@ export class VolumeCapture {
       } catch (err) {
         if (signal.aborted) break;
         this.#batch.discard();
+        if (isHindsightError(err, 'E_FENCED')) {
+          // No lease (yet): not a failure of capture; the quorum's own events say why.
+          for (const w of this.#scanWaiters.splice(0)) w();
+          await this.#wait(FENCED_RETRY_MS);
+          continue;
+        }
         this.#failures++;
         // Whoever waits for a scan learns of the failure through the event, not by hanging.
         for (const w of this.#scanWaiters.splice(0)) w();

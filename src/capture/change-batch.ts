@@ -1,3 +1,4 @@
+import { HindsightError } from '../core/index.ts';
 import type { ChunkStore } from '../store/index.ts';
 import type { FileRowDraft, FileRowsUpdate } from './file-rows.ts';
 import type { ChangeDraft, Outbox } from './outbox.ts';
@@ -18,6 +19,7 @@ export class ChangeBatch {
   readonly #volume: string;
   readonly #onAppended: (lastSeq: number, count: number) => void;
   #changes: ChangeDraft[] = [];
+  readonly #mayAppend: () => boolean;
   #upserts = new Map<string, FileRowDraft>();
   #deletes = new Set<string>();
   #bytes = 0;
@@ -27,7 +29,10 @@ export class ChangeBatch {
     store: ChunkStore;
     volume: string;
     onAppended: (lastSeq: number, count: number) => void;
+    /** False while this node may not acknowledge changes (its lease ran out): flush then refuses. */
+    mayAppend?: () => boolean;
   }) {
+    this.#mayAppend = deps.mayAppend ?? (() => true);
     this.#outbox = deps.outbox;
     this.#store = deps.store;
     this.#volume = deps.volume;
@@ -71,6 +76,12 @@ export class ChangeBatch {
   /** flush appends everything waiting to the outbox in one transaction. */
   async flush(): Promise<void> {
     if (this.#changes.length === 0 && this.#upserts.size === 0 && this.#deletes.size === 0) return;
+    if (!this.#mayAppend()) {
+      // Nothing is acknowledged without a lease; the loop drops the batch and finds it again.
+      throw new HindsightError('E_FENCED', `${this.#volume}: this primary holds no lease; nothing is captured`, {
+        hint: 'the mirror or the witness must be reachable; see hindsight status',
+      });
+    }
     const changes = this.#changes;
     const rows: FileRowsUpdate = { upserts: [...this.#upserts.values()], deletes: [...this.#deletes] };
     this.discard();

@@ -7,6 +7,7 @@ const COMMANDS: Record<string, () => Promise<{ run: (argv: string[], command: st
     join: () => import('./join.ts'),
     invite: () => import('./invite.ts'),
     agent: () => import('./agent.ts'),
+    witness: () => import('./agent.ts'),
     volume: () => import('./volume.ts'),
     status: () => import('./status.ts'),
     events: () => import('./events.ts'),
@@ -35,6 +36,7 @@ usage: hindsight COMMAND [options]
   invite    print a one-time token for another node to join
   join      join a cluster with a token
   agent     run the node's daemon
+  witness   run a node that holds no data and breaks ties for automatic failover
   volume    add or list protected directories
   status    show volumes, positions, lag and links (--json for scripts)
   events    show the event log (--follow, --json)

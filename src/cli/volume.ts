@@ -8,7 +8,7 @@ const USAGE =
   '       [--include GLOB]... [--exclude GLOB]... [--state DIR] [--json]\n' +
   '       hindsight volume set NAME [--failover auto|manual] [--heartbeat D] [--timeout D]\n' +
   '       [--address IP/PREFIX --interface IFACE | --no-address] [--hook NAME=EXECUTABLE | --hook NAME=]...\n' +
-  '       [--hook-timeout D] [--state DIR] [--json]\n' +
+  '       [--hook-timeout D] [--witness NODE] [--state DIR] [--json]\n' +
   '       hindsight volume list [--state DIR] [--json]';
 
 type ExtraView = { name: string; path: string; delayMs: number };
@@ -38,6 +38,7 @@ export async function run(argv: string[]): Promise<number> {
       'no-address': { type: 'boolean' },
       hook: { type: 'string', multiple: true },
       'hook-timeout': { type: 'string' },
+      witness: { type: 'string' },
     },
     USAGE,
     true,
@@ -70,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
         interface: values['no-address'] ? null : values.interface,
         hooks,
         hookTimeoutMs: ms(values['hook-timeout']),
+        witness: values.witness === undefined ? undefined : values.witness === '' ? null : values.witness,
       },
     );
     if (values.json) printJson(volume);
@@ -78,7 +80,8 @@ export async function run(argv: string[]): Promise<number> {
       const hookList = Object.entries(r.hooks).map(([k, v]) => `${k}=${v}`);
       process.stdout.write(
         `${volume.name}: failover ${r.failover}, heartbeat ${r.heartbeatMs} ms, timeout ${r.timeoutMs} ms, ` +
-          `address ${r.address ? `${r.address} on ${r.interface}` : 'none'}, hooks ${hookList.join(' ') || 'none'}\n`,
+          `witness ${r.witness ?? 'none'}, address ${r.address ? `${r.address} on ${r.interface}` : 'none'}, ` +
+          `hooks ${hookList.join(' ') || 'none'}\n`,
       );
     }
     return 0;

@@ -62,6 +62,8 @@ export interface RolesSpec {
   interface: string | null;
   hooks: Partial<Record<HookName, string>>;
   hookTimeoutMs: number;
+  /** The node that breaks ties for automatic failover (`hindsight witness`), or null. */
+  witness: string | null;
 }
 
 /** DEFAULT_ROLES: manual failover, 1 s heartbeat, 10 s timeout, no address, no hooks, 60 s per hook. */
@@ -73,6 +75,7 @@ export const DEFAULT_ROLES: RolesSpec = {
   interface: null,
   hooks: {},
   hookTimeoutMs: 60_000,
+  witness: null,
 };
 
 /** DEFAULT_HISTORY_MS keeps a week of history. */

@@ -48,6 +48,7 @@ import { MirrorSeed } from './mirror-seed.ts';
 import { MirrorViews } from './mirror-views.ts';
 import { PastViews } from './past-views.ts';
 import { type StatePaths, statePaths } from './paths.ts';
+import { QUORUM_PREFIX, Quorum } from './quorum.ts';
 import { FENCED_PREFIX, Roles } from './roles.ts';
 import { buildStatus, type StatusReport } from './status.ts';
 import { type VolumeRow, Volumes } from './volumes.ts';
@@ -66,6 +67,7 @@ export interface RolesInput {
   interface?: string | null;
   hooks?: Record<string, string>;
   hookTimeoutMs?: number;
+  witness?: string | null;
 }
 
 /** VolumeInput is what `hindsight volume add` asks for. */
@@ -109,6 +111,7 @@ export class Agent {
   readonly past: PastViews;
   readonly roles: Roles;
   readonly hooks: Hooks;
+  readonly quorum: Quorum;
   readonly guard: MassChangeGuard;
   readonly links = new Map<string, MirrorLink>();
   readonly sessions = new Map<string, PrimarySession>();
@@ -168,6 +171,18 @@ export class Agent {
       volumes: this.volumes,
       seed: this.seed,
       onResume: (volume) => this.guard.reset(volume),
+    });
+    this.quorum = new Quorum({
+      self: this.config.name,
+      catalog: this.catalog,
+      clock: this.clock,
+      events: this.events,
+      log: this.log.child('quorum'),
+      volumes: this.volumes,
+      request: (node, req, timeoutMs) => this.#linkTo(node).request(req, timeoutMs),
+      fence: (volume, why) => this.#fenceQuorum(volume, why),
+      unfence: (volume) => this.#unfence(volume),
+      promote: (volume, why) => this.roles.promote(volume, { force: true, reason: why }),
     });
     this.past = new PastViews({
       catalog: this.catalog,
@@ -258,6 +273,7 @@ export class Agent {
     });
     await this.roles.resumePromotions();
     for (const v of this.volumes.list()) this.#startVolume(v);
+    this.quorum.start();
     this.#timers.push(
       this.clock.every(gcInterval(), () => {
         this.mirrorViews.collect().catch(() => {}); // reported as gc.failed by collect
@@ -275,6 +291,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.events.emit({ level: 'info', type: 'agent.stopping', msg: 'agent stopping' });
     this.#peerServer?.close();
+    this.quorum.stop();
     for (const stop of this.#timers) stop();
     // Links from primaries first: an open socket keeps the process alive, and a batch in
     // progress must finish before the catalog closes.
@@ -390,8 +407,12 @@ export class Agent {
   }
 
   #startVolume(v: VolumeRow): void {
-    // A fenced primary neither captures nor declares: it waits for the new primary to dial it.
-    if (v.role === 'primary' && v.state === 'stopped' && v.reason?.startsWith(FENCED_PREFIX)) return;
+    const witness = v.spec.roles.failover === 'auto' ? v.spec.roles.witness : null;
+    if (witness && witness !== this.config.name) this.#linkTo(witness); // leases and votes go over it
+    // A fenced primary does not capture: it waits for the new primary to dial it, or (quorum
+    // lost) for a lease to come back.
+    const fenced = v.reason?.startsWith(FENCED_PREFIX) || v.reason?.startsWith(QUORUM_PREFIX);
+    if (v.role === 'primary' && v.state === 'stopped' && fenced) return;
     if (v.role === 'primary') {
       for (const m of v.spec.mirrors) this.#linkTo(m.node).addVolume(v.spec);
       if (this.captures.has(v.name)) return;
@@ -406,6 +427,7 @@ export class Agent {
         root: v.path,
         include: v.spec.include,
         exclude: v.spec.exclude,
+        mayAcknowledge: () => this.quorum.leaseValid(v.name),
       });
       capture.onAppended(() => {
         for (const m of v.spec.mirrors) this.links.get(m.node)?.wake(v.name);
@@ -453,6 +475,29 @@ export class Agent {
       if (flush) await capture.rescan().catch((err) => this.log.warn('last rescan failed', { volume, err }));
       await capture.stop();
     }
+  }
+
+  /** #fenceQuorum stops this primary because its lease ran out (quorum.ts); it resumes when a grant returns. */
+  async #fenceQuorum(volume: string, why: string): Promise<void> {
+    await this.#stopCapture(volume, false);
+    await this.roles.unserve(volume);
+    this.volumes.setState(volume, 'stopped', why);
+    this.events.emit({
+      level: 'error',
+      type: 'role.fenced',
+      volume,
+      msg: 'lease lost: capture stopped, service released',
+      data: { reason: why, hint: 'the primary resumes when the mirror or the witness can be reached again' },
+    });
+  }
+
+  /** #unfence resumes a primary whose lease came back: no newer epoch was granted meanwhile. */
+  async #unfence(volume: string): Promise<void> {
+    this.volumes.setState(volume, 'active', null);
+    const row = this.volumes.get(volume)!;
+    this.#startVolume(row);
+    await this.roles.serve(volume);
+    this.events.emit({ level: 'warn', type: 'role.unfenced', volume, msg: 'lease regained: capturing and serving again' });
   }
 
   /** #takeOver promotes this mirror at `seq` because its primary `from` asked (switchover). */
@@ -636,6 +681,7 @@ export class Agent {
         epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
         epochsOf: (volume) => readEpochs(this.catalog, volume),
         onSwitchover: (volume, from, seq) => this.#takeOver(volume, from, seq),
+        onRequest: (peer, req) => this.quorum.answer(peer, req),
         onVersions: (volume) => this.mirrorViews.wake(volume),
         onRootAlert: (volume, reason) =>
           this.guard.trip(volume, 'the primary cannot trust its root', { primaryReason: reason }),

@@ -68,6 +68,7 @@ export function buildStatus(agent: Agent): StatusReport {
       state: v.state,
       reason: v.reason,
       epoch: v.epoch,
+      failover: agent.quorum.status(v),
     };
     if (v.role === 'primary') {
       const lastSeq = agent.outbox.lastSeq(v.name);

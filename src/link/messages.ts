@@ -36,6 +36,8 @@ export const MSG = {
   JOINED: 13,
   SWITCHOVER: 14,
   SWITCHED: 15,
+  REQUEST: 16,
+  REPLY: 17,
 } as const;
 
 /** MsgType is the numeric type of a frame. */
@@ -278,6 +280,8 @@ export function checkRolesSpec(r: unknown, bad: (field: string) => never): Roles
     hooks[name as HookName] = path;
   }
   if (!isCount(s.hookTimeoutMs) || s.hookTimeoutMs < 1000) bad('roles.hookTimeoutMs (at least 1000)');
+  const witness = s.witness ?? null;
+  if (witness !== null && !isValidName(witness)) bad('roles.witness');
   return {
     failover: s.failover,
     heartbeatMs: s.heartbeatMs,
@@ -286,6 +290,7 @@ export function checkRolesSpec(r: unknown, bad: (field: string) => never): Roles
     interface: s.interface,
     hooks,
     hookTimeoutMs: s.hookTimeoutMs,
+    witness,
   };
 }
 

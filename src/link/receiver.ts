@@ -54,6 +54,8 @@ export interface ReceiverDeps {
   recordVersions: (changes: Change[], receivedAt: number, from: string) => void;
   /** The volume's current epoch on this node (a VOLUME of an older one is refused). */
   epochOf: (volume: string) => number;
+  /** A peer asks for a lease or a vote; resolves with the answer (docs/roles.md). */
+  onRequest: (peer: string, request: Record<string, unknown>) => Promise<Record<string, unknown>>;
   /** The primary asks this mirror to take over at `seq` (switchover); resolves with the new epoch. */
   onSwitchover: (volume: string, from: string, seq: number) => Promise<{ epoch: number }>;
   /** The volume's epoch history: a change carrying an older epoch than its seq's is refused (fencing token). */
@@ -148,6 +150,16 @@ export class PrimarySession {
       case MSG.VOLUME:
         await this.#onVolume(conn, h);
         return;
+      case MSG.REQUEST: {
+        // Leases and votes (docs/roles.md): answered beside the stream, never blocking it.
+        const id = Number(h.id);
+        if (!Number.isSafeInteger(id)) throw protocolError('REQUEST without an id');
+        this.#deps.onRequest(this.peer, h).then(
+          (reply) => conn.send(MSG.REPLY, { ...reply, id }),
+          (err) => conn.send(MSG.REPLY, { id, error: errorMessage(err) }),
+        ).catch(() => {});
+        return;
+      }
       case MSG.SWITCHOVER: {
         // The primary drained everything up to `seq` and asks this mirror to take over. The
         // promotion runs beside the link (heartbeats go on); SWITCHED answers it either way.

@@ -74,6 +74,9 @@ export class MirrorLink {
   #stopped = false;
   #abort = new AbortController();
   #running: Promise<void> | null = null;
+  /** Requests (leases, votes) sent on this link, by id, waiting for REPLY. */
+  #requests = new Map<number, (reply: Record<string, unknown> | Error) => void>();
+  #nextRequest = 1;
   /** Switchovers asked of the mirror, by volume, waiting for SWITCHED. */
   #switching = new Map<string, { resolve: (epoch: number) => void; reject: (err: Error) => void }>();
 
@@ -129,6 +132,30 @@ export class MirrorLink {
         ),
       );
     }).finally(() => this.#switching.delete(volume));
+  }
+
+  /**
+   * request sends a REQUEST (a lease renewal, a vote) and resolves with the REPLY's header, or
+   * rejects when the link is down, closes, or no answer comes within `timeoutMs`.
+   */
+  request(header: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
+    const conn = this.connection;
+    if (!conn || conn.isClosed) {
+      return Promise.reject(new HindsightError('E_LINK_DOWN', `the link to ${this.peer} is down`));
+    }
+    const id = this.#nextRequest++;
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => settle(new HindsightError('E_LINK_TIMEOUT', `${this.peer} did not answer`)), timeoutMs);
+      const settle = (reply: Record<string, unknown> | Error) => {
+        clearTimeout(timer);
+        this.#requests.delete(id);
+        if (reply instanceof Error) reject(reply);
+        else resolve(reply);
+      };
+      this.#requests.set(id, settle);
+      conn.send(MSG.REQUEST, { ...header, id }).catch((err: Error) => settle(err));
+      conn.closed.then(() => settle(new HindsightError('E_LINK_DOWN', `the link to ${this.peer} closed`)));
+    });
   }
 
   /** dropVolume stops streaming a volume this node no longer is primary of. */
@@ -306,6 +333,9 @@ export class MirrorLink {
         stream.wake();
         return;
       }
+      case MSG.REPLY:
+        this.#requests.get(Number(h.id))?.(h);
+        return;
       case MSG.SWITCHED: {
         const waiting = this.#switching.get(String(h.volume));
         const e = h.error as { code?: string; message?: string; hint?: string } | undefined;
