@@ -7,6 +7,7 @@ export {
   type FileRowDraft,
   FileRows,
   type FileRowsUpdate,
+  isSameFileState,
 } from './file-rows.ts';
 export { GlobFilter } from './globs.ts';
 export { type ChangeDraft, Outbox, TRIM_PATH_SQL } from './outbox.ts';

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { fileRowOf } from '../capture/index.ts';
+import { FileRows, fileRowOf, GlobFilter, isSameFileState } from '../capture/index.ts';
 import {
   type Clock,
   type EventSink,
@@ -28,6 +28,7 @@ import {
   readEpochs,
   recordEpoch,
   replaceEpochs,
+  walkTree,
 } from '../timeline/index.ts';
 import type { Hooks } from './hooks.ts';
 import type { MirrorSeed } from './mirror-seed.ts';
@@ -286,6 +287,12 @@ export class Roles {
     for (const c of changed) {
       divergence.push(await this.#stateOf(v.path, c, now));
     }
+    // What changed in the directory but was never captured (capture was fenced, or stopped
+    // before it saw it) diverged too: seq 0 marks it.
+    const seen = new Set(changed.map((c) => c.path));
+    for (const path of await this.#uncaptured(v)) {
+      if (!seen.has(path)) divergence.push(await this.#stateOf(v.path, { path, seq: 0, epoch: v.epoch }, now));
+    }
     await store.sync();
     crashPoint('failback.quarantined');
     // Nothing diverged (a switchover, or a failover that lost nothing): the directory holds the
@@ -542,6 +549,32 @@ export class Roles {
       data: { into: dir, ...done, deleted: deleted.length },
     });
     return { into: dir, ...done, deleted };
+  }
+
+  /**
+   * #uncaptured lists the paths of a primary's directory whose state differs from what capture
+   * last recorded of them (the `files` table), and recorded paths that are gone.
+   */
+  async #uncaptured(v: VolumeRow): Promise<string[]> {
+    const rows = new FileRows(this.#deps.catalog, v.name);
+    const filter = new GlobFilter(v.spec.include, v.spec.exclude);
+    const out: string[] = [];
+    const present = new Set<string>();
+    for await (const { path } of walkTree(v.path)) {
+      const st = await fsp.lstat(join(v.path, path), { bigint: true }).catch(() => null);
+      const now = st && fileRowOf(path, st);
+      if (!now || !filter.isCapturedPath(path, now.kind === 'dir')) continue;
+      present.add(path);
+      const row = rows.get(path);
+      // A directory's times move with its entries, which are compared themselves.
+      const same = now.kind === 'dir' ? row?.kind === 'dir' && row.mode === now.mode : row && isSameFileState(row, now);
+      if (!same) out.push(path);
+    }
+    const recorded = this.#deps.catalog.prepare('SELECT path FROM files WHERE volume = ?').all(v.name) as {
+      path: string;
+    }[];
+    for (const { path } of recorded) if (!present.has(path)) out.push(path);
+    return out;
   }
 
   /** #stateOf reads what the directory holds at a path this node changed after the fork. */

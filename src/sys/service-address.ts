@@ -18,11 +18,15 @@ export async function takeAddress(cidr: string, iface: string): Promise<void> {
     if (!/exists/i.test(String((err as Error).message))) throw addressError('add', cidr, iface, err);
   }
   const ip = cidr.split('/')[0];
-  // -U: unsolicited (gratuitous) ARP; -c: replies sent; -w: give up after this many seconds.
-  await run('arping', ['-U', '-c', String(ANNOUNCEMENTS), '-w', '3', '-I', iface, ip]).catch((err) => {
-    // arping exits 1 when nobody answers, which an unsolicited announcement never expects.
-    if ((err as { code?: number }).code !== 1) throw addressError('announce', cidr, iface, err);
-  });
+  // -U: unsolicited (gratuitous) ARP; -c: how many. The first goes out before this returns;
+  // the repeats (for a neighbour that missed it) a second apart, in the background.
+  const announce = (count: number) =>
+    run('arping', ['-U', '-c', String(count), '-w', String(count + 1), '-I', iface, ip]).catch((err) => {
+      // arping exits 1 when nobody answers, which an unsolicited announcement never expects.
+      if ((err as { code?: number }).code !== 1) throw addressError('announce', cidr, iface, err);
+    });
+  await announce(1);
+  announce(ANNOUNCEMENTS - 1).catch(() => {});
 }
 
 /** releaseAddress removes the service address from `iface`; an address not present is fine. */

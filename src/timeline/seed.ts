@@ -75,6 +75,9 @@ export async function removeExtras(
 }
 
 /** walk yields every entry beneath `dir` (relative paths, parents first), skipping staging files and `skip`ped dirs. */
+/** walkTree yields every entry beneath `root`/`rel` (staging files left out), parents first. */
+export const walkTree = (root: string, rel = '') => walk(root, rel);
+
 async function* walk(
   root: string,
   rel: string,

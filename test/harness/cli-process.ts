@@ -70,10 +70,11 @@ function canBind(port: number): Promise<boolean> {
  */
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
+  options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string; wrap?: string[] } = {},
 ) {
   return new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(HINDSIGHT_BIN, args, {
+    const [cmd, ...pre] = [...(options.wrap ?? []), HINDSIGHT_BIN];
+    const child = spawn(cmd, [...pre, ...args], {
       cwd: options.cwd,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

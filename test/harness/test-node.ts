@@ -20,6 +20,8 @@ export interface StartNodeOptions {
   readyTimeoutMs?: number;
   /** extra environment for the agent and the CLI. */
   env?: Record<string, string>;
+  /** a command the agent and the CLI run under, e.g. ['ip', 'netns', 'exec', 'hs-alpha']. */
+  wrap?: string[];
 }
 
 const READY_TIMEOUT_MS = 30_000;
@@ -38,6 +40,8 @@ export class TestNode {
   readonly logPath: string;
   readonly listen: string;
   readonly env: Record<string, string>;
+  /** The command the agent and the CLI run under (a network namespace), or none. */
+  readonly wrap: string[];
   /** peer address and socket from the last "agent listening" line. */
   peer: string | undefined;
   socket: string | undefined;
@@ -48,7 +52,14 @@ export class TestNode {
   private uncleanLines: string[] = [];
   private log: WriteStream;
 
-  constructor(name: string, dir: string, listen: string, env: Record<string, string> = {}) {
+  constructor(
+    name: string,
+    dir: string,
+    listen: string,
+    env: Record<string, string> = {},
+    wrap: string[] = [],
+  ) {
+    this.wrap = wrap;
     this.name = name;
     this.dir = dir;
     this.stateDir = path.join(dir, 'state');
@@ -76,7 +87,7 @@ export class TestNode {
 
   /** cli runs `bin/hindsight args --state DIR` for this node. */
   cli(args: string[], options: { timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
-    return runCli([...args, '--state', this.stateDir], { ...options, env: this.env });
+    return runCli([...args, '--state', this.stateDir], { ...options, env: this.env, wrap: this.wrap });
   }
 
   /** cliOk runs like cli and throws with the output when the exit code is not 0. */
@@ -120,7 +131,8 @@ export class TestNode {
     if (this.isRunning) throw new Error(`${this.name}: agent already running`);
     this.peer = undefined;
     this.record(`--- ${new Date().toISOString()} starting agent ---\n`);
-    const child = spawn(HINDSIGHT_BIN, ['agent', '--state', this.stateDir], {
+    const [cmd, ...pre] = [...this.wrap, HINDSIGHT_BIN];
+    const child = spawn(cmd, [...pre, 'agent', '--state', this.stateDir], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...this.env },
@@ -250,7 +262,13 @@ export class TestNode {
  */
 export async function startNode(options: StartNodeOptions): Promise<TestNode> {
   const listen = options.listen ?? `127.0.0.1:${await freePort()}`;
-  const node = new TestNode(options.name, path.join(options.baseDir, options.name), listen, options.env);
+  const node = new TestNode(
+    options.name,
+    path.join(options.baseDir, options.name),
+    listen,
+    options.env,
+    options.wrap,
+  );
   const common = ['--name', options.name, '--listen', listen];
   if (options.api) common.push('--api', `127.0.0.1:${await freePort()}`);
   if (options.join === undefined) {
