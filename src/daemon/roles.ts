@@ -230,7 +230,11 @@ export class Roles {
       type: 'role.promoted',
       volume,
       msg: `this node is now the primary of ${volume}`,
-      data: { ...outcome, formerPrimary: v.spec.primary.node },
+      data: {
+        ...outcome,
+        formerPrimary: v.spec.primary.node,
+        reason: readEpochs(catalog, volume).find((e) => e.epoch === row.epoch)?.reason,
+      },
     });
     this.#deps.startVolume(row);
     await this.serve(volume);
