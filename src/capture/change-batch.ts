@@ -78,9 +78,13 @@ export class ChangeBatch {
     if (this.#changes.length === 0 && this.#upserts.size === 0 && this.#deletes.size === 0) return;
     if (!this.#mayAppend()) {
       // Nothing is acknowledged without a lease; the loop drops the batch and finds it again.
-      throw new HindsightError('E_FENCED', `${this.#volume}: this primary holds no lease; nothing is captured`, {
-        hint: 'the mirror or the witness must be reachable; see hindsight status',
-      });
+      throw new HindsightError(
+        'E_FENCED',
+        `${this.#volume}: this primary holds no lease; nothing is captured`,
+        {
+          hint: 'the mirror or the witness must be reachable; see hindsight status',
+        },
+      );
     }
     const changes = this.#changes;
     const rows: FileRowsUpdate = { upserts: [...this.#upserts.values()], deletes: [...this.#deletes] };

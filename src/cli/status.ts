@@ -24,6 +24,21 @@ export function formatStatus(s: StatusReport): string {
   for (const v of s.volumes) {
     const state = v.state === 'stopped' ? `STOPPED: ${v.reason ?? ''}` : 'active';
     out.push(`volume ${v.name}  ${v.role}  ${v.path}  epoch ${v.epoch}  ${state}`);
+    if (v.since && v.since.epoch > 1) {
+      out.push(
+        `  epoch ${v.since.epoch} since ${formatMoment(v.since.at)} on ${v.since.node}: ${v.since.reason}`,
+      );
+    }
+    const f = v.failover;
+    if (f?.mode === 'auto') {
+      const detail =
+        f.leaseMs !== undefined
+          ? `lease ${f.leaseMs > 0 ? `holds ${formatDuration(f.leaseMs)}` : 'NOT HELD'}`
+          : f.primarySilentMs !== undefined
+            ? `primary last heard ${formatDuration(f.primarySilentMs)} ago`
+            : 'primary not heard yet';
+      out.push(`  failover auto, witness ${f.witness ?? 'NONE (alerts only)'}, ${detail}`);
+    }
     if (v.role === 'primary') {
       out.push(`  captured up to seq ${v.lastSeq}`);
       for (const m of v.mirrors ?? []) {

@@ -497,7 +497,12 @@ export class Agent {
     const row = this.volumes.get(volume)!;
     this.#startVolume(row);
     await this.roles.serve(volume);
-    this.events.emit({ level: 'warn', type: 'role.unfenced', volume, msg: 'lease regained: capturing and serving again' });
+    this.events.emit({
+      level: 'warn',
+      type: 'role.unfenced',
+      volume,
+      msg: 'lease regained: capturing and serving again',
+    });
   }
 
   /** #takeOver promotes this mirror at `seq` because its primary `from` asked (switchover). */

@@ -12,7 +12,11 @@ export interface QuorumDeps {
   log: Logger;
   volumes: Volumes;
   /** Sends a request to `node` over this node's link to it; rejects when it cannot be reached. */
-  request: (node: string, request: Record<string, unknown>, timeoutMs: number) => Promise<Record<string, unknown>>;
+  request: (
+    node: string,
+    request: Record<string, unknown>,
+    timeoutMs: number,
+  ) => Promise<Record<string, unknown>>;
   /** This primary lost its lease: stop accepting and serving (and resume when it comes back). */
   fence: (volume: string, why: string) => Promise<void>;
   /** This primary holds its lease again, no newer epoch exists: capture and serve again. */
@@ -102,15 +106,28 @@ export class Quorum {
    * status says how the volume's failover stands on this node: the mode and witness; on a
    * primary how long its lease still holds; on a mirror how long the primary has been silent.
    */
-  status(v: VolumeRow): { mode: 'manual' | 'auto'; witness: string | null; leaseMs?: number; primarySilentMs?: number } {
+  status(v: VolumeRow): {
+    mode: 'manual' | 'auto';
+    witness: string | null;
+    leaseMs?: number;
+    primarySilentMs?: number;
+  } {
     const { failover, witness } = v.spec.roles;
     if (failover !== 'auto') return { mode: failover, witness };
     const now = this.#deps.clock.monotonic();
     if (v.role === 'primary') {
-      return { mode: failover, witness, leaseMs: Math.max(0, Math.round((this.#leases.get(v.name) ?? 0) - now)) };
+      return {
+        mode: failover,
+        witness,
+        leaseMs: Math.max(0, Math.round((this.#leases.get(v.name) ?? 0) - now)),
+      };
     }
     const heard = this.#grants.get(v.name)?.heardAt;
-    return { mode: failover, witness, primarySilentMs: heard === undefined ? undefined : Math.round(now - heard) };
+    return {
+      mode: failover,
+      witness,
+      primarySilentMs: heard === undefined ? undefined : Math.round(now - heard),
+    };
   }
 
   /** answer handles a lease or vote request from `peer`. */
@@ -132,7 +149,10 @@ export class Quorum {
     if (v) {
       // A node holding the volume grants only to the primary it follows, at its epoch.
       if (v.role !== 'mirror' || v.spec.primary.node !== peer || epoch < v.epoch) {
-        return { granted: false, reason: `${this.#deps.self} holds ${volume} at epoch ${v.epoch} (${v.role})` };
+        return {
+          granted: false,
+          reason: `${this.#deps.self} holds ${volume} at epoch ${v.epoch} (${v.role})`,
+        };
       }
       if (this.#seeking.has(volume)) return { granted: false, reason: 'the mirror is taking over' };
     } else {
@@ -147,7 +167,10 @@ export class Quorum {
     const now = this.#deps.clock.monotonic();
     const grant = this.#grants.get(volume);
     if (grant && grant.primary !== peer && now - grant.heardAt < timeoutMs) {
-      return { granted: false, reason: `the witness heard ${grant.primary} ${Math.round(now - grant.heardAt)} ms ago` };
+      return {
+        granted: false,
+        reason: `the witness heard ${grant.primary} ${Math.round(now - grant.heardAt)} ms ago`,
+      };
     }
     const voted = this.#votedEpoch(volume);
     if (voted >= epoch) return { granted: false, reason: `the witness already voted for epoch ${voted}` };
@@ -225,10 +248,16 @@ export class Quorum {
       return;
     }
     if (!witness) {
-      this.#alertOnce(v.name, 'no-quorum', 'failover.no-quorum', 'the primary is silent; without a witness this mirror does not promote itself', {
-        silentMs: Math.round(now - since),
-        hint: `promote by hand if the primary is gone: hindsight promote ${v.name}; or add a witness: hindsight volume set ${v.name} --witness NODE`,
-      });
+      this.#alertOnce(
+        v.name,
+        'no-quorum',
+        'failover.no-quorum',
+        'the primary is silent; without a witness this mirror does not promote itself',
+        {
+          silentMs: Math.round(now - since),
+          hint: `promote by hand if the primary is gone: hindsight promote ${v.name}; or add a witness: hindsight volume set ${v.name} --witness NODE`,
+        },
+      );
       return;
     }
     this.#seeking.add(v.name);
@@ -241,16 +270,28 @@ export class Quorum {
       );
     } catch (err) {
       this.#seeking.delete(v.name);
-      this.#alertOnce(v.name, 'refused', 'failover.no-quorum', 'the primary is silent and the witness cannot be reached', {
-        error: errorMessage(err),
-      });
+      this.#alertOnce(
+        v.name,
+        'refused',
+        'failover.no-quorum',
+        'the primary is silent and the witness cannot be reached',
+        {
+          error: errorMessage(err),
+        },
+      );
       return;
     }
     if (reply.granted !== true) {
       this.#seeking.delete(v.name);
-      this.#alertOnce(v.name, 'refused', 'failover.refused', 'the primary is silent here but the witness still hears it: no promotion', {
-        reason: reply.reason,
-      });
+      this.#alertOnce(
+        v.name,
+        'refused',
+        'failover.refused',
+        'the primary is silent here but the witness still hears it: no promotion',
+        {
+          reason: reply.reason,
+        },
+      );
       return;
     }
     // Both grants behind the primary's lease must run out: then it has fenced itself.
@@ -274,7 +315,13 @@ export class Quorum {
     return this.#watchStarted.get(volume)!;
   }
 
-  #alertOnce(volume: string, key: string, type: 'failover.no-quorum' | 'failover.refused', msg: string, data: Record<string, unknown>): void {
+  #alertOnce(
+    volume: string,
+    key: string,
+    type: 'failover.no-quorum' | 'failover.refused',
+    msg: string,
+    data: Record<string, unknown>,
+  ): void {
     const k = `${volume}:${key}`;
     if (this.#alerted.has(k)) return;
     this.#alerted.add(k);

@@ -295,7 +295,8 @@ export class Roles {
     // before it saw it) diverged too: seq 0 marks it.
     const seen = new Set(changed.map((c) => c.path));
     for (const path of await this.#uncaptured(v)) {
-      if (!seen.has(path)) divergence.push(await this.#stateOf(v.path, { path, seq: 0, epoch: v.epoch }, now));
+      if (!seen.has(path))
+        divergence.push(await this.#stateOf(v.path, { path, seq: 0, epoch: v.epoch }, now));
     }
     await store.sync();
     crashPoint('failback.quarantined');
@@ -571,7 +572,8 @@ export class Roles {
       present.add(path);
       const row = rows.get(path);
       // A directory's times move with its entries, which are compared themselves.
-      const same = now.kind === 'dir' ? row?.kind === 'dir' && row.mode === now.mode : row && isSameFileState(row, now);
+      const same =
+        now.kind === 'dir' ? row?.kind === 'dir' && row.mode === now.mode : row && isSameFileState(row, now);
       if (!same) out.push(path);
     }
     const recorded = this.#deps.catalog.prepare('SELECT path FROM files WHERE volume = ?').all(v.name) as {

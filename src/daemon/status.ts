@@ -1,3 +1,4 @@
+import { type EpochRow, readEpochs } from '../timeline/index.ts';
 import type { Agent } from './agent.ts';
 import type { ViewStatus } from './mirror-views.ts';
 
@@ -20,6 +21,10 @@ export interface VolumeStatus {
   state: 'active' | 'stopped';
   reason: string | null;
   epoch: number;
+  /** How failover works for the volume here: the mode, the witness, the lease or the primary's silence. */
+  failover: ReturnType<Agent['quorum']['status']>;
+  /** The latest role change: the current epoch, since when, by which node and why. */
+  since: EpochRow | null;
   lastSeq?: number;
   mirrors?: MirrorStatus[];
   from?: string;
@@ -69,6 +74,7 @@ export function buildStatus(agent: Agent): StatusReport {
       reason: v.reason,
       epoch: v.epoch,
       failover: agent.quorum.status(v),
+      since: readEpochs(catalog, v.name).at(-1) ?? null,
     };
     if (v.role === 'primary') {
       const lastSeq = agent.outbox.lastSeq(v.name);

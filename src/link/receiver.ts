@@ -154,10 +154,13 @@ export class PrimarySession {
         // Leases and votes (docs/roles.md): answered beside the stream, never blocking it.
         const id = Number(h.id);
         if (!Number.isSafeInteger(id)) throw protocolError('REQUEST without an id');
-        this.#deps.onRequest(this.peer, h).then(
-          (reply) => conn.send(MSG.REPLY, { ...reply, id }),
-          (err) => conn.send(MSG.REPLY, { id, error: errorMessage(err) }),
-        ).catch(() => {});
+        this.#deps
+          .onRequest(this.peer, h)
+          .then(
+            (reply) => conn.send(MSG.REPLY, { ...reply, id }),
+            (err) => conn.send(MSG.REPLY, { id, error: errorMessage(err) }),
+          )
+          .catch(() => {});
         return;
       }
       case MSG.SWITCHOVER: {

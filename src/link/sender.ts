@@ -145,7 +145,10 @@ export class MirrorLink {
     }
     const id = this.#nextRequest++;
     return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => settle(new HindsightError('E_LINK_TIMEOUT', `${this.peer} did not answer`)), timeoutMs);
+      const timer = setTimeout(
+        () => settle(new HindsightError('E_LINK_TIMEOUT', `${this.peer} did not answer`)),
+        timeoutMs,
+      );
       const settle = (reply: Record<string, unknown> | Error) => {
         clearTimeout(timer);
         this.#requests.delete(id);

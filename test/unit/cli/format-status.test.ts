@@ -6,6 +6,9 @@ import { test } from 'node:test';
 import { formatStatus } from '../../../src/cli/status.ts';
 import type { StatusReport } from '../../../src/daemon/index.ts';
 
+// Moments are shown in local time: the golden file is written in UTC.
+process.env.TZ = 'UTC';
+
 const GOLDEN = join(import.meta.dirname, 'testdata', 'status.golden.txt');
 
 const report: StatusReport = {
@@ -20,7 +23,9 @@ const report: StatusReport = {
       path: '/srv/docs',
       state: 'active',
       reason: null,
-      epoch: 1,
+      epoch: 2,
+      failover: { mode: 'auto', witness: 'w', primarySilentMs: 1200 },
+      since: { epoch: 2, firstSeq: 100, node: 'alpha', at: 0, reason: 'switchover from beta' },
       from: 'alpha',
       receivedSeq: 120,
       appliedSeq: 118,
@@ -36,6 +41,8 @@ const report: StatusReport = {
       state: 'stopped',
       reason: 'root-empty: /srv/mail is empty but 40 entries were captured',
       epoch: 1,
+      failover: { mode: 'manual', witness: null },
+      since: { epoch: 1, firstSeq: 1, node: 'beta', at: 0, reason: 'created' },
       lastSeq: 40,
       mirrors: [
         {
