@@ -51,6 +51,7 @@ export type EventType =
   | 'failover.voted'
   | 'failover.no-quorum'
   | 'failover.refused'
+  | 'failover.failed'
   | 'volume.changed'
   | 'role.switchover-failed'
   | 'hook.finished'

@@ -49,7 +49,7 @@ import { MirrorViews } from './mirror-views.ts';
 import { PastViews } from './past-views.ts';
 import { type StatePaths, statePaths } from './paths.ts';
 import { QUORUM_PREFIX, Quorum } from './quorum.ts';
-import { FENCED_PREFIX, Roles } from './roles.ts';
+import { FENCED_PREFIX, Roles, SWITCHING_PREFIX } from './roles.ts';
 import { buildStatus, type StatusReport } from './status.ts';
 import { type VolumeRow, Volumes } from './volumes.ts';
 
@@ -182,7 +182,20 @@ export class Agent {
       request: (node, req, timeoutMs) => this.#linkTo(node).request(req, timeoutMs),
       fence: (volume, why) => this.#fenceQuorum(volume, why),
       unfence: (volume) => this.#unfence(volume),
-      promote: (volume, why) => this.roles.promote(volume, { force: true, reason: why }),
+      promote: (volume, why) => {
+        // A view held by the mass-change guard holds something suspect: a person decides.
+        const held = this.mirrorViews.views(volume).find((r) => r.held && r.holdReason === 'guard');
+        if (held) {
+          throw new HindsightError(
+            'E_PROMOTE_GUARD',
+            `the mass-change guard holds view ${held.name} of ${volume}`,
+            {
+              hint: `look with hindsight timeline ${volume}; then promote by hand at a moment before it: hindsight promote ${volume} --at T`,
+            },
+          );
+        }
+        return this.roles.promote(volume, { force: true, reason: why });
+      },
     });
     this.past = new PastViews({
       catalog: this.catalog,
@@ -272,6 +285,12 @@ export class Agent {
       onJoin: (req: JoinRequest): Promise<JoinAnswer> => this.invites.answer(req),
     });
     await this.roles.resumePromotions();
+    for (const v of this.volumes.list()) {
+      // A switchover that stopped midway (this node died before its mirror answered): this
+      // node is still the primary; if the mirror did take over, its epoch fences this one.
+      if (v.role === 'primary' && v.reason?.startsWith(SWITCHING_PREFIX))
+        this.volumes.setState(v.name, 'active', null);
+    }
     for (const v of this.volumes.list()) this.#startVolume(v);
     this.quorum.start();
     this.#timers.push(
@@ -506,9 +525,9 @@ export class Agent {
   }
 
   /** #takeOver promotes this mirror at `seq` because its primary `from` asked (switchover). */
-  async #takeOver(volume: string, from: string, seq: number): Promise<{ epoch: number }> {
+  async #takeOver(volume: string, from: string, epoch: number, seq: number): Promise<{ epoch: number }> {
     const v = this.volumes.get(volume);
-    if (v?.role !== 'mirror' || v.spec.primary.node !== from) {
+    if (v?.role !== 'mirror' || v.spec.primary.node !== from || v.epoch !== epoch) {
       throw new HindsightError(
         'E_SWITCHOVER_NOT_MIRROR',
         `${this.config.name} does not mirror ${volume} of ${from}`,
@@ -599,13 +618,17 @@ export class Agent {
   #finishSeedWhenCaughtUp(v: VolumeRow): void {
     const loop = this.mirrorViews.loop(v.name);
     if (!loop || this.seed.pendingHead(v.name) === null) return;
+    const filter = new GlobFilter(v.spec.include, v.spec.exclude);
     let busy = false;
     const stop = this.clock.every(SEED_CHECK_MS, () => {
       if (busy || !this.seed.isCaughtUp(v.name, 'main')) return;
       busy = true;
       loop
         .stop()
-        .then(() => this.seed.finishIfCaughtUp(v.name, 'main', v.path))
+        // What the globs exclude is not the volume's: the clean-up leaves it alone.
+        .then(() =>
+          this.seed.finishIfCaughtUp(v.name, 'main', v.path, (p, isDir) => !filter.isCapturedPath(p, isDir)),
+        )
         .then((done) => {
           if (done) stop();
         })
@@ -685,7 +708,7 @@ export class Agent {
         },
         epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
         epochsOf: (volume) => readEpochs(this.catalog, volume),
-        onSwitchover: (volume, from, seq) => this.#takeOver(volume, from, seq),
+        onSwitchover: (volume, from, epoch, seq) => this.#takeOver(volume, from, epoch, seq),
         onRequest: (peer, req) => this.quorum.answer(peer, req),
         onVersions: (volume) => this.mirrorViews.wake(volume),
         onRootAlert: (volume, reason) =>

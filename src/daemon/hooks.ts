@@ -88,16 +88,24 @@ function runLimited(path: string, env: Record<string, string>, timeoutMs: number
   return new Promise((resolve) => {
     let output = '';
     let timedOut = false;
-    const child = spawn(path, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so the time limit reaches what the hook started too.
+    const child = spawn(path, [], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const keep = (d: Buffer) => {
       output = (output + d.toString('utf8')).slice(-OUTPUT_KEPT);
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
+      } catch {
+        // Gone already.
+      }
+    };
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS).unref();
+      signalGroup('SIGTERM');
+      setTimeout(() => signalGroup('SIGKILL'), KILL_GRACE_MS).unref();
     }, timeoutMs);
     child.once('error', (err) => {
       clearTimeout(timer);
@@ -109,8 +117,12 @@ function runLimited(path: string, env: Record<string, string>, timeoutMs: number
         error: `could not start: ${err.message}`,
       });
     });
-    child.once('close', (code, signal) => {
+    // 'exit', not 'close': a service the hook started in the background may hold the output
+    // pipes open for as long as it runs. What it printed by then is kept.
+    child.once('exit', (code, signal) => {
       clearTimeout(timer);
+      child.stdout.destroy();
+      child.stderr.destroy();
       resolve({ code, signal, timedOut, output });
     });
   });

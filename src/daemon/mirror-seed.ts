@@ -63,14 +63,19 @@ export class MirrorSeed {
    * finishIfCaughtUp removes the seed's extras once the view has applied the head; the caller
    * holds the view's apply loop stopped meanwhile. Returns true when the clean-up was done.
    */
-  async finishIfCaughtUp(volume: string, view: string, root: string): Promise<boolean> {
+  async finishIfCaughtUp(
+    volume: string,
+    view: string,
+    root: string,
+    keep?: (path: string, isDir: boolean) => boolean,
+  ): Promise<boolean> {
     const head = this.pendingHead(volume);
     if (head === null) return false;
     const { catalog, events } = this.#deps;
     const applied = readView(catalog, volume, view).appliedSeq;
     if (applied < head) return false;
     try {
-      const removed = await removeExtras(catalog, volume, root, applied);
+      const removed = await removeExtras(catalog, volume, root, applied, keep);
       catalog.prepare('DELETE FROM meta WHERE key = ?').run(PENDING_KEY(volume));
       events.emit({
         level: 'info',

@@ -1,4 +1,4 @@
-import { type Clock, type EventSink, errorMessage, HindsightError } from '../core/index.ts';
+import { type Clock, type EventSink, errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
 import type { Catalog } from '../store/index.ts';
 import type { Logger } from '../sys/index.ts';
 import type { VolumeRow, Volumes } from './volumes.ts';
@@ -73,8 +73,11 @@ export class Quorum {
   #timer: (() => void) | null = null;
   #busy = false;
 
+  readonly #upSince: number;
+
   constructor(deps: QuorumDeps) {
     this.#deps = deps;
+    this.#upSince = deps.clock.monotonic();
   }
 
   /** start runs the heartbeat loop: lease renewals (primary) and failure detection (mirror). */
@@ -98,7 +101,8 @@ export class Quorum {
   /** leaseValid tells whether this primary may acknowledge changes of `volume` now. */
   leaseValid(volume: string): boolean {
     const v = this.#deps.volumes.get(volume);
-    if (!v || !isAuto(v)) return true;
+    // Without a witness there is no quorum to lose: the primary never fences itself.
+    if (!v || !isAuto(v) || !v.spec.roles.witness) return true;
     return (this.#leases.get(volume) ?? 0) > this.#deps.clock.monotonic();
   }
 
@@ -165,6 +169,10 @@ export class Quorum {
 
   #answerVote(peer: string, volume: string, epoch: number, timeoutMs: number): Record<string, unknown> {
     const now = this.#deps.clock.monotonic();
+    if (now - this.#upSince < timeoutMs) {
+      // Grants live in memory: a witness that just started cannot know the primary is silent.
+      return { granted: false, reason: 'the witness started too recently to judge the primary' };
+    }
     const grant = this.#grants.get(volume);
     if (grant && grant.primary !== peer && now - grant.heardAt < timeoutMs) {
       return {
@@ -173,10 +181,12 @@ export class Quorum {
       };
     }
     const voted = this.#votedEpoch(volume);
-    if (voted >= epoch) return { granted: false, reason: `the witness already voted for epoch ${voted}` };
+    const again = voted === epoch && this.#votedFor(volume) === peer; // its promotion failed; it tries again
+    if (voted >= epoch && !again)
+      return { granted: false, reason: `the witness already voted for epoch ${voted}` };
     this.#deps.catalog
       .prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)')
-      .run(VOTE_KEY(volume), String(epoch));
+      .run(VOTE_KEY(volume), `${epoch} ${peer}`);
     this.#deps.events.emit({
       level: 'warn',
       type: 'failover.voted',
@@ -189,17 +199,27 @@ export class Quorum {
   }
 
   #votedEpoch(volume: string): number {
+    return Number(this.#vote(volume)?.[0] ?? 0);
+  }
+
+  #votedFor(volume: string): string | undefined {
+    return this.#vote(volume)?.[1];
+  }
+
+  /** #vote reads the persisted vote: "EPOCH CANDIDATE". */
+  #vote(volume: string): string[] | undefined {
     const row = this.#deps.catalog.prepare('SELECT value FROM meta WHERE key = ?').get(VOTE_KEY(volume)) as
       | { value: string }
       | undefined;
-    return row ? Number(row.value) : 0;
+    return row?.value.split(' ');
   }
 
   async #tick(): Promise<void> {
     for (const v of this.#deps.volumes.list()) {
       if (!isAuto(v)) continue;
-      if (v.role === 'primary') await this.#renew(v);
-      else await this.#watch(v);
+      if (v.role === 'primary') {
+        if (v.spec.roles.witness) await this.#renew(v);
+      } else await this.#watch(v);
     }
   }
 
@@ -243,8 +263,8 @@ export class Quorum {
     const grant = this.#grants.get(v.name);
     const since = grant?.heardAt ?? this.#startedAt(v.name, now);
     if (now - since < timeoutMs) {
-      this.#alerted.delete(`${v.name}:refused`);
-      this.#alerted.delete(`${v.name}:no-quorum`);
+      for (const key of ['refused', 'no-quorum', 'unreachable', 'promote-failed'])
+        this.#alerted.delete(`${v.name}:${key}`);
       return;
     }
     if (!witness) {
@@ -272,7 +292,7 @@ export class Quorum {
       this.#seeking.delete(v.name);
       this.#alertOnce(
         v.name,
-        'refused',
+        'unreachable',
         'failover.no-quorum',
         'the primary is silent and the witness cannot be reached',
         {
@@ -301,6 +321,11 @@ export class Quorum {
     const why = `failover: ${v.spec.primary.node} silent for ${Math.round((this.#deps.clock.monotonic() - since) / 1000)} s; the witness ${witness} agreed`;
     try {
       await this.#deps.promote(v.name, why);
+    } catch (err) {
+      this.#alertOnce(v.name, 'promote-failed', 'failover.failed', 'automatic promotion failed', {
+        error: errorMessage(err),
+        hint: isHindsightError(err) ? err.hint : undefined,
+      });
     } finally {
       this.#seeking.delete(v.name);
       this.#grants.delete(v.name);
@@ -318,7 +343,7 @@ export class Quorum {
   #alertOnce(
     volume: string,
     key: string,
-    type: 'failover.no-quorum' | 'failover.refused',
+    type: 'failover.no-quorum' | 'failover.refused' | 'failover.failed',
     msg: string,
     data: Record<string, unknown>,
   ): void {

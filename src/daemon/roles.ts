@@ -67,6 +67,9 @@ export interface RolesDeps {
 /** DRAIN_TIMEOUT_MS bounds how long a switchover waits for the mirror to acknowledge everything. */
 const DRAIN_TIMEOUT_MS = 5 * 60 * 1000;
 
+/** SWITCHING_PREFIX starts the stop reason of a primary waiting for its mirror to take over. */
+export const SWITCHING_PREFIX = 'switching over to';
+
 /** FENCED_PREFIX starts the stop reason of a primary that learned a newer epoch exists. */
 export const FENCED_PREFIX = 'fenced:';
 
@@ -273,10 +276,9 @@ export class Roles {
   async demote(volume: string, declared: { epoch: number; spec: VolumeSpec; epochs: EpochRow[] }) {
     const { catalog, store, clock, events, log } = this.#deps;
     const v = this.#deps.volumes.get(volume)!;
-    if (v.state === 'active') {
-      await this.#deps.stopCapture(volume, true);
-      await this.unserve(volume);
-    }
+    // Whatever stopped it before (a fence, a switchover), no capture may run on a mirror.
+    await this.#deps.stopCapture(volume, v.state === 'active');
+    if (v.state === 'active') await this.unserve(volume);
     const mine = readEpochs(catalog, volume);
     const fork = forkSeq(mine, declared.epochs);
     const changed = catalog
@@ -402,8 +404,8 @@ export class Roles {
       crashPoint('switchover.drained');
       await this.unserve(volume);
       // Stopped from here: the demotion to come has nothing left to flush or unserve.
-      volumes.setState(volume, 'stopped', `switching over to ${target}`);
-      const epoch = await link.switchover(volume, seq);
+      volumes.setState(volume, 'stopped', `${SWITCHING_PREFIX} ${target}`);
+      const epoch = await link.switchover(volume, v.epoch, seq);
       log.info('switched over', { volume, to: target, epoch, seq });
       return { volume, primary: target, epoch, seq };
     } catch (err) {
@@ -527,12 +529,16 @@ export class Roles {
    */
   async exportQuarantine(volume: string, into: string, origin?: QuarantineRow['origin']) {
     const { catalog, store, volumes, events } = this.#deps;
+    if (!volumes.get(volume))
+      throw new HindsightError('E_VOLUME_MISSING', `this node has no volume named ${volume}`);
     const rows = listQuarantine(catalog, volume).filter((r) => origin === undefined || r.origin === origin);
     if (rows.length === 0) {
       throw new HindsightError('E_QUARANTINE_EMPTY', `nothing of ${volume} is quarantined on this node`);
     }
     const latest = new Map<string, QuarantineRow>();
-    for (const r of rows) if ((latest.get(r.path)?.seq ?? -1) <= r.seq) latest.set(r.path, r);
+    // Seq 0 is a state never captured: newer than any captured one of the same path.
+    const order = (r: QuarantineRow) => (r.seq === 0 ? Number.POSITIVE_INFINITY : r.seq);
+    for (const r of rows) if (order(latest.get(r.path) ?? r) <= order(r)) latest.set(r.path, r);
     const dir = await checkTarget(catalog, volumes, into, true);
     const states = [...latest.values()]
       .filter((r) => r.kind === 'put' || r.kind === 'mkdir' || r.kind === 'symlink')
@@ -609,8 +615,15 @@ export class Roles {
       const got = await ingestFile(full, this.#deps.store);
       return { ...base, ...meta, kind: 'put', size: got.size, chunks: got.chunks, target: null };
     } catch (err) {
-      this.#deps.log.warn('a diverged file could not be read', { path: c.path, err: errorMessage(err) });
-      return { ...base, ...meta, kind: 'delete', size: 0, chunks: null, target: null };
+      // Demoting without it would let the clean-up remove the only copy: stay, and say so.
+      throw new HindsightError(
+        'E_DEMOTE_UNREADABLE',
+        `${c.path} changed here and cannot be read to keep it`,
+        {
+          hint: 'fix its permissions or the disk; the node rejoins as a mirror at the next attempt',
+          cause: err,
+        },
+      );
     }
   }
 }

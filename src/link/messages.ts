@@ -44,7 +44,7 @@ export const MSG = {
 export type MsgType = (typeof MSG)[keyof typeof MSG];
 
 /** PROTOCOL_VERSION is bumped on any incompatible change of the messages. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Member is a cluster node as known to another: where to dial it. */
 export interface Member {
@@ -227,6 +227,7 @@ export function checkVolumeSpec(spec: unknown): VolumeSpec {
   }
   const roles = s.roles === undefined ? undefined : checkRolesSpec(s.roles, bad);
   if (s.mirrors.some((m) => m.node === s.primary.node)) bad('mirrors (the primary cannot mirror itself)');
+  if (roles) checkRolesAgainst(s, roles, bad);
   if (new Set(s.mirrors.map((m) => m.node)).size !== s.mirrors.length) bad('mirrors (a node twice)');
   for (const field of ['include', 'exclude'] as const) {
     if (!Array.isArray(s[field]) || s[field].some((g) => typeof g !== 'string' || g.length === 0)) bad(field);
@@ -249,6 +250,20 @@ export function checkVolumeSpec(spec: unknown): VolumeSpec {
     roles: roles ?? { ...DEFAULT_ROLES, hooks: {} },
     createdAt: s.createdAt,
   };
+}
+
+/**
+ * checkRolesAgainst checks a volume's roles against its nodes: the witness is a third node, and
+ * automatic failover takes exactly one mirror (with several, each could go on granting an old
+ * primary its lease after another one promoted, until leases count a majority).
+ */
+function checkRolesAgainst(s: VolumeSpec, roles: RolesSpec, bad: (field: string) => never): void {
+  const nodes = [s.primary.node, ...s.mirrors.map((m) => m.node)];
+  if (roles.witness !== null && nodes.includes(roles.witness)) {
+    bad('roles.witness (a node other than the primary and its mirrors)');
+  }
+  if (roles.failover === 'auto' && s.mirrors.length !== 1)
+    bad('roles.failover (auto needs exactly one mirror)');
 }
 
 /** IPV4_CIDR is an IPv4 address with a prefix length, such as 10.0.0.50/24. */

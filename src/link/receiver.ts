@@ -57,7 +57,7 @@ export interface ReceiverDeps {
   /** A peer asks for a lease or a vote; resolves with the answer (docs/roles.md). */
   onRequest: (peer: string, request: Record<string, unknown>) => Promise<Record<string, unknown>>;
   /** The primary asks this mirror to take over at `seq` (switchover); resolves with the new epoch. */
-  onSwitchover: (volume: string, from: string, seq: number) => Promise<{ epoch: number }>;
+  onSwitchover: (volume: string, from: string, epoch: number, seq: number) => Promise<{ epoch: number }>;
   /** The volume's epoch history: a change carrying an older epoch than its seq's is refused (fencing token). */
   epochsOf: (volume: string) => EpochRow[];
   /** Called after versions were committed, to wake the apply loop. */
@@ -172,7 +172,7 @@ export class PrimarySession {
           throw protocolError('SWITCHOVER for a volume not accepted, or without a seq');
         }
         this.#deps
-          .onSwitchover(volume, this.peer, seq)
+          .onSwitchover(volume, this.peer, Number(h.epoch), seq)
           .then(
             (r) => conn.send(MSG.SWITCHED, { volume, seq, epoch: r.epoch }),
             (err) =>

@@ -111,7 +111,7 @@ export class MirrorLink {
    * acknowledged) and resolves with the epoch it took over with. Fails if the link goes down
    * before the answer.
    */
-  switchover(volume: string, seq: number): Promise<number> {
+  switchover(volume: string, epoch: number, seq: number): Promise<number> {
     const conn = this.connection;
     if (!conn || conn.isClosed) {
       return Promise.reject(
@@ -122,7 +122,7 @@ export class MirrorLink {
     }
     return new Promise<number>((resolve, reject) => {
       this.#switching.set(volume, { resolve, reject });
-      conn.send(MSG.SWITCHOVER, { volume, seq }).catch(reject);
+      conn.send(MSG.SWITCHOVER, { volume, epoch, seq }).catch(reject);
       conn.closed.then(() =>
         reject(
           new HindsightError(

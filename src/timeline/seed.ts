@@ -56,6 +56,7 @@ export async function removeExtras(
   volume: string,
   root: string,
   appliedSeq: number,
+  keep: (path: string, isDir: boolean) => boolean = () => false,
 ): Promise<number> {
   const latest = catalog.prepare(
     // INDEXED BY: the planner would otherwise walk every version up to the seq (see outbox.ts).
@@ -63,7 +64,11 @@ export async function removeExtras(
   );
   let removed = 0;
   const skip = new Set<string>();
-  for await (const { path } of walk(root, '', skip)) {
+  for await (const { path, isDir } of walk(root, '', skip)) {
+    if (keep(path, isDir)) {
+      if (isDir) skip.add(path);
+      continue;
+    }
     const row = latest.get(volume, path, appliedSeq) as { kind: string } | undefined;
     if (row && row.kind !== 'delete') continue;
     // Not in the timeline at this moment: an extra from the seed. Never followed if a link.
@@ -74,22 +79,22 @@ export async function removeExtras(
   return removed;
 }
 
-/** walk yields every entry beneath `dir` (relative paths, parents first), skipping staging files and `skip`ped dirs. */
 /** walkTree yields every entry beneath `root`/`rel` (staging files left out), parents first. */
 export const walkTree = (root: string, rel = '') => walk(root, rel);
 
+/** walk yields every entry beneath `root`/`rel` (relative paths, parents first), skipping staging files and `skip`ped dirs. */
 async function* walk(
   root: string,
   rel: string,
   skip: Set<string> = new Set(),
-): AsyncGenerator<{ path: string; isFile: boolean }> {
+): AsyncGenerator<{ path: string; isFile: boolean; isDir: boolean }> {
   const dir = await fsp.opendir(join(root, rel)).catch(() => null);
   if (!dir) return;
   const subdirs: string[] = [];
   for await (const entry of dir) {
     if (isStagingName(entry.name)) continue;
     const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
-    yield { path, isFile: entry.isFile() };
+    yield { path, isFile: entry.isFile(), isDir: entry.isDirectory() };
     if (entry.isDirectory()) subdirs.push(path);
   }
   for (const sub of subdirs) if (!skip.has(sub)) yield* walk(root, sub, skip);
