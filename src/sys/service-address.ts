@@ -3,7 +3,7 @@ import { HindsightError } from '../core/index.ts';
 
 /** COMMAND_TIMEOUT_MS bounds one `ip` or `arping` run. */
 const COMMAND_TIMEOUT_MS = 10_000;
-/** ANNOUNCEMENTS is how many gratuitous ARP replies announce a taken address. */
+/** ANNOUNCEMENTS is how many gratuitous ARP requests announce a taken address. */
 const ANNOUNCEMENTS = 3;
 
 /**
@@ -38,12 +38,6 @@ export async function releaseAddress(cidr: string, iface: string): Promise<void>
       throw addressError('remove', cidr, iface, err);
     }
   }
-}
-
-/** holdsAddress tells whether `iface` carries the address now. */
-export async function holdsAddress(cidr: string, iface: string): Promise<boolean> {
-  const out = await run('ip', ['-o', 'addr', 'show', 'dev', iface]);
-  return out.split('\n').some((l) => l.split(/\s+/).includes(cidr));
 }
 
 function run(cmd: string, args: string[]): Promise<string> {
