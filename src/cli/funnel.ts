@@ -1,7 +1,7 @@
 import { formatDuration, formatMoment, HindsightError } from '../core/index.ts';
 import type { ViewRow } from '../timeline/index.ts';
 import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
-import { checkOn } from './on-node.ts';
+import { clientOn } from './on-node.ts';
 
 const USAGE: Record<string, string> = {
   delay: 'hindsight delay VOLUME DURATION [--view NAME] [--on NODE] [--state DIR] [--json]',
@@ -34,8 +34,7 @@ export async function run(argv: string[], command: string): Promise<number> {
       hint: `usage: ${usage}`,
     });
   }
-  const client = clientFor(stateDirOf(values));
-  await checkOn(client, values.on);
+  const client = await clientOn(clientFor(stateDirOf(values)), values.on);
   const [volume] = positionals;
   const path = `/v1/volumes/${encodeURIComponent(volume)}/${command}`;
   if (command === 'rewind' || command === 'discard') {

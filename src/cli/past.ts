@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { formatMoment, HindsightError } from '../core/index.ts';
 import type { ListEntry, TimelineEntry } from '../daemon/index.ts';
 import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
-import { checkOn } from './on-node.ts';
+import { clientOn } from './on-node.ts';
 import { formatBytes } from './status.ts';
 
 const USAGE: Record<string, string> = {
@@ -50,8 +50,7 @@ export async function run(argv: string[], command: string): Promise<number> {
   if ((command === 'preview' || command === 'restore') && !values.into) {
     throw new HindsightError('E_USAGE', `${command} needs --into DIR`, { hint: `usage: ${usage}` });
   }
-  const client = clientFor(stateDirOf(values));
-  await checkOn(client, values.on);
+  const client = await clientOn(clientFor(stateDirOf(values)), values.on);
   const base = `/v1/volumes/${encodeURIComponent(volume)}`;
   const query = (q: Record<string, string | undefined>) =>
     new URLSearchParams(
@@ -110,8 +109,9 @@ export async function run(argv: string[], command: string): Promise<number> {
     `${base}/${command}`,
     {
       at: values.at,
-      // The agent runs elsewhere: a relative DIR means relative to where the command runs.
-      into: values.into === undefined ? undefined : resolve(values.into),
+      // The agent runs elsewhere: a relative DIR means relative to where the command runs
+      // (with --on, DIR is on that node and must be absolute; its agent refuses anything else).
+      into: values.into === undefined || values.on ? values.into : resolve(values.into),
       path,
     },
   );

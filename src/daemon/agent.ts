@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import type { Server } from 'node:tls';
+import { findRoute, type Route } from '../api/index.ts';
 import { GlobFilter, Outbox, ROOT_REASON_PREFIX, VolumeCapture } from '../capture/index.ts';
 import {
   type Clock,
@@ -10,6 +11,7 @@ import {
   type GuardSpec,
   HindsightError,
   type HookName,
+  isHindsightError,
   type VolumeSpec,
 } from '../core/index.ts';
 import {
@@ -39,6 +41,7 @@ import {
   recordVersions,
   replaceEpochs,
 } from '../timeline/index.ts';
+import { apiRoutes } from './api-routes.ts';
 import { loadConfig, type NodeConfig, parseHostPort } from './config.ts';
 import { Hooks } from './hooks.ts';
 import { Invites } from './invites.ts';
@@ -55,6 +58,16 @@ import { type VolumeRow, Volumes } from './volumes.ts';
 
 /** SEED_CHECK_MS is how often a seeded mirror looks whether it may remove the seed's extras. */
 const SEED_CHECK_MS = 1000;
+/**
+ * RELAYED are the API paths another node may run here for `--on`: the funnel and the past of a
+ * mirrored volume. Everything else (adding volumes, invites, roles) stays with the local CLI.
+ */
+const RELAYED =
+  /^\/v1\/(status|volumes\/[^/]+\/(hold|resume|delay|rewind|discard|timeline|ls|preview|restore))$/;
+/** How long a relay waits for the link to the node, and for its answer. */
+const RELAY_CONNECT_MS = 10_000;
+const RELAY_ANSWER_MS = 10 * 60_000;
+
 /** DEFAULT_GC_INTERVAL_MS is how often history is pruned and unreferenced chunks are removed. */
 const DEFAULT_GC_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -524,6 +537,58 @@ export class Agent {
     });
   }
 
+  /**
+   * relay runs an API request on another node of the cluster, over the peer link: what
+   * `--on NODE` of the CLI uses. Only the routes in RELAYED may be relayed.
+   */
+  async relay(node: string, method: string, path: string, body: unknown): Promise<unknown> {
+    if (node === this.config.name) throw new HindsightError('E_USAGE', 'that is this node: no relay needed');
+    if (!this.members.addressOf(node)) {
+      throw new HindsightError('E_LINK_UNKNOWN_NODE', `no node named ${node} in this cluster`);
+    }
+    const link = this.#linkTo(node);
+    await link.waitConnected(RELAY_CONNECT_MS);
+    const reply = await link.request({ kind: 'api', method, path, body }, RELAY_ANSWER_MS);
+    const e = reply.error as { code?: string; message?: string; hint?: string } | string | undefined;
+    if (e !== undefined) {
+      if (typeof e === 'string') throw new HindsightError('E_RELAY', e);
+      throw new HindsightError(String(e.code ?? 'E_RELAY'), `${node}: ${e.message}`, { hint: e.hint });
+    }
+    return reply.answer;
+  }
+
+  /** #relayed answers a relayed API request from `peer` (see relay). */
+  async #relayed(peer: string, req: Record<string, unknown>): Promise<Record<string, unknown>> {
+    try {
+      const method = String(req.method);
+      const url = new URL(String(req.path), 'http://relay');
+      if (!RELAYED.test(url.pathname)) {
+        throw new HindsightError('E_RELAY_REFUSED', `${url.pathname} is not relayed between nodes`);
+      }
+      this.#routes ??= apiRoutes(this);
+      const found = findRoute(this.#routes, method, url.pathname);
+      if (!found) throw new HindsightError('E_API_NOT_FOUND', `no route ${method} ${url.pathname}`);
+      this.log.info('relayed request', { peer, method, path: url.pathname });
+      const answer = await found.route.handler({
+        params: found.params,
+        query: url.searchParams,
+        body: req.body,
+        signal: AbortSignal.timeout(RELAY_ANSWER_MS),
+      });
+      return { answer };
+    } catch (err) {
+      return {
+        error: {
+          code: isHindsightError(err) ? err.code : 'E_RELAY',
+          message: errorMessage(err),
+          hint: isHindsightError(err) ? err.hint : undefined,
+        },
+      };
+    }
+  }
+
+  #routes: Route[] | undefined;
+
   /** #takeOver promotes this mirror at `seq` because its primary `from` asked (switchover). */
   async #takeOver(volume: string, from: string, epoch: number, seq: number): Promise<{ epoch: number }> {
     const v = this.volumes.get(volume);
@@ -709,7 +774,8 @@ export class Agent {
         epochOf: (volume) => this.volumes.get(volume)?.epoch ?? 1,
         epochsOf: (volume) => readEpochs(this.catalog, volume),
         onSwitchover: (volume, from, epoch, seq) => this.#takeOver(volume, from, epoch, seq),
-        onRequest: (peer, req) => this.quorum.answer(peer, req),
+        onRequest: (peer, req) =>
+          req.kind === 'api' ? this.#relayed(peer, req) : this.quorum.answer(peer, req),
         onVersions: (volume) => this.mirrorViews.wake(volume),
         onRootAlert: (volume, reason) =>
           this.guard.trip(volume, 'the primary cannot trust its root', { primaryReason: reason }),

@@ -60,6 +60,21 @@ export function apiRoutes(agent: Agent): Route[] {
       },
     },
     { method: 'GET', path: '/metrics', handler: () => metricsText(agent.status()) },
+    {
+      method: 'POST',
+      path: '/v1/relay',
+      handler: ({ body }) => {
+        const b = (body ?? {}) as { node?: unknown; method?: unknown; path?: unknown; body?: unknown };
+        if (
+          typeof b.node !== 'string' ||
+          (b.method !== 'GET' && b.method !== 'POST') ||
+          typeof b.path !== 'string'
+        ) {
+          throw new HindsightError('E_API_BAD_REQUEST', 'relay needs node, method (GET or POST) and path');
+        }
+        return agent.relay(b.node, b.method, b.path, b.body);
+      },
+    },
     ...timelineRoutes(agent),
   ];
 }

@@ -134,6 +134,20 @@ export class MirrorLink {
     }).finally(() => this.#switching.delete(volume));
   }
 
+  /** waitConnected resolves once the link is up, or rejects after `timeoutMs`. */
+  async waitConnected(timeoutMs: number): Promise<void> {
+    const { clock } = this.#deps;
+    const until = clock.monotonic() + timeoutMs;
+    while (!this.connection || this.connection.isClosed) {
+      if (clock.monotonic() > until) {
+        throw new HindsightError('E_LINK_DOWN', `cannot reach ${this.peer}`, {
+          hint: 'check that its agent runs and that its peer port is reachable (hindsight status shows the link)',
+        });
+      }
+      await clock.sleep(50);
+    }
+  }
+
   /**
    * request sends a REQUEST (a lease renewal, a vote) and resolves with the REPLY's header, or
    * rejects when the link is down, closes, or no answer comes within `timeoutMs`.
