@@ -54,7 +54,7 @@ import { type StatePaths, statePaths } from './paths.ts';
 import { QUORUM_PREFIX, Quorum } from './quorum.ts';
 import { FENCED_PREFIX, Roles, SWITCHING_PREFIX } from './roles.ts';
 import { buildStatus, type StatusReport } from './status.ts';
-import { type VolumeRow, Volumes } from './volumes.ts';
+import { missingVolume, type VolumeRow, Volumes } from './volumes.ts';
 
 /** SEED_CHECK_MS is how often a seeded mirror looks whether it may remove the seed's extras. */
 const SEED_CHECK_MS = 1000;
@@ -401,7 +401,7 @@ export class Agent {
    */
   setRoles(name: string, input: RolesInput): VolumeSpec {
     const v = this.volumes.get(name);
-    if (!v) throw new HindsightError('E_VOLUME_MISSING', `this node has no volume named ${name}`);
+    if (!v) throw missingVolume(name);
     if (v.role !== 'primary') {
       throw new HindsightError(
         'E_VOLUME_NOT_PRIMARY',

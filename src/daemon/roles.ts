@@ -34,7 +34,7 @@ import type { Hooks } from './hooks.ts';
 import type { MirrorSeed } from './mirror-seed.ts';
 import type { MirrorViews } from './mirror-views.ts';
 import { checkTarget } from './past-views.ts';
-import type { VolumeRow, Volumes } from './volumes.ts';
+import { missingVolume, type VolumeRow, type Volumes } from './volumes.ts';
 
 /** RolesDeps is what role changes touch: nearly everything of a volume, through narrow calls. */
 export interface RolesDeps {
@@ -119,7 +119,7 @@ export class Roles {
     const { mirrorViews, volumes, seed, catalog } = this.#deps;
     return mirrorViews.exclusively(async () => {
       const v = volumes.get(volume);
-      if (!v) throw new HindsightError('E_VOLUME_MISSING', `this node has no volume named ${volume}`);
+      if (!v) throw missingVolume(volume);
       if (v.role !== 'mirror') {
         throw new HindsightError('E_PROMOTE_NOT_MIRROR', `this node is already the primary of ${volume}`);
       }
@@ -378,7 +378,7 @@ export class Roles {
   ): Promise<{ volume: string; primary: string; epoch: number; seq: number }> {
     const { volumes, log } = this.#deps;
     const v = volumes.get(volume);
-    if (!v) throw new HindsightError('E_VOLUME_MISSING', `this node has no volume named ${volume}`);
+    if (!v) throw missingVolume(volume);
     if (v.role !== 'primary') {
       throw new HindsightError('E_SWITCHOVER_NOT_PRIMARY', `this node is a mirror of ${volume}`, {
         hint: `run it on the primary, ${v.spec.primary.node}`,
@@ -517,7 +517,7 @@ export class Roles {
   /** quarantine lists what the volume keeps out of its timeline on this node. */
   quarantine(volume: string) {
     if (!this.#deps.volumes.get(volume)) {
-      throw new HindsightError('E_VOLUME_MISSING', `this node has no volume named ${volume}`);
+      throw missingVolume(volume);
     }
     return listQuarantine(this.#deps.catalog, volume).map(quarantineSummary);
   }
@@ -529,8 +529,7 @@ export class Roles {
    */
   async exportQuarantine(volume: string, into: string, origin?: QuarantineRow['origin']) {
     const { catalog, store, volumes, events } = this.#deps;
-    if (!volumes.get(volume))
-      throw new HindsightError('E_VOLUME_MISSING', `this node has no volume named ${volume}`);
+    if (!volumes.get(volume)) throw missingVolume(volume);
     const rows = listQuarantine(catalog, volume).filter((r) => origin === undefined || r.origin === origin);
     if (rows.length === 0) {
       throw new HindsightError('E_QUARANTINE_EMPTY', `nothing of ${volume} is quarantined on this node`);

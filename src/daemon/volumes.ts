@@ -194,3 +194,10 @@ function isWithin(child: string, parent: string): boolean {
 function withDefaults(spec: VolumeSpec): VolumeSpec {
   return { ...spec, roles: spec.roles ?? { ...DEFAULT_ROLES, hooks: {} } };
 }
+
+/** missingVolume is the error for a volume name this node does not know. */
+export function missingVolume(name: string): HindsightError {
+  return new HindsightError('E_VOLUME_MISSING', `this node has no volume named ${name}`, {
+    hint: "'hindsight status' lists this node's volumes; a volume is added on its primary with 'hindsight volume add'",
+  });
+}
