@@ -1,5 +1,6 @@
 import { HindsightError } from '../core/index.ts';
 import type { ChunkStore } from '../store/index.ts';
+import { crashPoint } from '../sys/index.ts';
 import type { FileRowDraft, FileRowsUpdate } from './file-rows.ts';
 import type { ChangeDraft, Outbox } from './outbox.ts';
 
@@ -90,6 +91,7 @@ export class ChangeBatch {
     const rows: FileRowsUpdate = { upserts: [...this.#upserts.values()], deletes: [...this.#deletes] };
     this.discard();
     const last = await this.#outbox.append(this.#volume, changes, this.#store, rows);
+    crashPoint('capture.appended');
     if (changes.length > 0) this.#onAppended(last, changes.length);
   }
 

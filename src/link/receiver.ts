@@ -10,7 +10,7 @@ import {
 } from '../core/index.ts';
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import { inTransaction } from '../store/index.ts';
-import type { Logger } from '../sys/index.ts';
+import { crashPoint, type Logger } from '../sys/index.ts';
 import { checkEpochs, type EpochRow, epochForSeq } from '../timeline/epochs.ts';
 import type { Frame } from './framing.ts';
 import {
@@ -315,6 +315,7 @@ export class PrimarySession {
       throw err;
     }
     this.#bytesSinceSync = 0;
+    crashPoint('receive.recorded');
     const last = changes[changes.length - 1];
     await conn.send(MSG.ACK, { volume, epoch: last.epoch, seq: last.seq });
     this.#deps.onVersions(volume);

@@ -8,7 +8,7 @@ import {
   type VolumeSpec,
 } from '../core/index.ts';
 import type { ChunkStore, StoredChunk } from '../store/index.ts';
-import type { Logger } from '../sys/index.ts';
+import { crashPoint, type Logger } from '../sys/index.ts';
 import type { EpochRow } from '../timeline/epochs.ts';
 import type { Frame } from './framing.ts';
 import {
@@ -344,6 +344,7 @@ export class MirrorLink {
           seq,
           this.#deps.clock.now(),
         );
+        crashPoint('outbox.acked');
         stream.acked = seq;
         while (stream.unacked.length > 0 && stream.unacked[0] <= seq) stream.unacked.shift();
         this.volumeStats.get(stream.spec.name)!.ackedSeq = seq;
@@ -402,6 +403,7 @@ export class MirrorLink {
       const { header, body } = encodeChanges(stream.spec.name, batch, outbox.lastSeq(stream.spec.name));
       // Counted per frame: other frames (chunks, heartbeats) go out on the same link meanwhile.
       stats.bytesSent += await conn.send(MSG.CHANGES, header, body);
+      crashPoint('link.sent');
       stream.cursor = batch[batch.length - 1].seq;
       stream.unacked.push(stream.cursor);
       stats.sentSeq = stream.cursor;

@@ -1,6 +1,6 @@
 import { type EventSink, errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
 import type { Catalog, ChunkStore } from '../store/index.ts';
-import type { Logger } from '../sys/index.ts';
+import { crashPoint, type Logger } from '../sys/index.ts';
 import {
   applyDelete,
   applyMeta,
@@ -167,7 +167,9 @@ export class ViewApplier {
   /** persist makes the batch's directory entries durable, then records the position. */
   private async persist(ctx: EffectContext, seq: number, previous: number): Promise<void> {
     for (const dir of ctx.dirty) await syncDirectoryIfPresent(dir);
+    crashPoint('apply.written');
     if (seq > previous) setAppliedSeq(this.deps.catalog, this.deps.volume, this.deps.view, seq);
+    crashPoint('apply.positioned');
   }
 
   /** reported runs `fn` and reports its failure as an event before rethrowing it. */
