@@ -136,7 +136,76 @@ export class Lab {
     }
   }
 
-  /** heal removes every partition. */
+  /** oneWay drops what `to` receives from `from`; the other direction still flows. */
+  async oneWay(from: string, to: string): Promise<void> {
+    await this.exec(to, 'nft', ['add', 'rule', 'inet', 'lab', 'input', 'ip', 'saddr', this.ip(from), 'drop']);
+  }
+
+  /** loss drops `percent` % of what `to` receives from `from`, at random. */
+  async loss(from: string, to: string, percent: number): Promise<void> {
+    await this.exec(to, 'nft', [
+      'add',
+      'rule',
+      'inet',
+      'lab',
+      'input',
+      'ip',
+      'saddr',
+      this.ip(from),
+      'numgen',
+      'random',
+      'mod',
+      '100',
+      '<',
+      String(percent),
+      'drop',
+    ]);
+  }
+
+  /** resetStorm answers every TCP segment `to` gets from `from` with a reset. */
+  async resetStorm(from: string, to: string): Promise<void> {
+    await this.exec(to, 'nft', [
+      'add',
+      'rule',
+      'inet',
+      'lab',
+      'input',
+      'ip',
+      'saddr',
+      this.ip(from),
+      'meta',
+      'l4proto',
+      'tcp',
+      'reject',
+      'with',
+      'tcp',
+      'reset',
+    ]);
+  }
+
+  /** limit caps what `host` sends to `rate` (tc tbf, e.g. '10mbit'); unlimit removes the cap. */
+  async limit(host: string, rate: string): Promise<void> {
+    await this.exec(host, 'tc', [
+      'qdisc',
+      'add',
+      'dev',
+      'eth0',
+      'root',
+      'tbf',
+      'rate',
+      rate,
+      'burst',
+      '32kbit',
+      'latency',
+      '400ms',
+    ]);
+  }
+
+  async unlimit(host: string): Promise<void> {
+    await this.exec(host, 'tc', ['qdisc', 'del', 'dev', 'eth0', 'root']).catch(() => {});
+  }
+
+  /** heal removes every partition and every nftables fault. */
   async heal(): Promise<void> {
     for (const host of this.hosts) {
       await this.exec(host, 'nft', ['flush', 'chain', 'inet', 'lab', 'input']);
@@ -172,7 +241,7 @@ export class Lab {
  */
 export async function labMissing(): Promise<string | null> {
   if (process.getuid?.() !== 0) return 'network namespace tests need root';
-  for (const tool of ['ip', 'nft', 'arping']) {
+  for (const tool of ['ip', 'nft', 'arping', 'tc']) {
     const found = await sh('sh', ['-c', `command -v ${tool}`]).catch(() => '');
     if (!found.trim()) return `${tool} is missing (apt-get install iproute2 nftables iputils-arping)`;
   }
