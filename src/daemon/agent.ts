@@ -53,6 +53,7 @@ import { PastViews } from './past-views.ts';
 import { type StatePaths, statePaths } from './paths.ts';
 import { QUORUM_PREFIX, Quorum } from './quorum.ts';
 import { FENCED_PREFIX, Roles, SWITCHING_PREFIX } from './roles.ts';
+import { ServiceRole } from './service-role.ts';
 import { buildStatus, type StatusReport } from './status.ts';
 import { missingVolume, type VolumeRow, Volumes } from './volumes.ts';
 
@@ -124,6 +125,7 @@ export class Agent {
   readonly past: PastViews;
   readonly roles: Roles;
   readonly hooks: Hooks;
+  readonly service: ServiceRole;
   readonly quorum: Quorum;
   readonly guard: MassChangeGuard;
   readonly links = new Map<string, MirrorLink>();
@@ -193,8 +195,8 @@ export class Agent {
       log: this.log.child('quorum'),
       volumes: this.volumes,
       request: (node, req, timeoutMs) => this.#linkTo(node).request(req, timeoutMs),
-      fence: (volume, why) => this.#fenceQuorum(volume, why),
-      unfence: (volume) => this.#unfence(volume),
+      fence: (volume, why) => this.roles.fenceQuorum(volume, why),
+      unfence: (volume) => this.roles.unfence(volume),
       promote: (volume, why) => {
         // A view held by the mass-change guard holds something suspect: a person decides.
         const held = this.mirrorViews.views(volume).find((r) => r.held && r.holdReason === 'guard');
@@ -224,6 +226,12 @@ export class Agent {
       events: this.events,
       log: this.log.child('hooks'),
     });
+    this.service = new ServiceRole({
+      volumes: this.volumes,
+      hooks: this.hooks,
+      events: this.events,
+      log: this.log.child('service'),
+    });
     this.roles = new Roles({
       self: this.config.name,
       catalog: this.catalog,
@@ -248,6 +256,7 @@ export class Agent {
       lastSeq: (volume) => this.outbox.lastSeq(volume),
       ackedSeq: (volume, mirror) => this.links.get(mirror)?.volumeStats.get(volume)?.ackedSeq ?? 0,
       hooks: this.hooks,
+      service: this.service,
     });
     this.invites = new Invites({
       catalog: this.catalog,
@@ -419,7 +428,7 @@ export class Agent {
     this.volumes.setSpec(name, spec);
     for (const m of spec.mirrors) this.links.get(m.node)?.addVolume(spec);
     if (v.state === 'active') {
-      this.roles
+      this.service
         .moveAddress(name, v.spec.roles, spec.roles)
         .catch((err) => this.log.error('moving the service address failed', { volume: name, err }));
     }
@@ -509,34 +518,6 @@ export class Agent {
     }
   }
 
-  /** #fenceQuorum stops this primary because its lease ran out (quorum.ts); it resumes when a grant returns. */
-  async #fenceQuorum(volume: string, why: string): Promise<void> {
-    await this.#stopCapture(volume, false);
-    await this.roles.unserve(volume);
-    this.volumes.setState(volume, 'stopped', why);
-    this.events.emit({
-      level: 'error',
-      type: 'role.fenced',
-      volume,
-      msg: 'lease lost: capture stopped, service released',
-      data: { reason: why, hint: 'the primary resumes when the mirror or the witness can be reached again' },
-    });
-  }
-
-  /** #unfence resumes a primary whose lease came back: no newer epoch was granted meanwhile. */
-  async #unfence(volume: string): Promise<void> {
-    this.volumes.setState(volume, 'active', null);
-    const row = this.volumes.get(volume)!;
-    this.#startVolume(row);
-    await this.roles.serve(volume);
-    this.events.emit({
-      level: 'warn',
-      type: 'role.unfenced',
-      volume,
-      msg: 'lease regained: capturing and serving again',
-    });
-  }
-
   /**
    * relay runs an API request on another node of the cluster, over the peer link: what
    * `--on NODE` of the CLI uses. Only the routes in RELAYED may be relayed.
@@ -600,29 +581,6 @@ export class Agent {
     }
     const done = await this.roles.promote(volume, { seq, force: true, reason: `switchover from ${from}` });
     return { epoch: done.epoch };
-  }
-
-  /** #fence stops this primary of `volume` at once: a mirror holds a newer epoch of it. */
-  async #fence(volume: string, epoch: number, peer: string): Promise<void> {
-    const v = this.volumes.get(volume);
-    if (v?.role !== 'primary' || epoch <= v.epoch) return;
-    if (v.state === 'stopped' && v.reason?.startsWith(FENCED_PREFIX)) return;
-    await this.#stopCapture(volume, v.state === 'active');
-    await this.roles.unserve(volume);
-    const reason = `${FENCED_PREFIX} ${peer} holds epoch ${epoch}; waiting to rejoin as a mirror`;
-    this.volumes.setState(volume, 'stopped', reason);
-    this.events.emit({
-      level: 'error',
-      type: 'role.fenced',
-      volume,
-      peer,
-      msg: 'a newer primary exists: capture stopped',
-      data: {
-        epoch,
-        heldEpoch: v.epoch,
-        hint: `the new primary dials this node and it rejoins as its mirror; see hindsight divergence ${volume} then`,
-      },
-    });
   }
 
   /** #acceptMirror takes a volume declared by its primary: checks, records, seeds and starts it. */
@@ -734,11 +692,13 @@ export class Agent {
       onReady: (volume) => {
         const v = this.volumes.get(volume);
         if (v?.role === 'primary' && v.state === 'active') {
-          this.roles.serve(volume).catch((err) => this.log.error('serving failed', { volume, err }));
+          this.service.serve(volume).catch((err) => this.log.error('serving failed', { volume, err }));
         }
       },
       onStaleEpoch: (volume, epoch, peer) => {
-        this.#fence(volume, epoch, peer).catch((err) => this.log.error('fencing failed', { volume, err }));
+        this.roles
+          .fence(volume, epoch, peer)
+          .catch((err) => this.log.error('fencing failed', { volume, err }));
       },
       rootAlertOf: (volume) => {
         const row = this.volumes.get(volume);

@@ -72,6 +72,12 @@ export class Quorum {
   readonly #alerted = new Set<string>();
   #timer: (() => void) | null = null;
   #busy = false;
+  /** Primary side: when this node last asked for a lease, by volume (monotonic ms). */
+  readonly #lastAsked = new Map<string, number>();
+  /** Volumes that held a lease since start: one not yet renewed after a restart is not "lost". */
+  readonly #hadLease = new Set<string>();
+  /** Mirror side: when this node began watching a volume's primary (monotonic ms). */
+  readonly #watchStarted = new Map<string, number>();
 
   readonly #upSince: number;
 
@@ -252,10 +258,6 @@ export class Quorum {
     if (this.leaseValid(v.name)) this.#hadLease.add(v.name);
   }
 
-  readonly #lastAsked = new Map<string, number>();
-  /** Volumes that held a lease since start: one not yet renewed after a restart is not "lost". */
-  readonly #hadLease = new Set<string>();
-
   /** #watch is the mirror's failure detector: primary silent past the timeout → ask the witness. */
   async #watch(v: VolumeRow): Promise<void> {
     const { timeoutMs, witness } = v.spec.roles;
@@ -331,8 +333,6 @@ export class Quorum {
       this.#grants.delete(v.name);
     }
   }
-
-  readonly #watchStarted = new Map<string, number>();
 
   /** #startedAt is when this node began watching a volume: a fresh mirror waits a full timeout. */
   #startedAt(volume: string, now: number): number {

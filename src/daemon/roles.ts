@@ -1,18 +1,11 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { FileRows, fileRowOf, GlobFilter, isSameFileState } from '../capture/index.ts';
-import {
-  type Clock,
-  type EventSink,
-  errorMessage,
-  HindsightError,
-  type RolesSpec,
-  type VolumeSpec,
-} from '../core/index.ts';
+import { type Clock, type EventSink, errorMessage, HindsightError, type VolumeSpec } from '../core/index.ts';
 import type { MirrorLink } from '../link/index.ts';
 import { type Catalog, type ChunkStore, ingestFile, inTransaction } from '../store/index.ts';
 import type { Logger } from '../sys/index.ts';
-import { crashPoint, releaseAddress, takeAddress } from '../sys/index.ts';
+import { crashPoint } from '../sys/index.ts';
 import {
   applyStates,
   type EpochRow,
@@ -34,6 +27,7 @@ import type { Hooks } from './hooks.ts';
 import type { MirrorSeed } from './mirror-seed.ts';
 import type { MirrorViews } from './mirror-views.ts';
 import { checkTarget } from './past-views.ts';
+import type { ServiceRole } from './service-role.ts';
 import { missingVolume, type VolumeRow, type Volumes } from './volumes.ts';
 
 /** RolesDeps is what role changes touch: nearly everything of a volume, through narrow calls. */
@@ -62,6 +56,7 @@ export interface RolesDeps {
   /** The seq `mirror` has acknowledged of a volume. */
   ackedSeq: (volume: string, mirror: string) => number;
   hooks: Hooks;
+  service: ServiceRole;
 }
 
 /** DRAIN_TIMEOUT_MS bounds how long a switchover waits for the mirror to acknowledge everything. */
@@ -101,8 +96,8 @@ export interface PromoteOutcome {
  */
 export class Roles {
   readonly #deps: RolesDeps;
-  /** Volumes this node serves (address taken, on-promote run) since it started. */
-  readonly #serving = new Set<string>();
+  /** Role changes of one volume run one after another (see #serially). */
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(deps: RolesDeps) {
     this.#deps = deps;
@@ -240,7 +235,7 @@ export class Roles {
       },
     });
     this.#deps.startVolume(row);
-    await this.serve(volume);
+    await this.#deps.service.serve(volume);
     return outcome;
   }
 
@@ -273,12 +268,16 @@ export class Roles {
    * demote turns this primary of `volume` into a mirror of `primary`, which declared the volume
    * at a higher epoch with history `theirs`. Returns the divergence quarantined.
    */
-  async demote(volume: string, declared: { epoch: number; spec: VolumeSpec; epochs: EpochRow[] }) {
+  demote(volume: string, declared: { epoch: number; spec: VolumeSpec; epochs: EpochRow[] }) {
+    return this.#serially(volume, () => this.#demote(volume, declared));
+  }
+
+  async #demote(volume: string, declared: { epoch: number; spec: VolumeSpec; epochs: EpochRow[] }) {
     const { catalog, store, clock, events, log } = this.#deps;
     const v = this.#deps.volumes.get(volume)!;
     // Whatever stopped it before (a fence, a switchover), no capture may run on a mirror.
     await this.#deps.stopCapture(volume, v.state === 'active');
-    if (v.state === 'active') await this.unserve(volume);
+    if (v.state === 'active') await this.#deps.service.unserve(volume);
     const mine = readEpochs(catalog, volume);
     const fork = forkSeq(mine, declared.epochs);
     const changed = catalog
@@ -402,7 +401,7 @@ export class Roles {
     try {
       await this.#waitAcked(volume, target, seq);
       crashPoint('switchover.drained');
-      await this.unserve(volume);
+      await this.#deps.service.unserve(volume);
       // Stopped from here: the demotion to come has nothing left to flush or unserve.
       volumes.setState(volume, 'stopped', `${SWITCHING_PREFIX} ${target}`);
       const epoch = await link.switchover(volume, v.epoch, seq);
@@ -414,7 +413,7 @@ export class Roles {
       if (now?.role === 'primary') {
         volumes.setState(volume, 'active', null);
         this.#deps.startVolume(now);
-        await this.serve(volume);
+        await this.#deps.service.serve(volume);
       }
       this.#deps.events.emit({
         level: 'error',
@@ -443,75 +442,79 @@ export class Roles {
     }
   }
 
-  /**
-   * serve makes this node the one clients reach for `volume`: the service address is added and
-   * announced, then the on-promote hook starts the application. Failures are events; the
-   * promotion stands (the data is safe; the service needs a person).
-   */
-  async serve(volume: string): Promise<void> {
-    if (this.#serving.has(volume)) return;
-    this.#serving.add(volume);
-    const v = this.#deps.volumes.get(volume);
-    const { address, interface: iface } = v?.spec.roles ?? { address: null, interface: null };
-    if (address && iface) {
-      try {
-        await takeAddress(address, iface);
-        this.#addressEvent('info', 'address.taken', volume, `service address ${address} taken on ${iface}`);
-      } catch (err) {
-        this.#addressEvent('error', 'address.failed', volume, errorMessage(err));
-      }
-    }
-    await this.#deps.hooks.run('on-promote', volume).catch(() => {}); // reported as hook.failed
-  }
-
-  /**
-   * unserve stops serving `volume` here: the on-demote hook stops the application, then the
-   * service address is removed. Failures are events.
-   */
-  async unserve(volume: string): Promise<void> {
-    this.#serving.delete(volume);
-    await this.#deps.hooks.run('on-demote', volume).catch(() => {}); // reported as hook.failed
-    const v = this.#deps.volumes.get(volume);
-    const { address, interface: iface } = v?.spec.roles ?? { address: null, interface: null };
-    if (address && iface) {
-      try {
-        await releaseAddress(address, iface);
-        this.#addressEvent(
-          'info',
-          'address.released',
-          volume,
-          `service address ${address} released on ${iface}`,
-        );
-      } catch (err) {
-        this.#addressEvent('error', 'address.failed', volume, errorMessage(err));
-      }
-    }
-  }
-
-  /** moveAddress replaces the service address this primary holds after `volume set` changed it. */
-  async moveAddress(volume: string, before: RolesSpec, after: RolesSpec): Promise<void> {
-    if (before.address === after.address && before.interface === after.interface) return;
-    if (!this.#serving.has(volume)) return;
-    if (before.address && before.interface) await releaseAddress(before.address, before.interface);
-    if (after.address && after.interface) {
-      await takeAddress(after.address, after.interface);
-      this.#addressEvent(
-        'info',
-        'address.taken',
+  /** fence stops this primary of `volume` at once: a mirror holds a newer epoch of it. */
+  fence(volume: string, epoch: number, peer: string): Promise<void> {
+    return this.#serially(volume, async () => {
+      const { volumes, events } = this.#deps;
+      const v = volumes.get(volume);
+      if (v?.role !== 'primary' || epoch <= v.epoch) return;
+      if (v.state === 'stopped' && v.reason?.startsWith(FENCED_PREFIX)) return;
+      await this.#deps.stopCapture(volume, v.state === 'active');
+      await this.#deps.service.unserve(volume);
+      volumes.setState(
         volume,
-        `service address ${after.address} taken on ${after.interface}`,
+        'stopped',
+        `${FENCED_PREFIX} ${peer} holds epoch ${epoch}; waiting to rejoin as a mirror`,
       );
-    }
+      events.emit({
+        level: 'error',
+        type: 'role.fenced',
+        volume,
+        peer,
+        msg: 'a newer primary exists: capture stopped',
+        data: {
+          epoch,
+          heldEpoch: v.epoch,
+          hint: `the new primary dials this node and it rejoins as its mirror; see hindsight divergence ${volume} then`,
+        },
+      });
+    });
   }
 
-  #addressEvent(
-    level: 'info' | 'error',
-    type: 'address.taken' | 'address.released' | 'address.failed',
-    volume: string,
-    msg: string,
-  ): void {
-    this.#deps.log[level === 'info' ? 'info' : 'error'](msg, { volume });
-    this.#deps.events.emit({ level, type, volume, msg });
+  /** fenceQuorum stops this primary because its lease ran out (quorum.ts); unfence resumes it. */
+  fenceQuorum(volume: string, why: string): Promise<void> {
+    return this.#serially(volume, async () => {
+      await this.#deps.stopCapture(volume, false);
+      await this.#deps.service.unserve(volume);
+      this.#deps.volumes.setState(volume, 'stopped', why);
+      this.#deps.events.emit({
+        level: 'error',
+        type: 'role.fenced',
+        volume,
+        msg: 'lease lost: capture stopped, service released',
+        data: {
+          reason: why,
+          hint: 'the primary resumes when the mirror or the witness can be reached again',
+        },
+      });
+    });
+  }
+
+  /** unfence resumes a primary whose lease came back: no newer epoch was granted meanwhile. */
+  unfence(volume: string): Promise<void> {
+    return this.#serially(volume, async () => {
+      this.#deps.volumes.setState(volume, 'active', null);
+      this.#deps.startVolume(this.#deps.volumes.get(volume)!);
+      await this.#deps.service.serve(volume);
+      this.#deps.events.emit({
+        level: 'warn',
+        type: 'role.unfenced',
+        volume,
+        msg: 'lease regained: capturing and serving again',
+      });
+    });
+  }
+
+  /**
+   * #serially runs the role changes of one volume one after another. A fence (its last rescan
+   * still running) and the demotion that follows it arrive on two links at nearly the same
+   * moment; run side by side, the demotion read the divergence before the rescan had recorded
+   * it, and lost it.
+   */
+  #serially<T>(volume: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.#queues.get(volume) ?? Promise.resolve()).catch(() => {}).then(fn);
+    this.#queues.set(volume, run);
+    return run;
   }
 
   /** quarantine lists what the volume keeps out of its timeline on this node. */

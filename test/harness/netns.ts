@@ -111,94 +111,33 @@ export class Lab {
       [a, b],
       [b, a],
     ]) {
-      await this.exec(self, 'nft', [
-        'add',
-        'rule',
-        'inet',
-        'lab',
-        'input',
-        'ip',
-        'saddr',
-        this.ip(other),
-        'drop',
-      ]);
-      await this.exec(self, 'nft', [
-        'add',
-        'rule',
-        'inet',
-        'lab',
-        'output',
-        'ip',
-        'daddr',
-        this.ip(other),
-        'drop',
-      ]);
+      await this.#rule(self, 'input', `ip saddr ${this.ip(other)} drop`);
+      await this.#rule(self, 'output', `ip daddr ${this.ip(other)} drop`);
     }
   }
 
   /** oneWay drops what `to` receives from `from`; the other direction still flows. */
   async oneWay(from: string, to: string): Promise<void> {
-    await this.exec(to, 'nft', ['add', 'rule', 'inet', 'lab', 'input', 'ip', 'saddr', this.ip(from), 'drop']);
+    await this.#rule(to, 'input', `ip saddr ${this.ip(from)} drop`);
   }
 
   /** loss drops `percent` % of what `to` receives from `from`, at random. */
   async loss(from: string, to: string, percent: number): Promise<void> {
-    await this.exec(to, 'nft', [
-      'add',
-      'rule',
-      'inet',
-      'lab',
-      'input',
-      'ip',
-      'saddr',
-      this.ip(from),
-      'numgen',
-      'random',
-      'mod',
-      '100',
-      '<',
-      String(percent),
-      'drop',
-    ]);
+    await this.#rule(to, 'input', `ip saddr ${this.ip(from)} numgen random mod 100 < ${percent} drop`);
   }
 
   /** resetStorm answers every TCP segment `to` gets from `from` with a reset. */
   async resetStorm(from: string, to: string): Promise<void> {
-    await this.exec(to, 'nft', [
-      'add',
-      'rule',
-      'inet',
-      'lab',
-      'input',
-      'ip',
-      'saddr',
-      this.ip(from),
-      'meta',
-      'l4proto',
-      'tcp',
-      'reject',
-      'with',
-      'tcp',
-      'reset',
-    ]);
+    await this.#rule(to, 'input', `ip saddr ${this.ip(from)} meta l4proto tcp reject with tcp reset`);
   }
 
   /** limit caps what `host` sends to `rate` (tc tbf, e.g. '10mbit'); unlimit removes the cap. */
   async limit(host: string, rate: string): Promise<void> {
-    await this.exec(host, 'tc', [
-      'qdisc',
-      'add',
-      'dev',
-      'eth0',
-      'root',
-      'tbf',
-      'rate',
-      rate,
-      'burst',
-      '32kbit',
-      'latency',
-      '400ms',
-    ]);
+    await this.exec(
+      host,
+      'tc',
+      `qdisc add dev eth0 root tbf rate ${rate} burst 32kbit latency 400ms`.split(' '),
+    );
   }
 
   async unlimit(host: string): Promise<void> {
@@ -228,6 +167,11 @@ export class Lab {
   async destroy(): Promise<void> {
     for (const host of this.hosts) await sh('ip', ['netns', 'del', this.ns(host)]).catch(() => {});
     await sh('ip', ['netns', 'del', this.#switch]).catch(() => {});
+  }
+
+  /** #rule adds an nftables rule (`expr`, words separated by spaces) to a chain of the host's table. */
+  #rule(host: string, chain: 'input' | 'output', expr: string): Promise<string> {
+    return this.exec(host, 'nft', ['add', 'rule', 'inet', 'lab', chain, ...expr.split(' ')]);
   }
 
   #in(ns: string, cmd: string, args: string[]): Promise<string> {
