@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
+import { needPrerequisite } from './prerequisite.ts';
 
 /** SUBNET is the lab's network; the namespaces are private, so it cannot clash with the host's. */
 const SUBNET = '10.250.0';
@@ -194,13 +195,7 @@ export async function labMissing(): Promise<string | null> {
 
 /** needLab fails the test in CI and skips it loudly elsewhere when the lab cannot be built. */
 export async function needLab(t: TestContext): Promise<boolean> {
-  const missing = await labMissing();
-  if (missing === null) return true;
-  if (process.env.CI) throw new Error(`prerequisite missing in CI: ${missing}`);
-  t.diagnostic(`SKIPPED LOUDLY: ${missing}`);
-  process.stderr.write(`\n*** ${t.name}: SKIPPED: ${missing} ***\n`);
-  t.skip(missing);
-  return false;
+  return needPrerequisite(t, await labMissing());
 }
 
 function sh(cmd: string, args: string[]): Promise<string> {
