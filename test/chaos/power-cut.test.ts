@@ -25,12 +25,13 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AckOracle } from '../harness/acks.ts';
+import { chaosSeed, chaosSummary } from '../harness/chaos-report.ts';
 import { ChaosWorkload } from '../harness/chaos-workload.ts';
 import { waitConverged, withCluster } from '../harness/cluster.ts';
 import { holdWriteBack, LoopDisk, loopDiskMissing } from '../harness/loop-disk.ts';
 import { needPrerequisite } from '../harness/prerequisite.ts';
 import { findVolume } from '../harness/status-json.ts';
-import { createRng, makeTree, seedFromEnv } from '../harness/workload.ts';
+import { createRng, makeTree } from '../harness/workload.ts';
 
 const ROUNDS = Number(process.env.HINDSIGHT_CHAOS_ROUNDS ?? 10);
 
@@ -38,9 +39,7 @@ test(`${ROUNDS} power cuts of the mirror's disk lose no acknowledged change`, {
   timeout: 300_000 + ROUNDS * 120_000,
 }, async (t) => {
   if (!needPrerequisite(t, await loopDiskMissing())) return;
-  const seed = seedFromEnv();
-  t.diagnostic(`seed ${seed} (HINDSIGHT_SEED to repeat)`);
-  process.stderr.write(`power-cut: seed ${seed} (HINDSIGHT_SEED to repeat)\n`);
+  const seed = chaosSeed(t, 'power-cut');
   const rng = createRng(seed);
   await withCluster(t, ['alpha', 'beta'], async (cluster) => {
     const [alpha, beta] = [cluster.node('alpha'), cluster.node('beta')];
@@ -103,8 +102,7 @@ test(`${ROUNDS} power cuts of the mirror's disk lose no acknowledged change`, {
       await waitConverged(src, view);
       await alpha.cliOk(['verify']);
       const summary = `${ROUNDS} power cuts, ${ops} operations, ${oracle.moments.length} acknowledged moments previewed, ${lostUnsynced} cuts needed a journal replay`;
-      t.diagnostic(summary);
-      process.stderr.write(`power-cut: ${summary}\n`);
+      chaosSummary(t, 'power-cut', summary);
     } finally {
       restoreWriteBack();
       await beta.kill('SIGKILL').catch(() => {});

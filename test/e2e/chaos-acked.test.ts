@@ -16,12 +16,13 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AckOracle } from '../harness/acks.ts';
+import { chaosSeed, chaosSummary } from '../harness/chaos-report.ts';
 import { ChaosWorkload } from '../harness/chaos-workload.ts';
 import { waitConverged, withCluster } from '../harness/cluster.ts';
 import { assertBounded, resources } from '../harness/resources.ts';
 import type { TestNode } from '../harness/test-node.ts';
 import { waitFor } from '../harness/wait.ts';
-import { createRng, makeTree, seedFromEnv } from '../harness/workload.ts';
+import { createRng, makeTree } from '../harness/workload.ts';
 
 const ROUNDS = Number(process.env.HINDSIGHT_CHAOS_ROUNDS ?? 8);
 
@@ -41,9 +42,7 @@ const FAULTS: Fault[] = ['kill-mirror', 'kill-primary', 'kill-both', 'crash-poin
 test(`${ROUNDS} rounds of crashes under the chaos workload lose no acknowledged change`, {
   timeout: 300_000 + ROUNDS * 120_000,
 }, async (t) => {
-  const seed = seedFromEnv();
-  t.diagnostic(`seed ${seed} (HINDSIGHT_SEED to repeat)`);
-  process.stderr.write(`chaos-acked: seed ${seed} (HINDSIGHT_SEED to repeat)\n`);
+  const seed = chaosSeed(t, 'chaos-acked');
   const rng = createRng(seed);
   await withCluster(t, ['alpha', 'beta'], async (cluster) => {
     const [alpha, beta] = [cluster.node('alpha'), cluster.node('beta')];
@@ -106,7 +105,6 @@ test(`${ROUNDS} rounds of crashes under the chaos workload lose no acknowledged 
     assertBounded(alpha, baseline.alpha, 'after every round');
     assertBounded(beta, baseline.beta, 'after every round');
     const summary = `${ROUNDS} rounds, ${ops} operations, ${oracle.moments.length} acknowledged moments previewed, ${oracle.positionChecks} mirror recoveries checked; faults ${JSON.stringify(counts)}`;
-    t.diagnostic(summary);
-    process.stderr.write(`chaos-acked: ${summary}\n`);
+    chaosSummary(t, 'chaos-acked', summary);
   });
 });
