@@ -8,34 +8,17 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Lab, needLab } from '../harness/netns.ts';
+import { assertBounded, resources } from '../harness/resources.ts';
 import { findVolume } from '../harness/status-json.ts';
 import { startNode, type TestNode } from '../harness/test-node.ts';
 import { waitConverged, waitFor } from '../harness/wait.ts';
 import { createRng, makeTree, mutate, type Rng, seedFromEnv } from '../harness/workload.ts';
-
-/** Resources is what an agent holds: resident memory (KiB) and open descriptors. */
-interface Resources {
-  rssKiB: number;
-  fds: number;
-}
-
-function resources(node: TestNode): Resources {
-  const pid = node.pid;
-  if (pid === undefined) throw new Error(`${node.name} is not running`);
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { rssKiB, fds: readdirSync(`/proc/${pid}/fd`).length };
-}
-
-/** Bounds on what an agent may gain across one fault: leaks show as growth far beyond these. */
-const MAX_FD_GROWTH = 16;
-const MAX_RSS_GROWTH_KIB = 256 * 1024;
 
 interface Scene {
   lab: Lab;
@@ -123,17 +106,8 @@ async function underFault(
   await during();
   await fault.remove();
   await waitConverged(s.src, s.dst, { timeoutMs: 180_000 });
-  const after = [resources(s.alpha), resources(s.beta)];
-  for (const [i, name] of ['alpha', 'beta'].entries()) {
-    assert.ok(
-      after[i].fds <= before[i].fds + MAX_FD_GROWTH,
-      `${name}: descriptors ${before[i].fds} → ${after[i].fds}`,
-    );
-    assert.ok(
-      after[i].rssKiB <= before[i].rssKiB + MAX_RSS_GROWTH_KIB,
-      `${name}: memory ${before[i].rssKiB} → ${after[i].rssKiB} KiB`,
-    );
-  }
+  assertBounded(s.alpha, before[0], 'after the fault');
+  assertBounded(s.beta, before[1], 'after the fault');
 }
 
 test('30 % packet loss both ways: the mirror converges', { timeout: 300_000 }, async (t) => {
