@@ -32,6 +32,7 @@ export type EventType =
   | 'receive.rejected'
   | 'apply.error'
   | 'apply.rejected'
+  | 'store.failed'
   | 'store.verify-failed'
   | 'store.verify-ok'
   | 'view.held'

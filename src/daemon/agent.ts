@@ -144,6 +144,7 @@ export class Agent {
     log: Logger;
     catalog: Catalog;
     store: ChunkStore;
+    events: EventLog;
     identity: NodeIdentity;
     unlock: () => Promise<void>;
   }) {
@@ -156,7 +157,7 @@ export class Agent {
     this.identity = parts.identity;
     this.#unlock = parts.unlock;
     this.#startedAt = parts.clock.now();
-    this.events = new EventLog({ catalog: this.catalog, clock: this.clock, log: this.log.child('event') });
+    this.events = parts.events;
     this.volumes = new Volumes(this.catalog, this.config.name, this.paths.dir);
     this.members = new Members(this.catalog, this.config.name);
     this.outbox = new Outbox(this.catalog);
@@ -287,8 +288,13 @@ export class Agent {
       const log = options.log ?? createLogger('agent');
       await fsp.mkdir(paths.packs, { recursive: true, mode: 0o700 });
       const catalog = openCatalog(paths.catalog);
-      const store = new PackStore({ dir: paths.packs, catalog });
-      return new Agent({ config, paths, clock, log, catalog, store, identity, unlock });
+      const events = new EventLog({ catalog, clock, log: log.child('event') });
+      const store = new PackStore({
+        dir: paths.packs,
+        catalog,
+        onFailed: (err) => reportStoreFailed(events, err),
+      });
+      return new Agent({ config, paths, clock, log, catalog, store, events, identity, unlock });
     } catch (err) {
       await unlock();
       throw err;
@@ -798,4 +804,22 @@ function gcInterval(): number {
     );
   }
   return ms;
+}
+
+/**
+ * reportStoreFailed raises the alert of a chunk store that refuses writes after a failed fsync:
+ * from then on this node acknowledges nothing and captures nothing until it is restarted.
+ */
+function reportStoreFailed(events: EventLog, err: HindsightError): void {
+  events.emit({
+    level: 'error',
+    type: 'store.failed',
+    msg: 'chunk store failed: writes refused until restart',
+    data: {
+      code: err.code,
+      errno: (err.cause as NodeJS.ErrnoException | undefined)?.code ?? null,
+      error: errorMessage(err.cause ?? err),
+      hint: err.hint,
+    },
+  });
 }

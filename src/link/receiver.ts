@@ -302,8 +302,15 @@ export class PrimarySession {
     }
     const missing = store.missing(needed);
     await this.#fetch(conn, volume, missing);
-    await this.#background;
-    await store.sync();
+    try {
+      await this.#background;
+      await store.sync();
+    } catch (err) {
+      // A local disk failure (E_STORE_WRITE, E_STORE_FAILED): nothing of the batch is
+      // acknowledged, and both sides must say why, not just see the link drop.
+      await this.#refuse(conn, volume, 'cannot store a batch of changes', err);
+      throw err;
+    }
     const receivedAt = clock.now();
     try {
       inTransaction(catalog, () => {

@@ -42,6 +42,11 @@ export interface PackStoreOptions {
   writeBufferBytes?: number;
   /** The fdatasync to use; tests wrap the real one to inject a failure. */
   fdatasync?: (fd: number) => Promise<void>;
+  /**
+   * Called once, when an fsync of pack data fails and the store starts refusing writes
+   * (E_STORE_FAILED, the error passed): the owner raises the alert. Every later write only throws.
+   */
+  onFailed?: (err: HindsightError) => void;
   /** How long a chunk found by `has` is kept from garbage collection (default PIN_MS). */
   pinMs?: number;
   /** A monotonic millisecond clock for pins (default performance.now); tests move it. */
@@ -85,6 +90,7 @@ export class PackStore implements ChunkStore {
   private syncTail: Promise<void> = Promise.resolve();
   private readonly stmts: ReturnType<typeof prepare>;
   private readonly fdatasync: (fd: number) => Promise<void>;
+  private readonly onFailed: (err: HindsightError) => void;
   /** Set when this store created `dir`: its entry in the parent is made durable by the first sync. */
   private isParentUnsynced: boolean;
 
@@ -96,6 +102,7 @@ export class PackStore implements ChunkStore {
     this.isParentUnsynced = mkdirSync(options.dir, { recursive: true, mode: 0o700 }) !== undefined;
     this.dir = options.dir;
     this.fdatasync = options.fdatasync ?? fdatasyncAsync;
+    this.onFailed = options.onFailed ?? (() => {});
     this.pinMs = options.pinMs ?? PIN_MS;
     this.now = options.now ?? (() => performance.now());
     this.catalog = options.catalog;
@@ -214,7 +221,9 @@ export class PackStore implements ChunkStore {
       }
     } catch (err) {
       this.failure = err;
-      throw this.failedError();
+      const failed = this.failedError();
+      this.onFailed(failed);
+      throw failed;
     }
     for (const entry of batch.entries) entry.isSynced = true;
     this.writer.closeRetired();

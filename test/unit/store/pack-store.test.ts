@@ -200,7 +200,7 @@ describe('PackStore', () => {
     assert.equal(report.bytes, 20 * 16_000);
   });
 
-  it('refuses every write after a failed fsync, and never trusts it', async () => {
+  it('refuses every write after a failed fsync, never trusts it, and reports it once', async () => {
     const realSync = promisify(fs.fdatasync);
     let calls = 0;
     const failing = async (fd: number) => {
@@ -208,7 +208,8 @@ describe('PackStore', () => {
       if (calls === 2) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
       await realSync(fd);
     };
-    await reopen({ fdatasync: failing });
+    const reported: unknown[] = [];
+    await reopen({ fdatasync: failing, onFailed: (err) => reported.push(err) });
     const a = put(textChunk(10));
     await store.sync();
     commit();
@@ -224,6 +225,9 @@ describe('PackStore', () => {
     );
     await assert.rejects(store.sync(), (e) => isHindsightError(e, 'E_STORE_FAILED'));
     assert.equal(calls, 2, 'the failed fsync is not retried');
+    assert.equal(reported.length, 1, 'the failure is reported once');
+    assert.ok(isHindsightError(reported[0], 'E_STORE_FAILED'));
+    assert.equal(((reported[0] as Error).cause as NodeJS.ErrnoException).code, 'EIO');
     await reopen();
     assert.equal(store.has(a.hash), true);
     assert.equal(store.has(b.hash), false);
