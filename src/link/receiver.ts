@@ -214,7 +214,11 @@ export class PrimarySession {
         try {
           this.#onChunks(String(h.volume), frame.body);
         } catch (err) {
-          await this.#refuse(conn, String(h.volume), 'refused chunks from the primary', err);
+          // A bad chunk is the primary's fault; a store that cannot write is this disk's.
+          const why = isLocalStoreFailure(err)
+            ? 'cannot store chunks from the primary'
+            : 'refused chunks from the primary';
+          await this.#refuse(conn, String(h.volume), why, err);
           throw err;
         }
         return;
@@ -383,6 +387,10 @@ export class PrimarySession {
     // Chunk index rows alone are harmless if nothing references them yet.
     inTransaction(this.#deps.catalog, () => this.#deps.store.commitPending());
   }
+}
+
+function isLocalStoreFailure(err: unknown): boolean {
+  return isHindsightError(err, 'E_STORE_WRITE') || isHindsightError(err, 'E_STORE_FAILED');
 }
 
 function protocolError(why: string): HindsightError {

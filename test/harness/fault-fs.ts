@@ -16,7 +16,7 @@ export type FaultOp = 'write' | 'fsync' | 'create' | 'rename' | 'fsyncdir';
 /** FaultRule fails every `op` on a path (inside the mount) matching `match` with `errno`. */
 export interface FaultRule {
   op: FaultOp;
-  errno: 'EIO' | 'ENOSPC';
+  errno: 'EIO' | 'ENOSPC' | 'EROFS';
   /** A regular expression searched in the path inside the mount, e.g. '\\.pack$'. */
   match: string;
   /** Fail only this many matching calls, then let them pass (default: all of them). */
