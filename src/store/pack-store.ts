@@ -85,8 +85,11 @@ export class PackStore implements ChunkStore {
   private syncTail: Promise<void> = Promise.resolve();
   private readonly stmts: ReturnType<typeof prepare>;
   private readonly fdatasync: (fd: number) => Promise<void>;
-  /** Set when this store created `dir`: its entry in the parent is made durable by the first sync. */
-  private isParentUnsynced: boolean;
+  /**
+   * The first sync makes `dir`'s entry in its parent durable: not only when this store created
+   * `dir`, but also when a process killed before its first sync did, and left it undurable.
+   */
+  private isParentUnsynced = true;
 
   /**
    * The constructor opens (creating if needed) the pack store in `options.dir`, synchronously,
@@ -94,7 +97,7 @@ export class PackStore implements ChunkStore {
    */
   constructor(options: PackStoreOptions) {
     this.fs = options.fs ?? NODE_FILE_OPS;
-    this.isParentUnsynced = this.fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 }) !== undefined;
+    this.fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     this.dir = options.dir;
     this.fdatasync = options.fdatasync ?? ((fd) => this.fs.fdatasync(fd));
     this.pinMs = options.pinMs ?? PIN_MS;

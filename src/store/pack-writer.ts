@@ -105,6 +105,9 @@ export class PackWriter {
     }
     this.current = { id, fd, end: size };
     this.fds.set(id, fd);
+    // A process killed before its first sync may have created this pack, and the name of a
+    // file is durable only once its directory is fsynced: the first sync does that here too.
+    this.needsDirSync = true;
   }
 
   /** append queues one record and returns its pending entry; `data` is copied into the buffer. */
