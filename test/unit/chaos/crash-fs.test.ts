@@ -18,8 +18,9 @@ import { createRng, type Rng, seedFromEnv } from '../../harness/rng.ts';
 const TRIALS = Number(process.env.HINDSIGHT_CRASH_TRIALS ?? 150);
 const seed = seedFromEnv();
 
-/** trialRng gives trial `i` its own stream, so one trial can be repeated alone. */
-const trialRng = (i: number): Rng => createRng((seed + Math.imul(i, 0x9e3779b9)) >>> 0);
+/** trialSeed gives trial `i` its own stream: `createRng(trialSeed(i))` repeats that trial alone. */
+const trialSeed = (i: number): number => (seed + Math.imul(i, 0x9e3779b9)) >>> 0;
+const trialRng = (i: number): Rng => createRng(trialSeed(i));
 
 type Wrap = (crash: CrashFs) => FileOps;
 const correct: Wrap = (crash) => crash;
@@ -41,7 +42,9 @@ async function runTrials(
     const dir = fs.mkdtempSync(path.join(tmp, `${name}-${i}-`));
     const result = await trial(dir, trialRng(i));
     calls += result.calls;
-    if (result.violations.length > 0) failed.push(`trial ${i}: ${result.violations.slice(0, 3).join('; ')}`);
+    if (result.violations.length > 0) {
+      failed.push(`trial ${i} (trial seed ${trialSeed(i)}): ${result.violations.slice(0, 3).join('; ')}`);
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return { failed, calls };
@@ -49,7 +52,7 @@ async function runTrials(
 
 // ─── the pack store ───────────────────────────────────────────────────────────────────────
 
-/** PACK_ROUNDS put–sync–commit rounds take about this many calls (measured, see the test). */
+/** A pack trial runs PACK_ROUNDS rounds; a whole one makes about PACK_CALLS calls, where its crash falls. */
 const PACK_ROUNDS = 10;
 const PACK_CALLS = 60;
 
@@ -261,7 +264,8 @@ describe('crash trials', () => {
     const full = await packTrial(fs.mkdtempSync(path.join(tmp, 'full-')), trialRng(-1), correct, 1e9);
     assert.deepEqual(full.violations, []);
     assert.ok(full.calls >= PACK_CALLS / 2, `a full trial made ${full.calls} calls`);
-    const { failed } = await runTrials(tmp, 'pack', (dir, rng) => packTrial(dir, rng, correct));
+    const { failed, calls } = await runTrials(tmp, 'pack', (dir, rng) => packTrial(dir, rng, correct));
+    console.log(`pack store: ${TRIALS} crashes after ${calls} calls in all`);
     assert.deepEqual(failed, [], `seed ${seed}`);
   });
 
@@ -283,7 +287,8 @@ describe('crash trials', () => {
   });
 
   it('writeFileDurable leaves the old or the whole new file, and the new one once it returned', async () => {
-    const { failed } = await runTrials(tmp, 'durable', (dir, rng) => durableTrial(dir, rng, correct));
+    const { failed, calls } = await runTrials(tmp, 'durable', (dir, rng) => durableTrial(dir, rng, correct));
+    console.log(`writeFileDurable: ${TRIALS} crashes after ${calls} calls in all`);
     assert.deepEqual(failed, [], `seed ${seed}`);
   });
 
