@@ -1,6 +1,6 @@
-import { readdirSync, readSync, write, writeSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { readdirSync, readSync } from 'node:fs';
 import { HASH_BYTES, HindsightError } from '../core/index.ts';
+import type { FileOps } from '../sys/index.ts';
 
 /**
  * The pack file format (docs/pack-format.md): an 8-byte magic, then records
@@ -81,21 +81,18 @@ export function readExactSync(fd: number, length: number, position: number): Buf
   return buf;
 }
 
-const writeAsync = promisify(write);
-
 /** writeAllAt writes all of `data` at `position` (positioned, so concurrent writers of other ranges never mix). */
-export async function writeAllAt(fd: number, data: Buffer, position: number): Promise<void> {
+export async function writeAllAt(fs: FileOps, fd: number, data: Buffer, position: number): Promise<void> {
   let done = 0;
   while (done < data.length) {
-    const { bytesWritten } = await writeAsync(fd, data, done, data.length - done, position + done);
-    done += bytesWritten;
+    done += await fs.write(fd, data, done, data.length - done, position + done);
   }
 }
 
 /** writeAllAtSync is writeAllAt for callers that cannot await (putRaw flushing a full buffer). */
-export function writeAllAtSync(fd: number, data: Buffer, position: number): void {
+export function writeAllAtSync(fs: FileOps, fd: number, data: Buffer, position: number): void {
   let done = 0;
   while (done < data.length) {
-    done += writeSync(fd, data, done, data.length - done, position + done);
+    done += fs.writeSync(fd, data, done, data.length - done, position + done);
   }
 }

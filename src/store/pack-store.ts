@@ -1,9 +1,8 @@
-import { closeSync, constants, fdatasync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { HASH_BYTES, HindsightError } from '../core/index.ts';
-import { crashPoint, fsyncDir } from '../sys/index.ts';
+import { crashPoint, type FileOps, fsyncDir, NODE_FILE_OPS } from '../sys/index.ts';
 import type { Catalog } from './catalog.ts';
 import { inTransaction } from './catalog.ts';
 import type { ChunkStore, Codec, CollectReport, StoredChunk, VerifyReport } from './chunk-store.ts';
@@ -29,8 +28,6 @@ const READ_FDS_KEPT = 32;
 /** VERIFY_PAGE is how many index rows verify checks between yields to the event loop. */
 const VERIFY_PAGE = 256;
 
-const fdatasyncAsync = promisify(fdatasync);
-
 /** PackStoreOptions configure a PackStore: where its packs are and which catalog indexes them. */
 export interface PackStoreOptions {
   /** The packs directory (created if missing). */
@@ -47,6 +44,8 @@ export interface PackStoreOptions {
    * (E_STORE_FAILED, the error passed): the owner raises the alert. Every later write only throws.
    */
   onFailed?: (err: HindsightError) => void;
+  /** The file calls that write and sync packs (default node:fs); tests record them to simulate a crash. */
+  fs?: FileOps;
   /** How long a chunk found by `has` is kept from garbage collection (default PIN_MS). */
   pinMs?: number;
   /** A monotonic millisecond clock for pins (default performance.now); tests move it. */
@@ -76,6 +75,7 @@ interface ChunkRow {
  */
 export class PackStore implements ChunkStore {
   private readonly dir: string;
+  private readonly fs: FileOps;
   private readonly catalog: Catalog;
   private readonly writer: PackWriter;
   private readonly pending = new Map<string, PendingChunk>();
@@ -91,17 +91,21 @@ export class PackStore implements ChunkStore {
   private readonly stmts: ReturnType<typeof prepare>;
   private readonly fdatasync: (fd: number) => Promise<void>;
   private readonly onFailed: (err: HindsightError) => void;
-  /** Set when this store created `dir`: its entry in the parent is made durable by the first sync. */
-  private isParentUnsynced: boolean;
+  /**
+   * The first sync makes `dir`'s entry in its parent durable: not only when this store created
+   * `dir`, but also when a process killed before its first sync did, and left it undurable.
+   */
+  private isParentUnsynced = true;
 
   /**
    * The constructor opens (creating if needed) the pack store in `options.dir`, synchronously,
    * and resumes appending to the newest pack if it has room.
    */
   constructor(options: PackStoreOptions) {
-    this.isParentUnsynced = mkdirSync(options.dir, { recursive: true, mode: 0o700 }) !== undefined;
+    this.fs = options.fs ?? NODE_FILE_OPS;
+    this.fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     this.dir = options.dir;
-    this.fdatasync = options.fdatasync ?? fdatasyncAsync;
+    this.fdatasync = options.fdatasync ?? ((fd) => this.fs.fdatasync(fd));
     this.onFailed = options.onFailed ?? (() => {});
     this.pinMs = options.pinMs ?? PIN_MS;
     this.now = options.now ?? (() => performance.now());
@@ -114,6 +118,7 @@ export class PackStore implements ChunkStore {
     const lastSize = (this.stmts.packSize.get(last) as { size: number } | undefined)?.size ?? 0;
     this.writer = new PackWriter({
       dir: this.dir,
+      fs: this.fs,
       packBytes,
       bufferBytes: options.writeBufferBytes ?? DEFAULT_WRITE_BUFFER_BYTES,
       nextId: Math.max(last, tableMax) + 1,
@@ -214,9 +219,9 @@ export class PackStore implements ChunkStore {
     }
     try {
       for (const fd of this.writer.takeDirty()) await this.fdatasync(fd);
-      if (batch.needsDirSync) await fsyncDir(this.dir);
+      if (batch.needsDirSync) await fsyncDir(this.dir, this.fs);
       if (this.isParentUnsynced) {
-        await fsyncDir(dirname(this.dir));
+        await fsyncDir(dirname(this.dir), this.fs);
         this.isParentUnsynced = false;
       }
     } catch (err) {
@@ -446,7 +451,7 @@ export class PackStore implements ChunkStore {
       closeSync(fd);
       this.readFds.delete(id);
     }
-    rmSync(join(this.dir, packFileName(id)), { force: true });
+    this.fs.unlinkSync(join(this.dir, packFileName(id)));
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
-import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { constants, fstatSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FileOps } from '../sys/index.ts';
 import type { Codec } from './chunk-store.ts';
 import {
   PACK_MAGIC,
@@ -47,6 +48,7 @@ export interface WriteBatch {
 /** PackWriterOptions: see PackStoreOptions; `resume` names the newest pack file, if any. */
 export interface PackWriterOptions {
   dir: string;
+  fs: FileOps;
   packBytes: number;
   bufferBytes: number;
   nextId: number;
@@ -60,6 +62,7 @@ export interface PackWriterOptions {
  */
 export class PackWriter {
   private readonly dir: string;
+  private readonly fs: FileOps;
   private readonly packBytes: number;
   private readonly bufferBytes: number;
   private nextId: number;
@@ -75,6 +78,7 @@ export class PackWriter {
 
   constructor(options: PackWriterOptions) {
     this.dir = options.dir;
+    this.fs = options.fs;
     this.packBytes = options.packBytes;
     this.bufferBytes = options.bufferBytes;
     this.nextId = options.nextId;
@@ -88,7 +92,7 @@ export class PackWriter {
    * is started rather than writing over data that the index may point at.
    */
   private resume(id: number, committedSize: number): void {
-    const fd = openSync(join(this.dir, packFileName(id)), constants.O_RDWR | constants.O_NOFOLLOW);
+    const fd = this.fs.openSync(join(this.dir, packFileName(id)), constants.O_RDWR | constants.O_NOFOLLOW);
     const size = fstatSync(fd).size;
     const isUsable =
       size >= PACK_MAGIC.length &&
@@ -96,11 +100,14 @@ export class PackWriter {
       size < this.packBytes &&
       readExactSync(fd, PACK_MAGIC.length, 0).equals(PACK_MAGIC);
     if (!isUsable) {
-      closeSync(fd);
+      this.fs.closeSync(fd);
       return;
     }
     this.current = { id, fd, end: size };
     this.fds.set(id, fd);
+    // A process killed before its first sync may have created this pack, and the name of a
+    // file is durable only once its directory is fsynced: the first sync does that here too.
+    this.needsDirSync = true;
   }
 
   /** append queues one record and returns its pending entry; `data` is copied into the buffer. */
@@ -138,7 +145,7 @@ export class PackWriter {
     }
     const id = this.nextId++;
     // O_EXCL: a pack id is never reused, even if a stray file of that name exists.
-    const fd = openSync(
+    const fd = this.fs.openSync(
       join(this.dir, packFileName(id)),
       constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
       0o600,
@@ -183,7 +190,7 @@ export class PackWriter {
     if (this.queuedBytes < this.bufferBytes) return;
     while (this.queue.length > 0) {
       const seg = this.queue[0];
-      writeAllAtSync(seg.fd, seg.buf.subarray(0, seg.used), seg.position);
+      writeAllAtSync(this.fs, seg.fd, seg.buf.subarray(0, seg.used), seg.position);
       this.wrote(seg);
       this.queue.shift();
       this.queuedBytes -= seg.used;
@@ -209,7 +216,7 @@ export class PackWriter {
   /** writeBatch writes a batch's segments with asynchronous positioned writes. */
   async writeBatch(batch: WriteBatch): Promise<void> {
     for (const seg of batch.segments) {
-      await writeAllAt(seg.fd, seg.buf.subarray(0, seg.used), seg.position);
+      await writeAllAt(this.fs, seg.fd, seg.buf.subarray(0, seg.used), seg.position);
       this.wrote(seg);
     }
   }
@@ -241,7 +248,7 @@ export class PackWriter {
   closeRetired(): void {
     for (const id of this.retired) {
       if (this.dirty.has(id) || this.queue.some((s) => s.pack === id)) continue;
-      closeSync(this.fds.get(id)!);
+      this.fs.closeSync(this.fds.get(id)!);
       this.fds.delete(id);
       this.retired.delete(id);
     }
@@ -254,7 +261,7 @@ export class PackWriter {
 
   /** closeAll closes every descriptor; queued data that was not synced is dropped. */
   closeAll(): void {
-    for (const fd of this.fds.values()) closeSync(fd);
+    for (const fd of this.fds.values()) this.fs.closeSync(fd);
     this.fds.clear();
     this.current = undefined;
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { constants, promises as fsp } from 'node:fs';
+import { constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { type FileOps, NODE_FILE_OPS } from './file-ops.ts';
 
 /** STAGING_PREFIX starts the name of every staging file, so recovery and scans can recognise them. */
 export const STAGING_PREFIX = '.hindsight-staging-';
@@ -14,12 +15,12 @@ export function isStagingName(name: string): boolean {
  * fsyncDir makes the entries of a directory (creates, renames, unlinks) durable.
  * Without it a rename can be lost at a power cut even though the file's data was synced.
  */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fd = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+export async function fsyncDir(dir: string, fs: FileOps = NODE_FILE_OPS): Promise<void> {
+  const fd = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    await fd.sync();
+    await fs.fsync(fd);
   } finally {
-    await fd.close();
+    await fs.close(fd);
   }
 }
 
@@ -35,35 +36,38 @@ export function stagingPathFor(target: string): string {
  * writeFileDurable replaces `target` with `data` so that after a crash the target holds either
  * its old content or the whole new one, never a mix:
  * stage (exclusive create, never following a symlink) → write → fsync → rename → fsync the directory.
- * The staging file is removed if any step fails before the rename.
+ * The staging file is removed if any step fails before the rename. `fs` is for tests (FileOps).
  */
 export async function writeFileDurable(
   target: string,
   data: Uint8Array | string,
   mode = 0o600,
+  fs: FileOps = NODE_FILE_OPS,
 ): Promise<void> {
   const staging = stagingPathFor(target);
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   // O_EXCL: a name that already exists (a leftover or a planted link) is never written through.
-  const fh = await fsp.open(
+  const fd = await fs.open(
     staging,
     constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
     mode,
   );
   try {
-    await fh.writeFile(data);
-    await fh.sync();
+    for (let done = 0; done < bytes.length; )
+      done += await fs.write(fd, bytes, done, bytes.length - done, done);
+    await fs.fsync(fd);
   } catch (err) {
-    await fh.close().catch(() => {});
-    await fsp.rm(staging, { force: true });
+    await fs.close(fd).catch(() => {});
+    await fs.unlink(staging);
     throw err;
   }
-  await fh.close();
+  await fs.close(fd);
   try {
-    await fsp.rename(staging, target);
+    await fs.rename(staging, target);
   } catch (err) {
-    await fsp.rm(staging, { force: true });
+    await fs.unlink(staging);
     throw err;
   }
   // The rename is only durable once the directory entry is.
-  await fsyncDir(dirname(target));
+  await fsyncDir(dirname(target), fs);
 }

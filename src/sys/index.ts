@@ -3,6 +3,7 @@ export * from './boot-id.ts';
 export * from './crash-point.ts';
 export * from './durable-write.ts';
 export * from './file-clock.ts';
+export * from './file-ops.ts';
 export * from './log.ts';
 export * from './run-limited.ts';
 export * from './service-address.ts';
