@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -22,6 +23,21 @@ export async function fsyncDir(dir: string, fs: FileOps = NODE_FILE_OPS): Promis
   } finally {
     await fs.close(fd);
   }
+}
+
+/**
+ * syncFileSystem makes everything written to the file system holding `dir` durable: data,
+ * names and metadata that any process left in the page cache (syncfs(2), through coreutils'
+ * `sync -f`, as Node has no binding for it). It is for recovery after a kill -9, when what the
+ * dead process did but never fsynced cannot be told apart from what it did fsync.
+ */
+export function syncFileSystem(dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('sync', ['-f', dir], { timeout: 600_000 }, (err, _stdout, stderr) => {
+      if (err) reject(new Error(`sync -f ${dir}: ${stderr.trim() || err.message}`, { cause: err }));
+      else resolve();
+    });
+  });
 }
 
 /** stagingPathFor returns a fresh staging name beside `target`, in the same directory (same filesystem). */

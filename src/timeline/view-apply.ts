@@ -1,6 +1,6 @@
 import { type EventSink, errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
 import type { Catalog, ChunkStore } from '../store/index.ts';
-import { crashPoint, type Logger } from '../sys/index.ts';
+import { crashPoint, type Logger, syncFileSystem } from '../sys/index.ts';
 import {
   applyDelete,
   applyMeta,
@@ -33,6 +33,8 @@ export interface ViewApplierDeps {
   view: string;
   /** The directory the view is kept in. */
   root: string;
+  /** How start makes the view's file system durable (default syncFileSystem); tests observe it. */
+  syncFileSystem?: (dir: string) => Promise<void>;
 }
 
 /**
@@ -57,8 +59,11 @@ export class ViewApplier {
   }
 
   /**
-   * start removes staging files an interrupted apply left in the view root. Nothing else needs
-   * recovering: the view continues from applied_seq, and re-applying a version is idempotent.
+   * start removes staging files an interrupted apply left in the view root, then syncs the
+   * view's file system. The view continues from applied_seq and re-applying a version is
+   * idempotent, but a process killed after an unlink, mkdir or rename and before its directory
+   * fsync leaves that change only in the page cache; the re-apply finds it done, has nothing
+   * to fsync, and would move the position past a change a power cut can still undo.
    */
   async start(): Promise<void> {
     await this.reported(null, () => this.sweep());
@@ -160,6 +165,7 @@ export class ViewApplier {
   private async sweep(): Promise<void> {
     await checkViewRoot(this.deps.root);
     const removed = await removeStagingFiles(this.deps.root);
+    await (this.deps.syncFileSystem ?? syncFileSystem)(this.deps.root);
     this.isSwept = true;
     if (removed > 0) this.deps.log.info('staging files removed', { view: this.deps.view, removed });
   }

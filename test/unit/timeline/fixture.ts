@@ -45,7 +45,9 @@ function testClock(): TestClock {
 }
 
 /** openFixture makes a temp state dir with a catalog, a store and a view 'main' at `root`. */
-export async function openFixture(): Promise<Fixture> {
+export async function openFixture(
+  options: { syncFileSystem?: (dir: string) => Promise<void> } = {},
+): Promise<Fixture> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hindsight-timeline-'));
   const root = path.join(dir, 'view');
   fs.mkdirSync(root);
@@ -64,6 +66,7 @@ export async function openFixture(): Promise<Fixture> {
     volume: 'vol',
     view: 'main',
     root,
+    syncFileSystem: options.syncFileSystem,
   });
   return {
     dir,

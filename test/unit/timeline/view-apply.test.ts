@@ -192,4 +192,28 @@ describe('ViewApplier', () => {
     // Seq 1 was skipped in favour of seq 3, which was never reached: position 1 would be a lie.
     assert.equal(appliedSeq(fx), 0);
   });
+
+  it("syncs the view's file system at start, before a re-apply can find a change already done", async () => {
+    // Regression: a delete re-applied after a kill -9 found the file gone, fsynced nothing, and
+    // moved the position past an unlink that was still only in the page cache.
+    await fx.close();
+    const synced: string[] = [];
+    fx = await openFixture({
+      syncFileSystem: async (dir) => {
+        synced.push(dir);
+      },
+    });
+    fs.writeFileSync(path.join(fx.root, 'gone'), 'x');
+    fs.unlinkSync(path.join(fx.root, 'gone'));
+    record(fx, [change(fx, { path: 'gone', kind: 'delete' })]);
+    await fx.applier.start();
+    assert.deepEqual(synced, [fx.root]);
+    assert.equal(await fx.applier.applyPending(), 1);
+    assert.deepEqual(synced, [fx.root], 'once per start');
+  });
+
+  it('syncs with the real syncfs by default', async () => {
+    await fx.applier.start();
+    assert.equal(fx.events.filter((e) => e.type === 'apply.error').length, 0);
+  });
 });
