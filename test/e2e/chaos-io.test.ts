@@ -10,43 +10,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Cluster, findVolume, type TestNode, waitConverged, withCluster } from '../harness/cluster.ts';
 import { FaultFs, isMounted, needFuse } from '../harness/fault-fs.ts';
+import { assertBounded, type Resources, resources } from '../harness/resources.ts';
 import { waitFor } from '../harness/wait.ts';
 import { createRng, makeTree, mutate, type Rng, seedFromEnv } from '../harness/workload.ts';
 
-/** Bounds on what an agent may gain across one fault (as in chaos-network.test.ts). */
-const MAX_FD_GROWTH = 16;
-const MAX_RSS_GROWTH_KIB = 256 * 1024;
 /** How long the acknowledged position is watched for not moving while a fault lasts. */
 const HOLD_MS = 6_000;
-
-interface Resources {
-  rssKiB: number;
-  fds: number;
-}
-
-function resources(node: TestNode): Resources {
-  const pid = node.pid;
-  if (pid === undefined) throw new Error(`${node.name} is not running`);
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return {
-    rssKiB: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0),
-    fds: readdirSync(`/proc/${pid}/fd`).length,
-  };
-}
-
-function assertBounded(name: string, before: Resources, after: Resources): void {
-  assert.ok(after.fds <= before.fds + MAX_FD_GROWTH, `${name}: descriptors ${before.fds} → ${after.fds}`);
-  assert.ok(
-    after.rssKiB <= before.rssKiB + MAX_RSS_GROWTH_KIB,
-    `${name}: memory ${before.rssKiB} → ${after.rssKiB} KiB`,
-  );
-}
 
 interface EventRow {
   type: string;
@@ -182,8 +157,8 @@ async function assertRecovered(s: Scene, ackedDuringFault: number, before: Resou
   const verify = await s.beta.cli(['verify']);
   assert.equal(verify.code, 0, `verify is clean on beta:\n${verify.stdout}${verify.stderr}`);
   assert.deepEqual(stagingNames(s.dst), [], 'no staging file is left in the view');
-  assertBounded('alpha', before[0], resources(s.alpha));
-  assertBounded('beta', before[1], resources(s.beta));
+  assertBounded(s.alpha, before[0], 'after the fault');
+  assertBounded(s.beta, before[1], 'after the fault');
 }
 
 /** withPackFs stops beta, mounts fault-fs over its packs directory, and starts it again. */

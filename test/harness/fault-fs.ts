@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { needPrerequisite } from './prerequisite.ts';
 import { waitFor } from './wait.ts';
 
 /** PYTHON is Debian's interpreter, the one python3-fusepy installs for (not a pyenv shim). */
@@ -136,11 +137,5 @@ export async function fuseMissing(): Promise<string | null> {
 
 /** needFuse fails the test in CI and skips it loudly elsewhere when fault-fs cannot run. */
 export async function needFuse(t: TestContext): Promise<boolean> {
-  const missing = await fuseMissing();
-  if (missing === null) return true;
-  if (process.env.CI) throw new Error(`prerequisite missing in CI: ${missing}`);
-  t.diagnostic(`SKIPPED LOUDLY: ${missing}`);
-  process.stderr.write(`\n*** ${t.name}: SKIPPED: ${missing} ***\n`);
-  t.skip(missing);
-  return false;
+  return needPrerequisite(t, await fuseMissing());
 }
