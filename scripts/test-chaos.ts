@@ -39,7 +39,7 @@ const JOBS: Job[] = [
   {
     name: 'crash-fs',
     file: 'test/unit/chaos/crash-fs.test.ts',
-    env: { HINDSIGHT_CRASH_TRIALS: '5000' },
+    env: { HINDSIGHT_CRASH_TRIALS: '2000' },
     runs: repeat,
   },
   { name: 'crash-points', file: 'test/e2e/crash-points.test.ts', env: {}, runs: repeat },
