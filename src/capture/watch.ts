@@ -79,6 +79,14 @@ export class DirtyPaths {
   }
 }
 
+/**
+ * WATCH_BACKEND is named, never left to @parcel/watcher to choose: choosing probes for watchman
+ * at every subscription with popen(), and where watchman is not installed that probe leaks a
+ * pipe descriptor and a zombie shell each time (capture subscribes afresh after every directory
+ * move). It also keeps the watch what the docs say it is: inotify, not whatever is installed.
+ */
+const WATCH_BACKEND = process.platform === 'linux' ? 'inotify' : undefined;
+
 /** WatchHandle stops a tree watch. */
 export interface WatchHandle {
   close(): Promise<void>;
@@ -98,21 +106,25 @@ export async function watchTree(
   onPaths: (paths: string[]) => void,
   onError: (err: Error) => void,
 ): Promise<WatchHandle> {
-  const subscription = await watcher.subscribe(root, (err, events) => {
-    if (err) {
-      onError(err);
-      return;
-    }
-    const paths: string[] = [];
-    for (const event of events) {
-      const rel = relative(root, event.path);
-      if (rel.startsWith('..')) continue;
-      const path = sep === '/' ? rel : rel.split(sep).join('/');
-      if (path !== '' && (isStagingName(basename(path)) || filter.hasExcludedAncestor(path))) continue;
-      paths.push(path);
-    }
-    if (paths.length > 0) onPaths(paths);
-  });
+  const subscription = await watcher.subscribe(
+    root,
+    (err, events) => {
+      if (err) {
+        onError(err);
+        return;
+      }
+      const paths: string[] = [];
+      for (const event of events) {
+        const rel = relative(root, event.path);
+        if (rel.startsWith('..')) continue;
+        const path = sep === '/' ? rel : rel.split(sep).join('/');
+        if (path !== '' && (isStagingName(basename(path)) || filter.hasExcludedAncestor(path))) continue;
+        paths.push(path);
+      }
+      if (paths.length > 0) onPaths(paths);
+    },
+    { backend: WATCH_BACKEND },
+  );
   return { close: () => subscription.unsubscribe() };
 }
 

@@ -30,6 +30,8 @@ export interface Mutation {
   kind: MutationKind;
   path: string;
   to?: string;
+  /** bytes of new content written (create, overwrite, append); absent for the other kinds. */
+  bytes?: number;
 }
 
 const KINDS: MutationKind[] = [
@@ -65,20 +67,25 @@ export async function mutate(dir: string, rng: Rng, n: number): Promise<Mutation
     const abs = (rel: string) => path.join(dir, rel);
     if (kind === 'create' || (files.length === 0 && kind !== 'mkdir')) {
       const rel = path.posix.join(anyDir(), `${freshName('new')}.dat`);
-      await writeFile(abs(rel), rng.bytes(rng.int(0, MAX_EDIT_BYTES)));
-      done.push({ kind: 'create', path: rel });
+      const bytes = rng.int(0, MAX_EDIT_BYTES);
+      await writeFile(abs(rel), rng.bytes(bytes));
+      done.push({ kind: 'create', path: rel, bytes });
       continue;
     }
     const file = rng.pick(files);
     switch (kind) {
-      case 'overwrite':
-        await writeFile(abs(file), rng.bytes(rng.int(0, MAX_EDIT_BYTES)));
-        done.push({ kind, path: file });
+      case 'overwrite': {
+        const bytes = rng.int(0, MAX_EDIT_BYTES);
+        await writeFile(abs(file), rng.bytes(bytes));
+        done.push({ kind, path: file, bytes });
         break;
-      case 'append':
-        await appendFile(abs(file), rng.bytes(rng.int(1, MAX_EDIT_BYTES)));
-        done.push({ kind, path: file });
+      }
+      case 'append': {
+        const bytes = rng.int(1, MAX_EDIT_BYTES);
+        await appendFile(abs(file), rng.bytes(bytes));
+        done.push({ kind, path: file, bytes });
         break;
+      }
       case 'truncate':
         await truncate(abs(file), rng.int(0, 1024));
         done.push({ kind, path: file });

@@ -12,6 +12,11 @@ export interface StartNodeOptions {
   baseDir: string;
   /** peer address to listen on; default 127.0.0.1 with a free port. */
   listen?: string;
+  /**
+   * the address other nodes dial to reach this one (`--advertise`); default the listen address.
+   * A test advertises a fault proxy in front of the node this way.
+   */
+  advertise?: string;
   /** also serve the HTTP API on a free loopback port. */
   api?: boolean;
   /** an existing node to join with a token from its `invite`; absent for the first node. */
@@ -270,6 +275,7 @@ export async function startNode(options: StartNodeOptions): Promise<TestNode> {
     options.wrap,
   );
   const common = ['--name', options.name, '--listen', listen];
+  if (options.advertise !== undefined) common.push('--advertise', options.advertise);
   if (options.api) common.push('--api', `127.0.0.1:${await freePort()}`);
   if (options.join === undefined) {
     await node.cliOk(['init', ...common]);

@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { DirtyPaths, type VolumeCapture } from '../../../src/capture/index.ts';
+import { DirtyPaths, GlobFilter, type VolumeCapture } from '../../../src/capture/index.ts';
+import { watchTree } from '../../../src/capture/watch.ts';
 import { allChanges, type CaptureEnv, contentOf, makeCapture, makeEnv, summary, waitFor } from './fixture.ts';
 
 describe('DirtyPaths', () => {
@@ -25,6 +36,56 @@ describe('DirtyPaths', () => {
     assert.equal(d.mark('y', 0), true);
     assert.equal(d.mark('z', 0), false);
     assert.equal(d.size, 0);
+  });
+});
+
+/** pipeCount counts this process's descriptors that are pipes. */
+function pipeCount(): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith('pipe:');
+    } catch {
+      return false; // the descriptor readdir itself used, closed by now
+    }
+  }).length;
+}
+
+/** zombieCount counts this process's children that exited and were never waited for. */
+function zombieCount(): number {
+  let zombies = 0;
+  for (const task of readdirSync('/proc/self/task')) {
+    for (const pid of readFileSync(`/proc/self/task/${task}/children`, 'utf8').split(' ').filter(Boolean)) {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) zombies++;
+    }
+  }
+  return zombies;
+}
+
+describe('watchTree', () => {
+  // Capture subscribes afresh after every directory move. Left to choose its backend,
+  // @parcel/watcher probed for watchman at each subscription with popen() and, where watchman
+  // is not installed, never closed the pipe nor reaped the shell: one descriptor and one zombie
+  // per directory move, until the agent ran out of descriptors (found by e2e/chaos-proxy).
+  it('holds no descriptor and leaves no child behind per subscription', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'hindsight-watch-'));
+    try {
+      const cycle = async () =>
+        (
+          await watchTree(
+            root,
+            new GlobFilter([], []),
+            () => {},
+            () => {},
+          )
+        ).close();
+      await cycle(); // the first subscription may set up state the watcher keeps for the process
+      const before = { pipes: pipeCount(), zombies: zombieCount() };
+      for (let i = 0; i < 10; i++) await cycle();
+      assert.deepEqual({ pipes: pipeCount(), zombies: zombieCount() }, before);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
