@@ -19,6 +19,7 @@ import {
   connectPeer,
   type JoinAnswer,
   type JoinRequest,
+  linkErrorText,
   loadIdentity,
   MirrorLink,
   type NodeIdentity,
@@ -761,7 +762,7 @@ export class Agent {
         type: 'link.disconnected',
         peer: factory.peer,
         msg: 'link from primary ended',
-        data: { error: err ? errorMessage(err) : 'closed' },
+        data: { error: err ? linkErrorText(err) : 'closed' },
       });
     });
   }

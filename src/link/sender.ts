@@ -21,6 +21,7 @@ import {
   PROTOCOL_VERSION,
 } from './messages.ts';
 import { PeerConnection } from './peer-connection.ts';
+import { linkErrorText } from './tls.ts';
 
 /** DEFAULT_WINDOW_SEQS bounds how far the sender runs ahead of the mirror's acknowledgement. */
 export const DEFAULT_WINDOW_SEQS = 4096;
@@ -222,7 +223,7 @@ export class MirrorLink {
         type: 'link.disconnected',
         peer: this.peer,
         msg: 'link to mirror lost',
-        data: { error: err ? errorMessage(err) : 'closed' },
+        data: { error: err ? linkErrorText(err) : 'closed' },
       });
       log.debug('session ended', { peer: this.peer });
       await clock.sleep(BACKOFF_START_MS, this.#abort.signal).catch(() => {});

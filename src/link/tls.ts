@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import * as tls from 'node:tls';
-import { type Clock, HindsightError } from '../core/index.ts';
+import { type Clock, errorMessage, HindsightError } from '../core/index.ts';
 import { SystemClock } from '../sys/index.ts';
 import { fingerprintOf, type NodeIdentity, nodeNameOf } from './identity.ts';
 
@@ -264,4 +264,20 @@ function classifyConnectError(err: Error, socket: tls.TLSSocket, peer: string): 
     );
   }
   return new HindsightError('E_LINK_CONNECT', `cannot connect to ${peer}: ${err.message}`, { cause: err });
+}
+
+/**
+ * linkErrorText says in words why a peer link failed. OpenSSL's own text (library, function,
+ * source file) means nothing to an administrator; the cases that point at the path between
+ * the nodes get a sentence that says where to look, and other errors keep their message.
+ */
+export function linkErrorText(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC' || code === 'ERR_SSL_BAD_RECORD_MAC') {
+    return 'the link received damaged data (a TLS record failed its integrity check): something on the path between the nodes alters bytes';
+  }
+  if (typeof code === 'string' && code.startsWith('ERR_SSL_')) {
+    return `TLS error: ${code.slice('ERR_SSL_'.length).toLowerCase().replaceAll('_', ' ')}`;
+  }
+  return errorMessage(err);
 }

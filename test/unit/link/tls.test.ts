@@ -16,6 +16,7 @@ import {
   classifyPeerSocket,
   connectForJoin,
   connectPeer,
+  linkErrorText,
   type PeerClass,
   peerServerOptions,
 } from '../../../src/link/tls.ts';
@@ -282,4 +283,16 @@ describe('peer-link TLS', () => {
       fake.server.close();
     }
   });
+});
+
+test('linkErrorText puts a damaged TLS record in words and keeps other errors', () => {
+  const bad = Object.assign(new Error('error:0A000119:SSL routines::decryption failed or bad record mac'), {
+    code: 'ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC',
+  });
+  assert.match(linkErrorText(bad), /damaged data.*alters bytes/);
+  const other = Object.assign(new Error('error:0A00010B:SSL routines::wrong version number'), {
+    code: 'ERR_SSL_WRONG_VERSION_NUMBER',
+  });
+  assert.equal(linkErrorText(other), 'TLS error: wrong version number');
+  assert.equal(linkErrorText(new Error('read ECONNRESET')), 'read ECONNRESET');
 });
