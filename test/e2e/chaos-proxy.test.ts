@@ -21,6 +21,7 @@ import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_LINK_TIMEOUT_MS } from '../../src/link/index.ts';
 import { DEFAULT_MAX_CHUNK } from '../../src/store/index.ts';
+import { chaosSummary } from '../harness/chaos-report.ts';
 import { freePort } from '../harness/cli-process.ts';
 import { FaultProxy } from '../harness/fault-proxy.ts';
 import { MAX_FD_GROWTH, MAX_RSS_GROWTH_KIB, resources } from '../harness/resources.ts';
@@ -363,7 +364,7 @@ test('faults on the peer link through a TCP proxy', { timeout: 900_000 }, async 
       );
     }
     for (const n of nodes) n.assertCleanOutput();
-    t.diagnostic(`proxy: ${JSON.stringify(proxy.counters)}`);
+    chaosSummary(t, 'chaos-proxy', `7 faults; proxy ${JSON.stringify(proxy.counters)}`);
     failed = false;
   } finally {
     if (failed) {
