@@ -10,6 +10,7 @@ import {
 import type { ChunkStore, StoredChunk } from '../store/index.ts';
 import { crashPoint, type Logger } from '../sys/index.ts';
 import type { EpochRow } from '../timeline/epochs.ts';
+import { ClockSkewAlarm } from './clock-skew.ts';
 import type { Frame } from './framing.ts';
 import {
   decodeHashes,
@@ -79,10 +80,12 @@ export class MirrorLink {
   #nextRequest = 1;
   /** Switchovers asked of the mirror, by volume, waiting for SWITCHED. */
   #switching = new Map<string, { resolve: (epoch: number) => void; reject: (err: Error) => void }>();
+  #clockSkew: ClockSkewAlarm;
 
   constructor(peer: string, deps: MirrorLinkDeps) {
     this.peer = peer;
     this.#deps = deps;
+    this.#clockSkew = new ClockSkewAlarm(peer, deps.events);
   }
 
   /** start begins dialing; it returns at once. */
@@ -236,6 +239,7 @@ export class MirrorLink {
       socket,
       peer: this.peer,
       clock,
+      onClockOffset: (offsetMs) => this.#clockSkew.observe(offsetMs),
       onFrame: async (frame) => {
         if (!helloSeen) {
           if (frame.type !== MSG.HELLO) throw protocolError('expected HELLO');
