@@ -444,3 +444,55 @@ test("the primary's clock steps 5 h back while changes flow: production times st
     },
   );
 });
+
+test("the mirror's clock two days behind: it refuses the primary, both sides say why, no event storm; fixed, it catches up", {
+  timeout: 600_000,
+}, async (t) => {
+  await withScene(
+    t,
+    () => {},
+    async (s) => {
+      const [refusedBefore, lostBefore] = [
+        (await eventsOf(s.beta, 'link.refused')).length,
+        (await eventsOf(s.alpha, 'link.disconnected')).length,
+      ];
+      // Beyond the certificates' backdating: TLS on beta finds alpha's certificate not yet valid.
+      s.betaClock.set(-48 * HOUR);
+      await s.beta.restart();
+      const lostAtRestart = (await eventsOf(s.alpha, 'link.disconnected')).length;
+      const stop = startWorkload(s);
+      try {
+        await waitFor(
+          async () =>
+            (await eventsOf(s.beta, 'link.refused'))
+              .slice(refusedBefore)
+              .some((e) => /not valid now on this node's clock/.test(String(e.data?.reason))),
+          { timeoutMs: 60_000, what: "beta's link.refused naming its clock" },
+        );
+        await waitFor(
+          async () =>
+            (await eventsOf(s.alpha, 'link.error')).some((e) =>
+              /ended before the mirror's HELLO: closed by the mirror/.test(String(e.data?.error)),
+            ),
+          { timeoutMs: 60_000, what: "alpha's link.error: the mirror refuses it" },
+        );
+        await sleep(10_000);
+      } finally {
+        await stop();
+      }
+      const refusals = (await eventsOf(s.alpha, 'link.error')).filter((e) =>
+        /ended before the mirror's HELLO: closed by the mirror/.test(String(e.data?.error)),
+      );
+      assert.equal(refusals.length, 1, 'alpha reports the refusal once, not once per attempt');
+      assert.equal(
+        (await eventsOf(s.alpha, 'link.disconnected')).length,
+        lostAtRestart,
+        'a link that never came up is not reported as lost, again and again',
+      );
+      t.diagnostic(
+        `beta refused ${(await eventsOf(s.beta, 'link.refused')).length - refusedBefore} connections; alpha lost the link ${lostAtRestart - lostBefore} time(s) at the restart`,
+      );
+      s.betaClock.set(0);
+    },
+  );
+});
