@@ -25,6 +25,8 @@ export type EventType =
   | 'capture.coalesced'
   | 'link.connected'
   | 'link.disconnected'
+  | 'link.clock-skew'
+  | 'link.clock-ok'
   | 'link.refused'
   | 'link.error'
   | 'link.peer-error'

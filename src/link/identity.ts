@@ -22,8 +22,14 @@ export const DEFAULT_NODE_VALID_DAYS = 825;
 export const IDENTITY_DIR = 'identity';
 
 const DAY_MS = 86_400_000;
-// Backdating absorbs clock skew between the issuing node and the nodes that verify.
-const BACKDATE_MS = 3_600_000;
+/**
+ * CERT_BACKDATE_MS is how far before its issue a certificate becomes valid. TLS checks notBefore
+ * on the verifying node's clock, so a node whose clock is behind the issuer's by more than this
+ * refuses every peer (CERT_NOT_YET_VALID) although the link corrects skew everywhere else. A
+ * day covers a hardware clock kept in local time (up to 14 h off) and a node that has not
+ * synced its clock yet; a notBefore in the past weakens nothing.
+ */
+export const CERT_BACKDATE_MS = 24 * 3_600_000;
 const EC_KEY = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const crypto = webcrypto as unknown as Crypto;
@@ -54,7 +60,7 @@ export async function createClusterCa(name: string, clock: Clock = new SystemClo
       serialNumber: randomSerial(),
       subject: `CN=hindsight-ca-${name}`,
       issuer: `CN=hindsight-ca-${name}`,
-      notBefore: new Date(now - BACKDATE_MS),
+      notBefore: new Date(now - CERT_BACKDATE_MS),
       notAfter: new Date(now + DEFAULT_CA_VALID_DAYS * DAY_MS),
       publicKey,
       signingKey: importPrivateKey(keyPem),
@@ -99,7 +105,7 @@ export async function issueNodeCertificate(
       serialNumber: randomSerial(),
       subject: `CN=${node}`,
       issuer: caCert.subject,
-      notBefore: new Date(now - BACKDATE_MS),
+      notBefore: new Date(now - CERT_BACKDATE_MS),
       notAfter: new Date(now + validDays * DAY_MS),
       publicKey,
       signingKey: importPrivateKey(ca.caKeyPem),

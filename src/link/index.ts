@@ -1,4 +1,5 @@
 /** link: the peer link — identity, TLS, framing, messages, the primary's sender and the mirror's receiver. */
+export * from './clock-skew.ts';
 export * from './framing.ts';
 export * from './identity.ts';
 export * from './join-token.ts';

@@ -36,12 +36,15 @@ export class PeerConnection {
   #resolveClosed: (err: Error | null) => void = () => {};
   #isClosed = false;
   #onFrame: (frame: Frame) => void | Promise<void>;
+  #onClockOffset: (offsetMs: number) => void;
 
   constructor(opts: {
     socket: TLSSocket;
     peer: string;
     clock: Clock;
     onFrame: (frame: Frame) => void | Promise<void>;
+    /** Called with every clock offset measured (peer minus ours, ms), e.g. by a ClockSkewAlarm. */
+    onClockOffset?: (offsetMs: number) => void;
     maxFrameBytes?: number;
     heartbeatMs?: number;
     timeoutMs?: number;
@@ -50,6 +53,7 @@ export class PeerConnection {
     this.#socket = opts.socket;
     this.#clock = opts.clock;
     this.#onFrame = opts.onFrame;
+    this.#onClockOffset = opts.onClockOffset ?? (() => {});
     this.#lastHeard = opts.clock.monotonic();
     this.stats = { rttMs: null, clockOffsetMs: null, bytesIn: 0, bytesOut: 0, connectedAt: opts.clock.now() };
     this.closed = new Promise((resolve) => {
@@ -85,8 +89,13 @@ export class PeerConnection {
         this.close(new HindsightError('E_LINK_TIMEOUT', `no word from ${this.peer} for ${timeoutMs} ms`));
         return;
       }
-      this.send(MSG.PING, { t: this.#clock.now(), m: this.#clock.monotonic() }).catch(() => {});
+      this.#ping();
     });
+    // The first PING goes out at once, not after a heartbeat: a mirror stamps production times
+    // with the measured offset, and the peer answers this PING before it reads anything sent
+    // after it, so its first batch arrives after the PONG. Without it the first batch of a link
+    // was stamped with no offset, hours off when the clocks disagree by hours.
+    this.#ping();
   }
 
   get isClosed(): boolean {
@@ -113,6 +122,10 @@ export class PeerConnection {
     this.#resolveClosed(err);
   }
 
+  #ping(): void {
+    this.send(MSG.PING, { t: this.#clock.now(), m: this.#clock.monotonic() }).catch(() => {});
+  }
+
   #dispatch(frame: Frame): void {
     if (frame.type === MSG.PING) {
       const h = frame.header as { t: number; m: number };
@@ -125,6 +138,7 @@ export class PeerConnection {
         const rtt = this.#clock.monotonic() - h.m;
         this.stats.rttMs = rtt;
         this.stats.clockOffsetMs = h.at - (h.t + rtt / 2);
+        this.#onClockOffset(this.stats.clockOffsetMs);
       }
       return;
     }

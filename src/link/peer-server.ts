@@ -1,6 +1,7 @@
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { type Clock, type EventSink, errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
 import type { Logger } from '../sys/index.ts';
+import { ClockSkewAlarm } from './clock-skew.ts';
 import { encodeFrame } from './framing.ts';
 import type { NodeIdentity } from './identity.ts';
 import { MSG } from './messages.ts';
@@ -49,6 +50,8 @@ const JOIN_TIMEOUT_MS = 15_000;
  * that does not verify is refused, with an event that names why.
  */
 export async function startPeerServer(host: string, port: number, deps: PeerServerDeps): Promise<Server> {
+  // One alarm per peer for the server's life, so that reconnections do not repeat an alert.
+  const clockSkew = new Map<string, ClockSkewAlarm>();
   const server = createServer(peerServerOptions(deps.identity), (socket) => {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 5000);
@@ -70,9 +73,16 @@ export async function startPeerServer(host: string, port: number, deps: PeerServ
       });
       return;
     }
+    let alarm = clockSkew.get(who.name);
+    if (alarm === undefined) {
+      alarm = new ClockSkewAlarm(who.name, deps.events);
+      clockSkew.set(who.name, alarm);
+    }
+    const onClockOffset = (offsetMs: number) => alarm.observe(offsetMs);
     deps.onNodeLink({
       peer: who.name,
-      connect: (onFrame) => new PeerConnection({ socket, peer: who.name, clock: deps.clock, onFrame }),
+      connect: (onFrame) =>
+        new PeerConnection({ socket, peer: who.name, clock: deps.clock, onFrame, onClockOffset }),
     });
   });
   server.on('tlsClientError', (err, socket) => {

@@ -10,6 +10,7 @@ import {
 import type { ChunkStore, StoredChunk } from '../store/index.ts';
 import { crashPoint, type Logger } from '../sys/index.ts';
 import type { EpochRow } from '../timeline/epochs.ts';
+import { ClockSkewAlarm } from './clock-skew.ts';
 import type { Frame } from './framing.ts';
 import {
   decodeHashes,
@@ -80,10 +81,12 @@ export class MirrorLink {
   #nextRequest = 1;
   /** Switchovers asked of the mirror, by volume, waiting for SWITCHED. */
   #switching = new Map<string, { resolve: (epoch: number) => void; reject: (err: Error) => void }>();
+  #clockSkew: ClockSkewAlarm;
 
   constructor(peer: string, deps: MirrorLinkDeps) {
     this.peer = peer;
     this.#deps = deps;
+    this.#clockSkew = new ClockSkewAlarm(peer, deps.events);
   }
 
   /** start begins dialing; it returns at once. */
@@ -193,31 +196,43 @@ export class MirrorLink {
     const { clock, events, log } = this.#deps;
     let backoff = BACKOFF_START_MS;
     let lastError = '';
+    // A failure before the link is up: one event per distinct error, and a growing pause.
+    const failed = async (msg: string) => {
+      if (msg !== lastError) {
+        events.emit({
+          level: 'warn',
+          type: 'link.error',
+          peer: this.peer,
+          msg: 'cannot reach mirror',
+          data: { error: msg },
+        });
+        lastError = msg;
+      }
+      await clock.sleep(backoff, this.#abort.signal).catch(() => {});
+      backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+    };
     while (!this.#stopped) {
       let socket: TLSSocket;
       try {
         socket = await this.#deps.dial(this.peer, this.#abort.signal);
       } catch (err) {
         if (this.#stopped) break;
-        const msg = errorMessage(err);
-        if (msg !== lastError) {
-          events.emit({
-            level: 'warn',
-            type: 'link.error',
-            peer: this.peer,
-            msg: 'cannot reach mirror',
-            data: { error: msg },
-          });
-          lastError = msg;
-        }
-        await clock.sleep(backoff, this.#abort.signal).catch(() => {});
-        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+        await failed(errorMessage(err));
+        continue;
+      }
+      const { err, isLinked } = await this.#session(socket);
+      if (this.#stopped) break;
+      if (!isLinked) {
+        // The link ended before the mirror's HELLO: most often the mirror refuses this node,
+        // say a certificate its clock finds not valid (its link.refused says why). Redialling
+        // at once only repeats that, twice a second, with an event each time. How the socket
+        // ended (closed, reset) varies from try to try, so only our own errors are named.
+        const why = err instanceof HindsightError ? errorMessage(err) : 'closed by the mirror';
+        await failed(`the link ended before the mirror's HELLO: ${why}`);
         continue;
       }
       backoff = BACKOFF_START_MS;
       lastError = '';
-      const err = await this.#session(socket);
-      if (this.#stopped) break;
       events.emit({
         level: 'warn',
         type: 'link.disconnected',
@@ -230,13 +245,15 @@ export class MirrorLink {
     }
   }
 
-  async #session(socket: TLSSocket): Promise<Error | null> {
+  /** #session runs one link until it closes: why it closed, and whether the mirror's HELLO came. */
+  async #session(socket: TLSSocket): Promise<{ err: Error | null; isLinked: boolean }> {
     const { clock, events } = this.#deps;
     let helloSeen = false;
     const conn = new PeerConnection({
       socket,
       peer: this.peer,
       clock,
+      onClockOffset: (offsetMs) => this.#clockSkew.observe(offsetMs),
       onFrame: async (frame) => {
         if (!helloSeen) {
           if (frame.type !== MSG.HELLO) throw protocolError('expected HELLO');
@@ -263,7 +280,7 @@ export class MirrorLink {
     for (const s of this.#streams.values()) s.wake();
     this.#streams.clear();
     for (const st of this.volumeStats.values()) if (st.state === 'streaming') st.state = 'waiting';
-    return err;
+    return { err, isLinked: helloSeen };
   }
 
   /** #statsOf returns the stats of a volume, starting them at the first use. */

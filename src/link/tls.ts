@@ -45,10 +45,15 @@ export function classifyPeerSocket(socket: tls.TLSSocket): PeerClass {
   const cert = socket.getPeerX509Certificate();
   if (cert === undefined) return { kind: 'anonymous' };
   if (!socket.authorized) {
-    return {
-      kind: 'refused',
-      reason: `certificate not signed by this cluster's CA: ${String(socket.authorizationError)}`,
-    };
+    const code = String(socket.authorizationError);
+    // A valid certificate of this cluster fails on time only when a clock is wrong: say which.
+    if (code === 'CERT_NOT_YET_VALID' || code === 'CERT_HAS_EXPIRED') {
+      return {
+        kind: 'refused',
+        reason: `certificate not valid now on this node's clock (valid ${cert.validFrom} to ${cert.validTo}): ${code}`,
+      };
+    }
+    return { kind: 'refused', reason: `certificate not signed by this cluster's CA: ${code}` };
   }
   // Only the init node holds the CA key, but a CA certificate must still never pass for a node.
   if (cert.ca) return { kind: 'refused', reason: 'a CA certificate was presented as a node certificate' };

@@ -43,6 +43,17 @@ describe('identity', () => {
     assert.ok(years > 9.9 && years < 10.1, `validity ${years} years`);
   });
 
+  // Regression: certificates were valid from one hour before issue, and TLS checks that on the
+  // verifying node's clock, so a mirror 3 h behind refused its primary (CERT_NOT_YET_VALID) on
+  // every connection (seen in e2e/chaos-clock).
+  test('the CA and node certificates are valid from a day before issue, for clocks that lag', () => {
+    const lagMs = 14 * 3_600_000; // a hardware clock kept in local time at UTC+14
+    for (const pem of [ca.caCertPem, alpha.certPem]) {
+      const validFrom = Date.parse(new X509Certificate(pem).validFrom);
+      assert.ok(validFrom <= Date.now() - lagMs, `valid from ${new Date(validFrom).toISOString()}`);
+    }
+  });
+
   test('two CAs of the same name get different serials', async () => {
     const other = await createClusterCa('prod');
     assert.notEqual(
