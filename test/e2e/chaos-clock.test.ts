@@ -8,20 +8,13 @@
  * measured offset and its `link.clock-skew` alert, and bounded descriptors and memory.
  */
 import assert from 'node:assert/strict';
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeClock, needFaketime } from '../harness/faketime.ts';
+import { assertWithin, isWithinBounds, resources } from '../harness/resources.ts';
 import { findVolume } from '../harness/status-json.ts';
 import { startNode, type TestNode } from '../harness/test-node.ts';
 import { waitConverged, waitFor } from '../harness/wait.ts';
@@ -35,49 +28,6 @@ const LATE_DELAY_MS = 20_000;
  * measurement is half a round trip; this is far above that and far below the skews (hours).
  */
 const CLOCK_SLACK_MS = 5_000;
-/** Bounds on what an agent may gain across a scenario (as in chaos-network). */
-const MAX_FD_GROWTH = 16;
-const MAX_RSS_GROWTH_KIB = 256 * 1024;
-
-interface Resources {
-  rssKiB: number;
-  fds: number;
-  /** What the descriptors point at, for the message when they grew. */
-  fdTargets: string[];
-}
-
-function resources(node: TestNode): Resources {
-  const pid = node.pid;
-  if (pid === undefined) throw new Error(`${node.name} is not running`);
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  const fdTargets = readdirSync(`/proc/${pid}/fd`).map((fd) => {
-    try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`);
-    } catch {
-      return '(closed)';
-    }
-  });
-  return { rssKiB, fds: fdTargets.length, fdTargets };
-}
-
-/** grownTargets lists what `after` holds more of than `before`, e.g. "socket: +3". */
-function grownTargets(before: Resources, after: Resources): string {
-  const count = (targets: string[]) => {
-    const m = new Map<string, number>();
-    for (const t of targets) {
-      const kind = t.replace(/\[\d+\]$/, '');
-      m.set(kind, (m.get(kind) ?? 0) + 1);
-    }
-    return m;
-  };
-  const [a, b] = [count(before.fdTargets), count(after.fdTargets)];
-  return [...b]
-    .filter(([k, n]) => n > (a.get(k) ?? 0))
-    .map(([k, n]) => `${k}: +${n - (a.get(k) ?? 0)}`)
-    .join(', ');
-}
-
 interface EventRow {
   id: number;
   t: number;
@@ -165,26 +115,16 @@ async function withScene(
     await assertNothingLost(s);
     assert.deepEqual(viewEntries(hour), [], 'nothing may show in the 1 h view within the test');
     // Descriptors in use for a moment (a CLI call, a pack being read) are let go; a leak stays.
-    const isWithin = (b: Resources, a: Resources) =>
-      a.fds <= b.fds + MAX_FD_GROWTH && a.rssKiB <= b.rssKiB + MAX_RSS_GROWTH_KIB;
     let after = [resources(alpha), resources(beta)];
     await waitFor(
       () => {
         after = [resources(alpha), resources(beta)];
-        return isWithin(before[0], after[0]) && isWithin(before[1], after[1]);
+        return isWithinBounds(before[0], after[0]) && isWithinBounds(before[1], after[1]);
       },
       { timeoutMs: 30_000, what: 'descriptors and memory within bounds' },
     ).catch(() => {});
-    for (const [i, name] of ['alpha', 'beta'].entries()) {
-      assert.ok(
-        after[i].fds <= before[i].fds + MAX_FD_GROWTH,
-        `${name}: descriptors ${before[i].fds} → ${after[i].fds} (${grownTargets(before[i], after[i])})`,
-      );
-      assert.ok(
-        after[i].rssKiB <= before[i].rssKiB + MAX_RSS_GROWTH_KIB,
-        `${name}: memory ${before[i].rssKiB} → ${after[i].rssKiB} KiB`,
-      );
-    }
+    assertWithin('alpha', before[0], after[0]);
+    assertWithin('beta', before[1], after[1]);
     for (const n of nodes) n.assertCleanOutput();
     failed = false;
   } finally {

@@ -1,6 +1,7 @@
 import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import { needPrerequisite } from './prerequisite.ts';
 
 /** Where Debian, Ubuntu and a source build put libfaketime (package `faketime`). */
 const LIBRARY_CANDIDATES = [
@@ -20,13 +21,10 @@ export function faketimeLibrary(): string | null {
  * like needLab for the network lab.
  */
 export function needFaketime(t: TestContext): boolean {
-  if (faketimeLibrary() !== null) return true;
-  const missing = 'libfaketime is missing (apt-get install faketime)';
-  if (process.env.CI) throw new Error(`prerequisite missing in CI: ${missing}`);
-  t.diagnostic(`SKIPPED LOUDLY: ${missing}`);
-  process.stderr.write(`\n*** ${t.name}: SKIPPED: ${missing} ***\n`);
-  t.skip(missing);
-  return false;
+  return needPrerequisite(
+    t,
+    faketimeLibrary() === null ? 'libfaketime is missing (apt-get install faketime)' : null,
+  );
 }
 
 /**
