@@ -1,5 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import { type Clock, errorMessage, HindsightError } from '../core/index.ts';
+import { OffsetEstimator } from './clock-skew.ts';
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, type Frame, FrameReader, FrameWriter } from './framing.ts';
 import { MSG, type MsgType } from './messages.ts';
 
@@ -36,7 +37,8 @@ export class PeerConnection {
   #resolveClosed: (err: Error | null) => void = () => {};
   #isClosed = false;
   #onFrame: (frame: Frame) => void | Promise<void>;
-  #onClockOffset: (offsetMs: number) => void;
+  #onClockOffset: (offsetMs: number, rttMs: number) => void;
+  readonly #offsets = new OffsetEstimator();
 
   constructor(opts: {
     socket: TLSSocket;
@@ -44,7 +46,7 @@ export class PeerConnection {
     clock: Clock;
     onFrame: (frame: Frame) => void | Promise<void>;
     /** Called with every clock offset measured (peer minus ours, ms), e.g. by a ClockSkewAlarm. */
-    onClockOffset?: (offsetMs: number) => void;
+    onClockOffset?: (offsetMs: number, rttMs: number) => void;
     maxFrameBytes?: number;
     heartbeatMs?: number;
     timeoutMs?: number;
@@ -137,8 +139,9 @@ export class PeerConnection {
       if (typeof h?.m === 'number' && typeof h.t === 'number' && typeof h.at === 'number') {
         const rtt = this.#clock.monotonic() - h.m;
         this.stats.rttMs = rtt;
-        this.stats.clockOffsetMs = h.at - (h.t + rtt / 2);
-        this.#onClockOffset(this.stats.clockOffsetMs);
+        const best = this.#offsets.add({ offsetMs: h.at - (h.t + rtt / 2), rttMs: rtt });
+        this.stats.clockOffsetMs = best.offsetMs;
+        this.#onClockOffset(best.offsetMs, best.rttMs);
       }
       return;
     }

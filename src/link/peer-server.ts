@@ -78,7 +78,7 @@ export async function startPeerServer(host: string, port: number, deps: PeerServ
       alarm = new ClockSkewAlarm(who.name, deps.events);
       clockSkew.set(who.name, alarm);
     }
-    const onClockOffset = (offsetMs: number) => alarm.observe(offsetMs);
+    const onClockOffset = (offsetMs: number, rttMs: number) => alarm.observe(offsetMs, rttMs);
     deps.onNodeLink({
       peer: who.name,
       connect: (onFrame) =>

@@ -82,6 +82,10 @@ export class MirrorLink {
   /** Switchovers asked of the mirror, by volume, waiting for SWITCHED. */
   #switching = new Map<string, { resolve: (epoch: number) => void; reject: (err: Error) => void }>();
   #clockSkew: ClockSkewAlarm;
+  /** The error the mirror reported on the current link, if it did (MSG.ERROR). */
+  #peerError: string | null = null;
+  /** The last mirror error raised as link.peer-error, so a repeating one is raised once. */
+  #lastPeerError: string | null = null;
 
   constructor(peer: string, deps: MirrorLinkDeps) {
     this.peer = peer;
@@ -217,22 +221,31 @@ export class MirrorLink {
         socket = await this.#deps.dial(this.peer, this.#abort.signal);
       } catch (err) {
         if (this.#stopped) break;
-        await failed(errorMessage(err));
+        await failed(linkErrorText(err));
         continue;
       }
       const { err, isLinked } = await this.#session(socket);
       if (this.#stopped) break;
       if (!isLinked) {
         // The link ended before the mirror's HELLO: most often the mirror refuses this node,
-        // say a certificate its clock finds not valid (its link.refused says why). Redialling
-        // at once only repeats that, twice a second, with an event each time. How the socket
-        // ended (closed, reset) varies from try to try, so only our own errors are named.
-        const why = err instanceof HindsightError ? errorMessage(err) : 'closed by the mirror';
+        // say a certificate its clock finds not valid (its link.refused says why), but the
+        // network may have cut it too. Redialling at once only repeats a refusal, twice a
+        // second, with an event each time. How the socket ended (closed, reset) varies from
+        // try to try, so only our own errors are named.
+        const why = err instanceof HindsightError ? errorMessage(err) : 'closed or reset';
         await failed(`the link ended before the mirror's HELLO: ${why}`);
+        continue;
+      }
+      if (this.#peerError !== null) {
+        // The mirror stopped the link over an error of its own (a disk that cannot store the
+        // batch, a store that failed): redialling at once repeats it, with events on both
+        // sides each time. It counts as a failed attempt: one event, and a growing pause.
+        await failed(`the mirror reported: ${this.#peerError}`);
         continue;
       }
       backoff = BACKOFF_START_MS;
       lastError = '';
+      this.#lastPeerError = null;
       events.emit({
         level: 'warn',
         type: 'link.disconnected',
@@ -249,11 +262,12 @@ export class MirrorLink {
   async #session(socket: TLSSocket): Promise<{ err: Error | null; isLinked: boolean }> {
     const { clock, events } = this.#deps;
     let helloSeen = false;
+    this.#peerError = null;
     const conn = new PeerConnection({
       socket,
       peer: this.peer,
       clock,
-      onClockOffset: (offsetMs) => this.#clockSkew.observe(offsetMs),
+      onClockOffset: (offsetMs, rttMs) => this.#clockSkew.observe(offsetMs, rttMs),
       onFrame: async (frame) => {
         if (!helloSeen) {
           if (frame.type !== MSG.HELLO) throw protocolError('expected HELLO');
@@ -355,6 +369,8 @@ export class MirrorLink {
         if (!Number.isSafeInteger(seq) || seq < stream.acked || seq > stream.cursor) {
           throw protocolError(`ACK ${seq} outside the window (${stream.acked}..${stream.cursor})`);
         }
+        // The mirror stores again: an error it reported earlier on this link is over.
+        this.#peerError = null;
         this.#deps.outbox.acknowledge(
           stream.spec.name,
           this.peer,
@@ -385,7 +401,11 @@ export class MirrorLink {
       case MSG.WANT:
         await this.#serveChunks(conn, String(h.volume), decodeHashes(frame.body));
         return;
-      case MSG.ERROR:
+      case MSG.ERROR: {
+        const reported = `${h.code}: ${h.message}`;
+        this.#peerError = reported;
+        if (reported === this.#lastPeerError) return;
+        this.#lastPeerError = reported;
         this.#deps.events.emit({
           level: 'error',
           type: 'link.peer-error',
@@ -394,6 +414,7 @@ export class MirrorLink {
           data: { code: h.code, message: h.message },
         });
         return;
+      }
       default:
         throw protocolError(`unexpected message type ${frame.type}`);
     }

@@ -46,11 +46,14 @@ export function classifyPeerSocket(socket: tls.TLSSocket): PeerClass {
   if (cert === undefined) return { kind: 'anonymous' };
   if (!socket.authorized) {
     const code = String(socket.authorizationError);
-    // A valid certificate of this cluster fails on time only when a clock is wrong: say which.
+    // A certificate of this cluster fails on time when it (or the CA's) has expired, or a
+    // clock is wrong: give the dates, so the administrator can tell which.
     if (code === 'CERT_NOT_YET_VALID' || code === 'CERT_HAS_EXPIRED') {
       return {
         kind: 'refused',
-        reason: `certificate not valid now on this node's clock (valid ${cert.validFrom} to ${cert.validTo}): ${code}`,
+        reason:
+          `certificate not valid now on this node's clock: expired, or a clock is wrong ` +
+          `(the node's certificate is valid ${cert.validFrom} to ${cert.validTo}): ${code}`,
       };
     }
     return { kind: 'refused', reason: `certificate not signed by this cluster's CA: ${code}` };

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { HindsightError } from '../core/index.ts';
 import { type FileOps, NODE_FILE_OPS } from './file-ops.ts';
 
 /** STAGING_PREFIX starts the name of every staging file, so recovery and scans can recognise them. */
@@ -33,12 +34,24 @@ export async function fsyncDir(dir: string, fs: FileOps = NODE_FILE_OPS): Promis
  */
 export function syncFileSystem(dir: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('sync', ['-f', dir], { timeout: 600_000 }, (err, _stdout, stderr) => {
-      if (err) reject(new Error(`sync -f ${dir}: ${stderr.trim() || err.message}`, { cause: err }));
-      else resolve();
+    execFile(SYNC, ['-f', dir], { timeout: 600_000 }, (err, _stdout, stderr) => {
+      if (!err) return resolve();
+      reject(
+        new HindsightError(
+          'E_SYNCFS',
+          `cannot sync the file system of ${dir}: ${stderr.trim() || err.message}`,
+          {
+            cause: err,
+            hint: 'check the disk (dmesg); the view is not applied until this succeeds',
+          },
+        ),
+      );
     });
   });
 }
+
+/** SYNC is coreutils' sync, by its path where the system has one, so PATH cannot swap it. */
+const SYNC = ['/usr/bin/sync', '/bin/sync'].find((p) => existsSync(p)) ?? 'sync';
 
 /** stagingPathFor returns a fresh staging name beside `target`, in the same directory (same filesystem). */
 export function stagingPathFor(target: string): string {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { EventInput } from '../../../src/core/index.ts';
-import { ClockSkewAlarm } from '../../../src/link/clock-skew.ts';
+import { ClockSkewAlarm, OffsetEstimator } from '../../../src/link/clock-skew.ts';
 
 function alarm(): { alarm: ClockSkewAlarm; events: EventInput[] } {
   const events: EventInput[] = [];
@@ -50,4 +50,24 @@ test('the alert clears only within half the threshold, and can be raised again',
     ['link.clock-skew', 'link.clock-ok', 'link.clock-skew'],
   );
   assert.equal(events[2].data?.offsetMs, -7000);
+});
+
+test('the offset estimate passes over an answer delayed by a stall, and follows a clock step at once', () => {
+  const est = new OffsetEstimator();
+  for (let i = 0; i < 4; i++) est.add({ offsetMs: 3 + i, rttMs: 2 });
+  // A 4 s stall: the answer's round trip is 4 s, its offset 2 s off, within its error.
+  const stalled = est.add({ offsetMs: 2003, rttMs: 4000 });
+  assert.ok(Math.abs(stalled.offsetMs) < 10, `estimate ${stalled.offsetMs} ms after a stall`);
+  // The peer's clock is stepped 5 h forward: the new measurements contradict the old ones.
+  const stepped = est.add({ offsetMs: 18_000_004, rttMs: 3 });
+  assert.equal(stepped.offsetMs, 18_000_004);
+  assert.equal(est.add({ offsetMs: 18_000_002, rttMs: 5 }).offsetMs, 18_000_004, 'the smallest round trip wins');
+});
+
+test('a stalled measurement alone does not raise link.clock-skew: only the certain part counts', () => {
+  const { alarm: a, events } = alarm();
+  a.observe(2500, 4000);
+  assert.deepEqual(events, []);
+  a.observe(2500, 100);
+  assert.equal(events.length, 1);
 });
