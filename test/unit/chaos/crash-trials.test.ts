@@ -265,7 +265,7 @@ describe('crash trials', () => {
     assert.deepEqual(full.violations, []);
     assert.ok(full.calls >= PACK_CALLS / 2, `a full trial made ${full.calls} calls`);
     const { failed, calls } = await runTrials(tmp, 'pack', (dir, rng) => packTrial(dir, rng, correct));
-    console.log(`chaos-summary crash-fs: pack store: ${TRIALS} crashes after ${calls} calls in all`);
+    console.log(`chaos-summary crash-trials: pack store: ${TRIALS} crashes after ${calls} calls in all`);
     assert.deepEqual(failed, [], `seed ${seed}`);
   });
 
@@ -288,7 +288,9 @@ describe('crash trials', () => {
 
   it('writeFileDurable leaves the old or the whole new file, and the new one once it returned', async () => {
     const { failed, calls } = await runTrials(tmp, 'durable', (dir, rng) => durableTrial(dir, rng, correct));
-    console.log(`chaos-summary crash-fs: writeFileDurable: ${TRIALS} crashes after ${calls} calls in all`);
+    console.log(
+      `chaos-summary crash-trials: writeFileDurable: ${TRIALS} crashes after ${calls} calls in all`,
+    );
     assert.deepEqual(failed, [], `seed ${seed}`);
   });
 
@@ -298,7 +300,7 @@ describe('crash trials', () => {
         durableTrial(dir, rng, withoutDirectorySync),
       );
       console.log(
-        `chaos-summary crash-fs: writeFileDurable without directory fsync: ${failed.length}/${TRIALS} trials caught it`,
+        `chaos-summary crash-trials: writeFileDurable without directory fsync: ${failed.length}/${TRIALS} trials caught it`,
       );
       assert.ok(failed.length > 0, 'the crash trials did not notice renames without a directory fsync');
     });
@@ -308,7 +310,7 @@ describe('crash trials', () => {
         packTrial(dir, rng, withoutDirectorySync),
       );
       console.log(
-        `chaos-summary crash-fs: pack store without directory fsync: ${failed.length}/${TRIALS} trials caught it`,
+        `chaos-summary crash-trials: pack store without directory fsync: ${failed.length}/${TRIALS} trials caught it`,
       );
       assert.ok(failed.length > 0, 'the crash trials did not notice new packs without a directory fsync');
     });
@@ -318,7 +320,7 @@ describe('crash trials', () => {
         packTrial(dir, rng, withoutFdatasync),
       );
       console.log(
-        `chaos-summary crash-fs: pack store without fdatasync: ${failed.length}/${TRIALS} trials caught it`,
+        `chaos-summary crash-trials: pack store without fdatasync: ${failed.length}/${TRIALS} trials caught it`,
       );
       assert.ok(failed.length > 0, 'the crash trials did not notice pack data that was never synced');
     });
