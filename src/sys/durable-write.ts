@@ -73,15 +73,16 @@ export async function writeFileDurable(
       done += await ops.write(fd, bytes, done, bytes.length - done, done);
     await ops.fsync(fd);
   } catch (err) {
+    // The cleanup is best effort: its own failure must not hide why the write failed.
     await ops.close(fd).catch(() => {});
-    await ops.unlink(staging);
+    await ops.unlink(staging).catch(() => {});
     throw err;
   }
   await ops.close(fd);
   try {
     await ops.rename(staging, target);
   } catch (err) {
-    await ops.unlink(staging);
+    await ops.unlink(staging).catch(() => {});
     throw err;
   }
   // The rename is only durable once the directory entry is.
