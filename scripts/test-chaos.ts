@@ -37,8 +37,8 @@ const repeat = num('CHAOS_REPEAT', 2);
 
 const JOBS: Job[] = [
   {
-    name: 'crash-fs',
-    file: 'test/unit/chaos/crash-fs.test.ts',
+    name: 'crash-trials',
+    file: 'test/unit/chaos/crash-trials.test.ts',
     env: { HINDSIGHT_CRASH_TRIALS: '2000' },
     runs: repeat,
   },

@@ -82,17 +82,17 @@ export function readExactSync(fd: number, length: number, position: number): Buf
 }
 
 /** writeAllAt writes all of `data` at `position` (positioned, so concurrent writers of other ranges never mix). */
-export async function writeAllAt(fs: FileOps, fd: number, data: Buffer, position: number): Promise<void> {
+export async function writeAllAt(ops: FileOps, fd: number, data: Buffer, position: number): Promise<void> {
   let done = 0;
   while (done < data.length) {
-    done += await fs.write(fd, data, done, data.length - done, position + done);
+    done += await ops.write(fd, data, done, data.length - done, position + done);
   }
 }
 
 /** writeAllAtSync is writeAllAt for callers that cannot await (putRaw flushing a full buffer). */
-export function writeAllAtSync(fs: FileOps, fd: number, data: Buffer, position: number): void {
+export function writeAllAtSync(ops: FileOps, fd: number, data: Buffer, position: number): void {
   let done = 0;
   while (done < data.length) {
-    done += fs.writeSync(fd, data, done, data.length - done, position + done);
+    done += ops.writeSync(fd, data, done, data.length - done, position + done);
   }
 }

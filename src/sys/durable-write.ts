@@ -17,12 +17,12 @@ export function isStagingName(name: string): boolean {
  * fsyncDir makes the entries of a directory (creates, renames, unlinks) durable.
  * Without it a rename can be lost at a power cut even though the file's data was synced.
  */
-export async function fsyncDir(dir: string, fs: FileOps = NODE_FILE_OPS): Promise<void> {
-  const fd = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+export async function fsyncDir(dir: string, ops: FileOps = NODE_FILE_OPS): Promise<void> {
+  const fd = await ops.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    await fs.fsync(fd);
+    await ops.fsync(fd);
   } finally {
-    await fs.close(fd);
+    await ops.close(fd);
   }
 }
 
@@ -65,38 +65,39 @@ export function stagingPathFor(target: string): string {
  * writeFileDurable replaces `target` with `data` so that after a crash the target holds either
  * its old content or the whole new one, never a mix:
  * stage (exclusive create, never following a symlink) → write → fsync → rename → fsync the directory.
- * The staging file is removed if any step fails before the rename. `fs` is for tests (FileOps).
+ * The staging file is removed if any step fails before the rename. `ops` is for tests (FileOps).
  */
 export async function writeFileDurable(
   target: string,
   data: Uint8Array | string,
   mode = 0o600,
-  fs: FileOps = NODE_FILE_OPS,
+  ops: FileOps = NODE_FILE_OPS,
 ): Promise<void> {
   const staging = stagingPathFor(target);
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   // O_EXCL: a name that already exists (a leftover or a planted link) is never written through.
-  const fd = await fs.open(
+  const fd = await ops.open(
     staging,
     constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
     mode,
   );
   try {
     for (let done = 0; done < bytes.length; )
-      done += await fs.write(fd, bytes, done, bytes.length - done, done);
-    await fs.fsync(fd);
+      done += await ops.write(fd, bytes, done, bytes.length - done, done);
+    await ops.fsync(fd);
   } catch (err) {
-    await fs.close(fd).catch(() => {});
-    await fs.unlink(staging);
+    // The cleanup is best effort: its own failure must not hide why the write failed.
+    await ops.close(fd).catch(() => {});
+    await ops.unlink(staging).catch(() => {});
     throw err;
   }
-  await fs.close(fd);
+  await ops.close(fd);
   try {
-    await fs.rename(staging, target);
+    await ops.rename(staging, target);
   } catch (err) {
-    await fs.unlink(staging);
+    await ops.unlink(staging).catch(() => {});
     throw err;
   }
   // The rename is only durable once the directory entry is.
-  await fsyncDir(dirname(target), fs);
+  await fsyncDir(dirname(target), ops);
 }

@@ -16,18 +16,25 @@ import { promisify } from 'node:util';
  * store or call, never through configuration.
  */
 export interface FileOps {
+  /** openSync opens `path` with numeric `flags` (O_CREAT, O_EXCL, ...) and returns the descriptor. */
   openSync(path: string, flags: number, mode?: number): number;
+  /** open opens `path` with numeric `flags`, as openSync, and resolves to the descriptor. */
   open(path: string, flags: number, mode?: number): Promise<number>;
+  /** closeSync closes a descriptor; it makes nothing durable. */
   closeSync(fd: number): void;
+  /** close closes a descriptor; it makes nothing durable. */
   close(fd: number): Promise<void>;
   /** writeSync writes at `position` (pwrite) and returns the bytes written. */
   writeSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
   /** write writes at `position` (pwrite) and returns the bytes written. */
   write(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  /** fsync makes a file's data and metadata durable, or a directory's entries for a directory descriptor. */
   fsync(fd: number): Promise<void>;
+  /** fdatasync makes a file's data and size durable, not its other metadata nor its name. */
   fdatasync(fd: number): Promise<void>;
   /** mkdirSync is node's: with `recursive`, it returns the first directory it created, if any. */
   mkdirSync(path: string, options: { recursive: boolean; mode: number }): string | undefined;
+  /** rename moves `from` to `to`, replacing `to` atomically; durable only once the directory is fsynced. */
   rename(from: string, to: string): Promise<void>;
   /** unlinkSync removes a file; a missing one is not an error (rm -f). */
   unlinkSync(path: string): void;

@@ -15,10 +15,11 @@ import type { Rng } from './rng.ts';
  *   its data and size durable, never its name; an fsync of a directory makes its entries
  *   durable, never the data of the files they name (POSIX, and fsync(2) on Linux).
  * - Per file, every write since the last fsync is on its own dropped (40 %) or kept. A kept
- *   write may be torn (25 %): only a prefix reaches the disk, cut at a 512-byte sector
- *   boundary of the file, or at any byte if none lies inside it; or zeroed (5 %): the size grew
- *   but the data never came (ext4 data=writeback, XFS). Dropped data inside the file reads as
- *   the old bytes; a hole left before a kept write reads as zeros.
+ *   write may be torn (25 %): only a prefix reaches the disk, cut at a 512-byte sector boundary
+ *   of the file in 80 % of the torn writes that cross one, and at any byte in the other 20 %
+ *   (and always when no boundary lies inside the write). A kept write that was not torn may be
+ *   zeroed (5 %): the size grew but the data never came (ext4 data=writeback, XFS). Dropped
+ *   data inside the file reads as the old bytes; a hole left before a kept write reads as zeros.
  * - Per directory, every create, rename and unlink since its last fsync is on its own dropped
  *   or kept (50 %), and the kept ones happen in their order. A kept rename carries its inode:
  *   the new name appears even if the create before it was lost. A directory whose own entry is
@@ -385,6 +386,7 @@ function survivingContent(inode: Inode, rng: Rng, stats: CrashStats): Buffer {
       const end = w.position + data.length;
       const sectors: number[] = [];
       for (let b = (Math.floor(w.position / SECTOR) + 1) * SECTOR; b < end; b += SECTOR) sectors.push(b);
+      // 1 in 5 is cut at any byte even across a boundary: not every device writes a sector atomically.
       const cut = sectors.length > 0 && rng.chance(0.8) ? rng.pick(sectors) : rng.int(w.position, end - 1);
       data = data.subarray(0, cut - w.position);
     } else if (rng.chance(0.05)) {

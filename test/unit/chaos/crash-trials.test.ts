@@ -195,6 +195,56 @@ async function checkPacks(crashed: string, acked: Map<string, Buffer>, rng: Rng)
   return violations;
 }
 
+/**
+ * dropEveryEntry is the harshest power cut for names: every create, rename and unlink not yet
+ * made durable by a directory fsync is lost (`chance` is always false), every write is kept whole.
+ */
+const dropEveryEntry: Rng = { ...createRng(1), chance: () => false };
+
+/**
+ * restartScenario is the deterministic form of a trial: a process opens the store, creating
+ * `packs/` (and with `withPack` a pack, written but never synced), and is killed before its
+ * first sync; a second process opens the same directory, puts, syncs and commits chunks; then
+ * a power cut drops every directory entry that was not fsynced. It returns the violations:
+ * every committed chunk must read back.
+ */
+async function restartScenario(dir: string, withPack: boolean): Promise<string[]> {
+  const state = path.join(dir, 'state');
+  const packs = path.join(state, 'packs');
+  fs.mkdirSync(state);
+  const crash = new CrashFs(state);
+  const catalog = openTrialCatalog(path.join(dir, 'catalog.db'));
+  const options = { dir: packs, catalog, fs: crash, packBytes: 24 * 1024, writeBufferBytes: 1024 };
+  const rng = createRng(1);
+  const first = new PackStore(options);
+  if (withPack) {
+    // Larger than the write buffer: written at once, so the pack is there for the next process.
+    const data = rng.bytes(2000);
+    first.putRaw(hashChunk(data), data);
+    assert.equal(fs.readdirSync(packs).length, 1, 'the first process left a pack');
+  }
+  crash.kill();
+  const second = new PackStore(options);
+  const acked = new Map<string, Buffer>();
+  for (let i = 0; i < 3; i++) {
+    const data = rng.bytes(1000);
+    second.putRaw(hashChunk(data), data);
+    acked.set(hashChunk(data).toString('hex'), data);
+  }
+  await second.sync();
+  inTransaction(catalog, () => second.commitPending());
+  await second.close();
+  // One pack: with `withPack` the second process appended to the pack it resumed (a pack of
+  // its own would have been fsynced as new, and the scenario would test nothing).
+  assert.equal(fs.readdirSync(packs).length, 1, 'one pack');
+  const crashed = path.join(dir, 'crashed');
+  fs.mkdirSync(crashed);
+  crash.crash(dropEveryEntry, path.join(crashed, 'state'));
+  copyCommitted(catalog, path.join(dir, 'catalog.db'), path.join(crashed, 'catalog.db'));
+  catalog.close();
+  return checkPacks(crashed, acked, createRng(2));
+}
+
 // ─── writeFileDurable ─────────────────────────────────────────────────────────────────────
 
 const REPLACEMENTS = 4;
@@ -265,30 +315,43 @@ describe('crash trials', () => {
     assert.deepEqual(full.violations, []);
     assert.ok(full.calls >= PACK_CALLS / 2, `a full trial made ${full.calls} calls`);
     const { failed, calls } = await runTrials(tmp, 'pack', (dir, rng) => packTrial(dir, rng, correct));
-    console.log(`chaos-summary crash-fs: pack store: ${TRIALS} crashes after ${calls} calls in all`);
+    console.log(`chaos-summary crash-trials: pack store: ${TRIALS} crashes after ${calls} calls in all`);
     assert.deepEqual(failed, [], `seed ${seed}`);
   });
 
-  describe('regressions (trial seeds that found a bug)', () => {
+  // The two deterministic scenarios are the real regression tests of the bugs that trial seeds
+  // 422555769 and 626985328 found: each fails if its fix is undone. The seeds are kept as extra
+  // cases only: any change to the trial code or to its use of the RNG moves their random path,
+  // and they would then pass without reaching the bug.
+  describe('regressions: a restart after a kill -9 before the first sync', () => {
+    // A process killed after creating the packs directory, before its first sync; the next
+    // one found the directory there, never fsynced its parent, and lost it at a power cut.
+    it('a restart fsyncs the parent of a packs directory it did not create', async () => {
+      const dir = fs.mkdtempSync(path.join(tmp, 'restart-dir-'));
+      assert.deepEqual(await restartScenario(dir, false), []);
+    });
+
+    // A process killed after creating a pack, before its first sync; the next one resumed that
+    // pack, committed rows into it, never fsynced the directory, and lost it at a power cut.
+    it('a restart fsyncs the directory of the pack it resumes', async () => {
+      const dir = fs.mkdtempSync(path.join(tmp, 'restart-pack-'));
+      assert.deepEqual(await restartScenario(dir, true), []);
+    });
+
     const once = async (trialSeed: number) => {
       const dir = fs.mkdtempSync(path.join(tmp, `seed-${trialSeed}-`));
       const { violations } = await packTrial(dir, createRng(trialSeed), correct);
       assert.deepEqual(violations, []);
     };
-
-    // A process killed after creating the packs directory, before its first sync; the next
-    // one found the directory there, never fsynced its parent, and lost it at a power cut.
-    it('a restart fsyncs the parent of a packs directory it did not create (422555769)', () =>
-      once(422555769));
-
-    // A process killed after creating a pack, before its first sync; the next one resumed that
-    // pack, committed rows into it, never fsynced the directory, and lost it at a power cut.
-    it('a restart fsyncs the directory of the pack it resumes (626985328)', () => once(626985328));
+    it('trial seed 422555769 (found the unsynced parent of packs/)', () => once(422555769));
+    it('trial seed 626985328 (found the unsynced name of a resumed pack)', () => once(626985328));
   });
 
   it('writeFileDurable leaves the old or the whole new file, and the new one once it returned', async () => {
     const { failed, calls } = await runTrials(tmp, 'durable', (dir, rng) => durableTrial(dir, rng, correct));
-    console.log(`chaos-summary crash-fs: writeFileDurable: ${TRIALS} crashes after ${calls} calls in all`);
+    console.log(
+      `chaos-summary crash-trials: writeFileDurable: ${TRIALS} crashes after ${calls} calls in all`,
+    );
     assert.deepEqual(failed, [], `seed ${seed}`);
   });
 
@@ -298,7 +361,7 @@ describe('crash trials', () => {
         durableTrial(dir, rng, withoutDirectorySync),
       );
       console.log(
-        `chaos-summary crash-fs: writeFileDurable without directory fsync: ${failed.length}/${TRIALS} trials caught it`,
+        `chaos-summary crash-trials: writeFileDurable without directory fsync: ${failed.length}/${TRIALS} trials caught it`,
       );
       assert.ok(failed.length > 0, 'the crash trials did not notice renames without a directory fsync');
     });
@@ -308,7 +371,7 @@ describe('crash trials', () => {
         packTrial(dir, rng, withoutDirectorySync),
       );
       console.log(
-        `chaos-summary crash-fs: pack store without directory fsync: ${failed.length}/${TRIALS} trials caught it`,
+        `chaos-summary crash-trials: pack store without directory fsync: ${failed.length}/${TRIALS} trials caught it`,
       );
       assert.ok(failed.length > 0, 'the crash trials did not notice new packs without a directory fsync');
     });
@@ -318,7 +381,7 @@ describe('crash trials', () => {
         packTrial(dir, rng, withoutFdatasync),
       );
       console.log(
-        `chaos-summary crash-fs: pack store without fdatasync: ${failed.length}/${TRIALS} trials caught it`,
+        `chaos-summary crash-trials: pack store without fdatasync: ${failed.length}/${TRIALS} trials caught it`,
       );
       assert.ok(failed.length > 0, 'the crash trials did not notice pack data that was never synced');
     });
