@@ -67,6 +67,8 @@ export class VolumeCapture {
   #rescanWhy: string | undefined;
   #nextRescanAt = 0;
   #nextRescanWhy: string | undefined;
+  /** The pause before the next retry of paths that could not be read or stored; 0 when none failed. */
+  #failedRetryMs = 0;
   #lastScanMs = 0;
   #nextRootCheckAt = 0;
   #scanWaiters: (() => void)[] = [];
@@ -232,6 +234,8 @@ export class VolumeCapture {
         for (const path of report.unstable) this.#dirty.mark(path, clock.monotonic());
         this.#nextRescanAt = clock.monotonic() + (this.#d.rescanMs ?? DEFAULT_RESCAN_MS);
         this.#nextRescanWhy = undefined;
+        if (report.failed > 0) this.#retryFailedSoon();
+        else this.#failedRetryMs = 0;
       } catch (err) {
         this.#rescanWhy ??= why; // a failed scan runs again after the loop's pause
         throw err;
@@ -245,7 +249,7 @@ export class VolumeCapture {
       try {
         for (const path of due) {
           if (path === '') continue;
-          const { retry, isStructural } = await captureWatchedPath(path, {
+          const { retry, isStructural, isFailed } = await captureWatchedPath(path, {
             root: this.#d.root,
             filter: this.#filter,
             reconciler: this.#reconciler,
@@ -254,6 +258,7 @@ export class VolumeCapture {
           });
           for (const p of retry) this.#dirty.mark(p, clock.monotonic());
           if (isStructural) this.#rescanSoon();
+          if (isFailed) this.#retryFailedSoon();
         }
         await this.#batch.flush();
       } catch (err) {
@@ -268,6 +273,20 @@ export class VolumeCapture {
     const untilWatchTry = this.#watch ? Number.POSITIVE_INFINITY : this.#nextWatchTry - now;
     const untilRootCheck = this.#nextRootCheckAt - now;
     await this.#wait(Math.max(1, Math.min(untilDue, untilRescan, untilWatchTry, untilRootCheck)));
+  }
+
+  /**
+   * #retryFailedSoon brings the next full rescan forward after a path could not be read or
+   * stored (say, the state directory was full): 1 s, doubling up to a minute while it keeps
+   * failing. Waiting for the hourly scan would leave the change unmirrored for that long.
+   */
+  #retryFailedSoon(): void {
+    this.#failedRetryMs = Math.min(Math.max(1000, this.#failedRetryMs * 2), MAX_BACKOFF_MS);
+    const at = this.#d.clock.monotonic() + this.#failedRetryMs;
+    if (at < this.#nextRescanAt) {
+      this.#nextRescanAt = at;
+      this.#nextRescanWhy = 'read errors';
+    }
   }
 
   /**

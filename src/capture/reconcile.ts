@@ -15,10 +15,11 @@ export type EntryKind = FileKind | 'special';
 /**
  * Outcome is what reconciling one path did: nothing (`same`), recorded a change (`changed`),
  * found a directory whose content capture has never seen (`new-dir`, so the caller scans it),
- * could not read a file that was being written (`unstable`, try again later), skipped it, or
- * found it gone.
+ * could not read a file that was being written (`unstable`, try again later), skipped it (a
+ * device, FIFO or socket), could not read or store it (`failed`: a read error, a full or failing
+ * state directory; capture tries again soon), or found it gone.
  */
-export type Outcome = 'same' | 'changed' | 'new-dir' | 'unstable' | 'skipped' | 'gone';
+export type Outcome = 'same' | 'changed' | 'new-dir' | 'unstable' | 'skipped' | 'failed' | 'gone';
 
 /** SUBTREE_PAGE is how many rows one step of a subtree delete reads. */
 const SUBTREE_PAGE = 1000;
@@ -166,14 +167,20 @@ export class Reconciler {
   }
 
   #readFailed(path: string, err: unknown): Outcome {
+    const code = (err as NodeJS.ErrnoException).code;
+    // No permission stays so until someone acts: the hourly scan looks again. Anything else (an
+    // I/O error, our own store full or failing) may pass at any moment: capture tries again soon.
+    const isLasting = code === 'EACCES' || code === 'EPERM';
     this.#events.emit({
       level: 'error',
       type: 'capture.read-error',
       volume: this.#volume,
-      msg: 'could not read a path; it is retried at the next scan',
-      data: { path, error: errorMessage(err), code: (err as NodeJS.ErrnoException).code },
+      msg: isLasting
+        ? 'could not read a path; it is retried at the next scan'
+        : 'could not read or store a path; it is retried soon',
+      data: { path, error: errorMessage(err), code: isHindsightError(err) ? err.code : code },
     });
-    return 'skipped';
+    return isLasting ? 'skipped' : 'failed';
   }
 
   #change(row: FileRowDraft, kind: ChangeDraft['kind']): ChangeDraft {

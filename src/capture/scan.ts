@@ -15,6 +15,8 @@ export interface ScanReport {
   changed: number;
   /** Files that changed while being read; the caller retries them. */
   unstable: string[];
+  /** Paths that could not be read or stored (Outcome `failed`); the caller scans again soon. */
+  failed: number;
 }
 
 /** MAX_UNSTABLE_REPORTED bounds the retry list; beyond it the next scan catches the rest. */
@@ -90,7 +92,7 @@ export class Scanner {
 
   /** scanSubtree walks directory `dir` ('' is the root) and everything beneath it. */
   async scanSubtree(dir: string, signal?: AbortSignal): Promise<ScanReport> {
-    const report: ScanReport = { entries: 0, changed: 0, unstable: [] };
+    const report: ScanReport = { entries: 0, changed: 0, unstable: [], failed: 0 };
     // Rows of this subtree may sit in the batch; the walk compares against the catalog.
     await this.#batch.flush();
     await this.#walk(dir, report, signal);
@@ -125,6 +127,7 @@ export class Scanner {
       if (outcome === 'gone' && rows.has(name)) report.changed++;
       if (outcome === 'unstable' && report.unstable.length < MAX_UNSTABLE_REPORTED)
         report.unstable.push(path);
+      if (outcome === 'failed') report.failed++;
       if (isCaptured && isDir) subdirs.push(path);
     });
     for (const sub of subdirs.sort()) await this.#walk(sub, report, signal);

@@ -139,6 +139,8 @@ export interface WatchedPathResult {
    * a rescan finds those changes (found by the seeded kill -9 storm, seed 1085915997).
    */
   isStructural: boolean;
+  /** True when a path could not be read or stored (Outcome `failed`): a rescan must follow soon. */
+  isFailed: boolean;
 }
 
 /**
@@ -158,11 +160,12 @@ export async function captureWatchedPath(
   const row = deps.reconciler.rowOf(target);
   const outcome = await deps.reconciler.reconcile(target, isCaptured ? st : null, row);
   const isStructural = outcome === 'new-dir' || (st === null && (row === undefined || row.kind === 'dir'));
-  if (outcome === 'unstable') return { retry: [target], isStructural };
+  if (outcome === 'unstable') return { retry: [target], isStructural, isFailed: false };
   if (outcome === 'new-dir') {
-    return { retry: (await deps.scanner.scanSubtree(target, deps.signal)).unstable, isStructural };
+    const report = await deps.scanner.scanSubtree(target, deps.signal);
+    return { retry: report.unstable, isStructural, isFailed: report.failed > 0 };
   }
-  return { retry: [], isStructural };
+  return { retry: [], isStructural, isFailed: outcome === 'failed' };
 }
 
 function highestUnrecordedAncestor(path: string, reconciler: Reconciler): string | undefined {

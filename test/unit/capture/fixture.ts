@@ -22,7 +22,7 @@ import {
   type VolumeSpec,
 } from '../../../src/core/index.ts';
 import { type Catalog, openCatalog, PackStore } from '../../../src/store/index.ts';
-import { createLogger, SystemClock } from '../../../src/sys/index.ts';
+import { createLogger, type FileOps, SystemClock } from '../../../src/sys/index.ts';
 
 /** EventList is an in-memory EventSink for tests: it keeps what was emitted. */
 export class EventList implements EventSink {
@@ -49,12 +49,12 @@ export interface CaptureEnv {
 }
 
 /** makeEnv creates a primary volume `vol` with the given mirrors, rooted at `<tmp>/root`. */
-export function makeEnv(mirrors: string[] = ['m1']): CaptureEnv {
+export function makeEnv(mirrors: string[] = ['m1'], options: { fs?: FileOps } = {}): CaptureEnv {
   const dir = mkdtempSync(join(tmpdir(), 'hs-capture-'));
   const root = join(dir, 'root');
   mkdirSync(root);
   const catalog = openCatalog(join(dir, 'catalog.db'));
-  const store = new PackStore({ dir: join(dir, 'packs'), catalog });
+  const store = new PackStore({ dir: join(dir, 'packs'), catalog, fs: options.fs });
   const volume = 'vol';
   const spec: VolumeSpec = {
     name: volume,

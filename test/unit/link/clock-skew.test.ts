@@ -61,7 +61,11 @@ test('the offset estimate passes over an answer delayed by a stall, and follows 
   // The peer's clock is stepped 5 h forward: the new measurements contradict the old ones.
   const stepped = est.add({ offsetMs: 18_000_004, rttMs: 3 });
   assert.equal(stepped.offsetMs, 18_000_004);
-  assert.equal(est.add({ offsetMs: 18_000_002, rttMs: 5 }).offsetMs, 18_000_004, 'the smallest round trip wins');
+  assert.equal(
+    est.add({ offsetMs: 18_000_002, rttMs: 5 }).offsetMs,
+    18_000_004,
+    'the smallest round trip wins',
+  );
 });
 
 test('a stalled measurement alone does not raise link.clock-skew: only the certain part counts', () => {
