@@ -15,6 +15,7 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 
 interface Job {
   name: string;
@@ -82,18 +83,19 @@ function runOnce(job: Job, index: number): Promise<Run> {
   const summaries: string[] = [];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--test', '--test-timeout=7200000', job.file], {
-      env: { ...process.env, ...job.env, HINDSIGHT_SEED: String(seed) },
+      // CI=1: a suite whose prerequisite is missing fails instead of skipping, so a run that
+      // proved nothing is never counted as passed.
+      env: { ...process.env, ...job.env, CI: '1', HINDSIGHT_SEED: String(seed) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const collect = (chunk: Buffer) => {
-      out.write(chunk);
-      for (const line of chunk.toString().split('\n')) {
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.pipe(out, { end: false });
+      // Lines, not chunks: a summary line may arrive split across two reads.
+      createInterface({ input: stream }).on('line', (line) => {
         const at = line.indexOf('chaos-summary ');
         if (at >= 0) summaries.push(line.slice(at + 'chaos-summary '.length).trim());
-      }
-    };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
+      });
+    }
     child.on('close', (code) => {
       out.end();
       resolve({

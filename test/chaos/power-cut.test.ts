@@ -31,6 +31,9 @@ import { waitConverged, withCluster } from '../harness/cluster.ts';
 import { holdWriteBack, LoopDisk, loopDiskMissing } from '../harness/loop-disk.ts';
 import { needPrerequisite } from '../harness/prerequisite.ts';
 import { findVolume } from '../harness/status-json.ts';
+import type { TestNode } from '../harness/test-node.ts';
+import { stagingFilesIn } from '../harness/tree-hash.ts';
+import { waitFor } from '../harness/wait.ts';
 import { createRng, makeTree } from '../harness/workload.ts';
 
 const ROUNDS = Number(process.env.HINDSIGHT_CHAOS_ROUNDS ?? 10);
@@ -43,9 +46,11 @@ test(`${ROUNDS} power cuts of the mirror's disk lose no acknowledged change`, {
   const rng = createRng(seed);
   await withCluster(t, ['alpha', 'beta'], async (cluster) => {
     const [alpha, beta] = [cluster.node('alpha'), cluster.node('beta')];
-    const disk = await LoopDisk.create(cluster.dir('beta-disk'), 512);
-    const restoreWriteBack = holdWriteBack();
+    let disk: LoopDisk | undefined;
+    let restoreWriteBack = () => {};
     try {
+      disk = await LoopDisk.create(cluster.dir('beta-disk'), 512);
+      restoreWriteBack = holdWriteBack();
       // Move beta's state onto the disk; the old path stays valid through a link.
       await beta.stop();
       cpSync(beta.stateDir, path.join(disk.mountPoint, 'state'), { recursive: true });
@@ -67,22 +72,26 @@ test(`${ROUNDS} power cuts of the mirror's disk lose no acknowledged change`, {
       await oracle.checkpoint(src, view);
       const workload = new ChaosWorkload(src, rng);
       let ops = 0;
-      let lostUnsynced = 0;
+      let journalReplays = 0;
 
       for (let round = 0; round < ROUNDS; round++) {
         const running = workload.run(rng.int(15, 40));
         await sleep(rng.int(200, 2500));
-        // Freeze the mirror; what it has in flight in the kernel finishes, nothing new starts.
+        // Freeze the mirror, and wait until every thread of it has stopped: one still inside an
+        // fsync would keep writing while the image is copied, giving a state no power cut leaves.
         await beta.kill('SIGSTOP');
-        await sleep(300);
+        await waitStopped(beta);
         const acked = await oracle.acked();
         // The harness's own control: a file written (not synced) just before the cut must be
         // gone after it, or the cut kept what a power cut loses.
         const canary = path.join(disk.mountPoint, `canary-${round}`);
         writeFileSync(canary, 'unsynced');
         const fsck = await disk.cut();
-        assert.ok(!existsSync(canary) || readFileSync(canary).length === 0, 'the unsynced canary was lost');
-        if (/recovering journal|Clearing orphaned/i.test(fsck)) lostUnsynced++;
+        assert.ok(
+          !existsSync(canary) || readFileSync(canary).length === 0,
+          'the unsynced canary survived the cut: the harness kept what a power cut loses',
+        );
+        if (/recovering journal|Clearing orphaned/i.test(fsck)) journalReplays++;
         await beta.kill('SIGKILL');
         ops += (await running).length;
         await beta.startAgent();
@@ -93,20 +102,32 @@ test(`${ROUNDS} power cuts of the mirror's disk lose no acknowledged change`, {
         );
         await beta.cliOk(['verify']);
         await oracle.checkpoint(src, view);
-        const staging = readdirSync(view, { recursive: true, withFileTypes: true }).filter((e) =>
-          e.name.startsWith('.hindsight-staging-'),
-        );
+        const staging = stagingFilesIn(view);
         assert.deepEqual(staging, [], `round ${round}: no staging file is left in the view`);
       }
       await oracle.verifyMoments();
       await waitConverged(src, view);
       await alpha.cliOk(['verify']);
-      const summary = `${ROUNDS} power cuts, ${ops} operations, ${oracle.moments.length} acknowledged moments previewed, ${lostUnsynced} cuts needed a journal replay`;
+      const summary = `${ROUNDS} power cuts, ${ops} operations, ${oracle.moments.length} acknowledged moments previewed, ${journalReplays} cuts needed a journal replay`;
       chaosSummary(t, 'power-cut', summary);
     } finally {
       restoreWriteBack();
       await beta.kill('SIGKILL').catch(() => {});
-      await disk.destroy();
+      await disk?.destroy();
     }
   });
 });
+
+/** waitStopped waits until every thread of the agent's processes is stopped (state T). */
+async function waitStopped(node: TestNode): Promise<void> {
+  const pid = node.pid;
+  if (pid === undefined) throw new Error(`${node.name} is not running`);
+  await waitFor(
+    () =>
+      readdirSync(`/proc/${pid}/task`).every((tid) => {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+      }),
+    { timeoutMs: 30_000, intervalMs: 20, what: `every thread of ${node.name} stopped` },
+  );
+}

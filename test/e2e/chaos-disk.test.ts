@@ -7,12 +7,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { type Cluster, waitConverged, withCluster } from '../harness/cluster.ts';
 import { needPrerequisite } from '../harness/prerequisite.ts';
 import { assertBounded, resources } from '../harness/resources.ts';
+import { stagingFilesIn } from '../harness/tree-hash.ts';
 import { waitFor } from '../harness/wait.ts';
 
 /** needRoot fails the test in CI and skips it loudly elsewhere when mounts cannot be made. */
@@ -23,12 +24,6 @@ function needRoot(t: TestContext): boolean {
 
 function mount(args: string[]): void {
   execFileSync('mount', args, { stdio: 'pipe' });
-}
-
-function stagingNames(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.name.startsWith('.hindsight-staging-'))
-    .map((e) => path.join(e.parentPath, e.name));
 }
 
 interface DiskFault {
@@ -110,7 +105,7 @@ for (const fault of FAULTS) {
         mount(['-o', fault.remedy, dst]);
         await waitConverged(src, dst, { timeoutMs: 120_000 });
         await cluster.waitCaughtUp('docs', 'alpha', 'beta', { timeoutMs: 60_000 });
-        assert.deepEqual(stagingNames(dst), [], 'no staging file is left in the view');
+        assert.deepEqual(stagingFilesIn(dst), [], 'no staging file is left in the view');
         await cluster.node('beta').cliOk(['verify']);
         assertBounded(cluster.node('alpha'), before[0], fault.name);
         assertBounded(cluster.node('beta'), before[1], fault.name);

@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { waitConverged, withCluster } from '../harness/cluster.ts';
+import { stagingFilesIn } from '../harness/tree-hash.ts';
 import { waitFor } from '../harness/wait.ts';
 
 const POINTS: [point: string, node: 'alpha' | 'beta'][] = [
@@ -19,14 +20,6 @@ const POINTS: [point: string, node: 'alpha' | 'beta'][] = [
   ['apply.written', 'beta'],
   ['apply.positioned', 'beta'],
 ];
-
-function stagingNames(dir: string): string[] {
-  const found: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.name.startsWith('.hindsight-staging-')) found.push(path.join(e.parentPath, e.name));
-  }
-  return found;
-}
 
 for (const [point, victim] of POINTS) {
   test(`kill -9 of ${victim} at ${point}: converges after a restart`, { timeout: 120_000 }, async (t) => {
@@ -57,7 +50,7 @@ for (const [point, victim] of POINTS) {
       // The tree can match while the mirror still re-applies what it had not recorded as done:
       // staging files are judged once its position has caught up.
       await cluster.waitCaughtUp('docs', 'alpha', 'beta');
-      assert.deepEqual(stagingNames(dst), [], 'no staging file is left in the view');
+      assert.deepEqual(stagingFilesIn(dst), [], 'no staging file is left in the view');
     });
   });
 }

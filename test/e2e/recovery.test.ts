@@ -3,28 +3,15 @@
  * down for a while, never lose an acknowledged change and always converge.
  */
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Cluster, waitConverged, withCluster } from '../harness/cluster.ts';
+import { stagingFilesIn } from '../harness/tree-hash.ts';
 import { createRng, makeTree, mutate, type Rng, seedFromEnv, type TreeSpec } from '../harness/workload.ts';
 
 const KILL_ROUNDS = Number(process.env.HINDSIGHT_TEST_KILL_ROUNDS ?? 6);
 /** How long the mirror stays down while the primary keeps changing (CI: a few seconds). */
 const OUTAGE_MS = Number(process.env.HINDSIGHT_TEST_OUTAGE_S ?? 3) * 1000;
-
-async function stagingFiles(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  const walk = async (d: string) => {
-    for (const e of await readdir(d, { withFileTypes: true })) {
-      if (e.name.startsWith('.hindsight-staging-')) found.push(path.join(d, e.name));
-      if (e.isDirectory()) await walk(path.join(d, e.name));
-    }
-  };
-  await walk(dir);
-  return found;
-}
 
 async function ackedSeq(cluster: Cluster): Promise<number> {
   const s = await cluster.node('alpha').status();
@@ -79,7 +66,7 @@ test('kill -9 of either agent during a change storm loses no acknowledged change
       t.diagnostic(`round ${round}: killed ${victim.name} at acked seq ${ackedBefore}`);
     }
     await waitConverged(src, dst, { timeoutMs: 120_000 });
-    assert.deepEqual(await stagingFiles(dst), []);
+    assert.deepEqual(stagingFilesIn(dst), []);
     const verify = await cluster.node('beta').cli(['verify']);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });

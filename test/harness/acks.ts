@@ -11,9 +11,11 @@ import { waitConverged, waitFor } from './wait.ts';
  * is in the mirror after recovery — zero lost. Two forms:
  *
  * - positions: a mirror acknowledges (epoch, seq) only once the change and its chunks are
- *   durable, and the primary then trims its outbox. So after a kill -9 of the mirror, the
- *   position it recovers to must be at least the last one the primary saw acknowledged; a mirror
- *   that acknowledged early would come back below it, and the primary would never resend.
+ *   committed and durable, and the primary then trims its outbox. So after a kill -9 of the
+ *   mirror, the position it recovers to must be at least the last one the primary saw
+ *   acknowledged; a mirror that acknowledged before its commit would come back below it, and
+ *   the primary would never resend. A kill -9 keeps the page cache, so this alone cannot see a
+ *   missing fsync: the power cuts (`test/chaos/power-cut.test.ts`) and the crash trials do.
  * - moments: at a checkpoint the workload pauses until the mirror holds the primary's tree and
  *   has acknowledged it, and records that state with the time. Whatever faults come later, the
  *   mirror's history must still give back every recorded state (`preview --at`), even those

@@ -9,17 +9,19 @@ import {
   symlink,
   truncate,
   unlink,
+  utimes,
   writeFile,
 } from 'node:fs/promises';
 import path from 'node:path';
 import type { Rng } from './rng.ts';
 
 /**
- * The chaos workload: seeded random file operations of every kind a mirror must reproduce, for
- * the fault suites. Where `mutate` (mutate.ts) makes plain edits for change storms, this one also
- * writes at offsets, grows files with holes, renames over existing files and across directories,
- * makes symlinks and sparse files, and uses awkward names. Every operation is returned, so a
- * failing seed can be read back step by step.
+ * The chaos workload: seeded random file operations for the fault suites, of every kind a mirror
+ * must reproduce except hard links (each name is mirrored as its own file). Where `mutate`
+ * (mutate.ts) makes plain edits for change storms, this one also writes at offsets, grows files
+ * with holes, renames over existing files and across directories, makes symlinks and sparse
+ * files, turns a path into another kind of entry, changes only a modification time, and uses
+ * awkward names. Every operation is returned, so a failing seed can be read back step by step.
  */
 
 /** ChaosOpKind names one kind of operation of the chaos workload. */
@@ -38,7 +40,9 @@ export type ChaosOpKind =
   | 'chmod'
   | 'symlink'
   | 'sparse'
-  | 'large';
+  | 'large'
+  | 'replace-type'
+  | 'touch';
 
 /** ChaosOp is one operation done, relative to the tree root. */
 export interface ChaosOp {
@@ -65,6 +69,8 @@ const KINDS: [ChaosOpKind, number][] = [
   ['symlink', 1],
   ['sparse', 1],
   ['large', 1],
+  ['replace-type', 1],
+  ['touch', 1],
 ];
 
 /**
@@ -243,6 +249,28 @@ export class ChaosWorkload {
           await fh.close();
         }
         return { kind, path: rel, bytes: size };
+      }
+      case 'replace-type': {
+        // The same path becomes another kind of entry: a link a file, a file a directory or a link.
+        if (tree.links.length > 0 && rng.chance(0.3)) {
+          const link = rng.pick(tree.links);
+          await unlink(this.#abs(link));
+          await writeFile(this.#abs(link), rng.bytes(rng.int(0, 4096)));
+          return { kind, path: link, to: 'file' };
+        }
+        await unlink(this.#abs(file));
+        if (rng.chance(0.5)) {
+          await mkdir(this.#abs(file));
+          return { kind, path: file, to: 'directory' };
+        }
+        await symlink('no/such/target', this.#abs(file));
+        return { kind, path: file, to: 'symlink' };
+      }
+      case 'touch': {
+        // Only the modification time changes: a mirror must carry it without new content.
+        const at = new Date(Date.UTC(2020, 0, 1) + rng.int(0, 5 * 365) * 86_400_000);
+        await utimes(this.#abs(file), at, at);
+        return { kind, path: file };
       }
       case 'large': {
         const rel = newFile();

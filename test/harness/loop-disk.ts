@@ -83,18 +83,23 @@ const EXPIRE = '/proc/sys/vm/dirty_expire_centisecs';
  */
 export function holdWriteBack(): () => void {
   const saved = [readFileSync(WRITEBACK, 'utf8'), readFileSync(EXPIRE, 'utf8')];
-  writeFileSync(WRITEBACK, '0');
-  writeFileSync(EXPIRE, '360000');
-  return () => {
+  const restore = () => {
     writeFileSync(WRITEBACK, saved[0]);
     writeFileSync(EXPIRE, saved[1]);
+    process.off('exit', restore);
   };
+  // Also when the test process ends early (a time limit, an uncaught error): the setting is
+  // the whole machine's.
+  process.on('exit', restore);
+  writeFileSync(WRITEBACK, '0');
+  writeFileSync(EXPIRE, '360000');
+  return restore;
 }
 
 /** loopDiskMissing says what a power-cut test lacks on this machine, if anything. */
 export async function loopDiskMissing(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'root (loop mounts)';
-  for (const tool of ['mkfs.ext4', 'e2fsck', 'losetup']) {
+  for (const tool of ['mkfs.ext4', 'e2fsck', 'mount', 'umount', 'truncate', 'sync']) {
     try {
       await run('sh', ['-c', `command -v ${tool}`]);
     } catch {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readdirSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -115,4 +115,11 @@ async function recordOf(root: string, rel: string): Promise<TreeRecord> {
 
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** stagingFilesIn lists the staging files (`.hindsight-staging-*`) anywhere beneath `dir`: after recovery there must be none. */
+export function stagingFilesIn(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.name.startsWith('.hindsight-staging-'))
+    .map((e) => path.join(e.parentPath, e.name));
 }

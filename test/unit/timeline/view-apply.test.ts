@@ -212,7 +212,7 @@ describe('ViewApplier', () => {
     assert.deepEqual(synced, [fx.root], 'once per start');
   });
 
-  it('syncs with the real syncfs by default', async () => {
+  it('starts with the real syncfs (coreutils sync -f) and reports no error', async () => {
     await fx.applier.start();
     assert.equal(fx.events.filter((e) => e.type === 'apply.error').length, 0);
   });
