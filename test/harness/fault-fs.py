@@ -3,7 +3,8 @@
 
 Usage: fault-fs.py BACKING MOUNTPOINT CONTROL
 
-CONTROL is a JSON file, re-read whenever its modification time changes:
+CONTROL is a JSON file, re-read whenever it is replaced (a new inode) or its modification time
+changes:
   {"rules": [{"op": "fsync", "errno": "EIO", "match": "\\.pack$", "times": 1}]}
 `op` is one of write, fsync (fsync and fdatasync), create, rename, fsyncdir; `match` is a
 regular expression searched in the path inside the mount ("/00000001.pack"); `times`, if
@@ -27,7 +28,8 @@ class FaultFs(Operations):
         self.backing = backing
         self.control = control
         self.mutex = threading.Lock()  # not `lock`: that name is a FUSE operation
-        self.mtime = None
+        self.version = None  # (st_ino, st_mtime_ns) of the control file the rules came from
+        self.held = None  # that file, kept open so its inode cannot be reused by the next one
         self.rules = []
         self.counts = {}
 
@@ -35,19 +37,34 @@ class FaultFs(Operations):
         return os.path.join(self.backing, path.lstrip('/'))
 
     def _reload(self):
+        # Not the modification time alone: a fail() and a heal() within one timestamp tick leave
+        # it unchanged. fault-fs.ts replaces the file by rename, so each version has its own
+        # inode; holding the current one open keeps the kernel from handing its inode to a later
+        # version, so an unchanged (inode, mtime) really is the same file.
         try:
-            mtime = os.stat(self.control).st_mtime_ns
+            st = os.stat(self.control)
+            version = (st.st_ino, st.st_mtime_ns)
         except FileNotFoundError:
-            mtime = None
-        if mtime == self.mtime:
+            version = None
+        if version == self.version:
             return
-        self.mtime = mtime
+        try:
+            held = open(self.control)
+        except FileNotFoundError:
+            held = None
         rules = []
-        if mtime is not None:
-            with open(self.control) as f:
-                for r in json.load(f).get('rules', []):
-                    rules.append({'op': r['op'], 'errno': getattr(errno, r['errno']),
-                                  'match': re.compile(r.get('match', '')), 'left': r.get('times')})
+        version = None
+        if held is not None:
+            # The name may by now point at a newer file than the stat saw: key on the one read.
+            st = os.fstat(held.fileno())
+            version = (st.st_ino, st.st_mtime_ns)
+            for r in json.load(held).get('rules', []):
+                rules.append({'op': r['op'], 'errno': getattr(errno, r['errno']),
+                              'match': re.compile(r.get('match', '')), 'left': r.get('times')})
+        if self.held is not None:
+            self.held.close()
+        self.held = held
+        self.version = version
         self.rules = rules
 
     def _fault(self, op, path):

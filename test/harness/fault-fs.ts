@@ -1,8 +1,18 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { needPrerequisite } from './prerequisite.ts';
 import { waitFor } from './wait.ts';
@@ -10,6 +20,8 @@ import { waitFor } from './wait.ts';
 /** PYTHON is Debian's interpreter, the one python3-fusepy installs for (not a pyenv shim). */
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fault-fs.py');
+/** How long unmount waits for the FUSE process to exit on SIGTERM, and then on SIGKILL. */
+const DEFAULT_EXIT_TIMEOUT_MS = 10_000;
 
 /** FaultOp names a call fault-fs.py can fail: fsync covers fsync and fdatasync. */
 export type FaultOp = 'write' | 'fsync' | 'create' | 'rename' | 'fsyncdir';
@@ -64,6 +76,11 @@ export class FaultFs {
       { timeoutMs: 20_000, what: `fault-fs mounted on ${dir}` },
     ).catch((err: Error) => {
       child.kill('SIGKILL');
+      // Give `dir` its data back: left under the backing name, the agent would start on an
+      // empty directory and every later test would see the wrong tree.
+      if (isMounted(dir)) execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
+      rmdirSync(dir);
+      renameSync(backing, dir);
       throw new Error(`${err.message}\n${fs.#output}`, { cause: err });
     });
     return fs;
@@ -71,6 +88,8 @@ export class FaultFs {
 
   /** fail replaces the rules: from now on, matching calls fail (the script rereads them per call). */
   fail(rules: FaultRule[]): void {
+    // By rename, never in place: every version gets a new inode, which is how the script tells
+    // two versions apart that share a modification time (a fail and a heal within one tick).
     const tmp = `${this.#control}.tmp`;
     writeFileSync(tmp, JSON.stringify({ rules }));
     renameSync(tmp, this.#control);
@@ -96,14 +115,22 @@ export class FaultFs {
 
   /**
    * unmount detaches the mount (lazily, so an agent still holding files cannot block it), ends
-   * the FUSE process, and moves the backing directory back to `dir`; safe to call twice.
+   * the FUSE process (SIGTERM, then SIGKILL if it has not exited within
+   * DEFAULT_EXIT_TIMEOUT_MS), and moves the backing directory back to `dir`; safe to call twice.
    */
   async unmount(): Promise<void> {
     if (isMounted(this.mountpoint)) execFileSync('umount', ['-l', this.mountpoint], { stdio: 'pipe' });
     if (this.#child.exitCode === null && this.#child.signalCode === null) {
-      const exited = new Promise((resolve) => this.#child.once('exit', resolve));
+      const exited = new Promise<boolean>((resolve) => this.#child.once('exit', () => resolve(true)));
+      // Unref'd: a timer left over once the process exited must not hold the test run open.
+      const timeout = () => sleep(DEFAULT_EXIT_TIMEOUT_MS, false, { ref: false });
       this.#child.kill('SIGTERM');
-      await exited;
+      if (!(await Promise.race([exited, timeout()]))) {
+        // A FUSE process stuck in a request would otherwise hang the suite's clean-up forever.
+        this.#child.kill('SIGKILL');
+        if (isMounted(this.mountpoint)) execFileSync('umount', ['-l', this.mountpoint], { stdio: 'pipe' });
+        await Promise.race([exited, timeout()]);
+      }
     }
     if (existsSync(this.backing)) {
       rmSync(this.mountpoint, { recursive: true, force: true });

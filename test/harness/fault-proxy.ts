@@ -226,6 +226,17 @@ export class FaultProxy {
       void this.#pump(pair, dir, from, to);
     };
     from.on('end', onEnd).on('close', onEnd);
+    // Once `to` is gone, what is queued for it can never be delivered and no end can be sent:
+    // the lane is done. Without this a non-empty queue kept the pair, and so the other socket
+    // and counters.open, forever. The other side gets its end from the opposite lane, which
+    // `to`'s close has ended, after what that lane still holds; the pair then is dropped.
+    to.on('close', () => {
+      lane.queue = [];
+      lane.queuedBytes = 0;
+      if (pair.isBlackholed || lane.isEndSent) return;
+      lane.isEndSent = true;
+      if (++pair.ends === 2) this.#drop(pair);
+    });
   }
 
   /** #pump forwards a lane's queue while its direction is neither stalled nor black-holed. */
@@ -302,7 +313,10 @@ export class FaultProxy {
     pair.server?.destroy();
   }
 
-  /** #kick restarts every lane's pump after a fault changed (a release, a shorter latency). */
+  /**
+   * #kick restarts every lane's pump that stopped (after a release or a heal). A pump sleeping
+   * out a latency is not woken: it applies a changed latency when that sleep ends.
+   */
   #kick(): void {
     for (const pair of this.#pairs) {
       if (pair.server === undefined) continue;

@@ -112,6 +112,25 @@ describe('FaultProxy', () => {
     client.destroy();
   });
 
+  it('a target gone while data waits for it: the queue is dropped, the client ended, the pair closed', async () => {
+    await waitFor(() => proxy.counters.open === 0, { what: 'the earlier connections closed' });
+    const client = await dial(proxy.port);
+    const index = target.received.length;
+    await waitFor(() => target.received[index] !== undefined, { what: 'the upstream connection' });
+    let closed = false;
+    client.on('close', () => (closed = true));
+    proxy.stall('toServer');
+    client.write('never delivered');
+    await waitFor(() => proxy.counters.open === 1, { what: 'the pair' });
+    await sleep(100);
+    target.sockets[index].resetAndDestroy();
+    await waitFor(() => closed && proxy.counters.open === 0, {
+      what: 'the client closed and the pair dropped, with data still queued for the target',
+    });
+    assert.equal(joined(target.received[index]).length, 0, 'the stalled data never reached the target');
+    proxy.heal();
+  });
+
   it('half-open: silent both ways, nothing closed, new connections silent; heal resets them', async () => {
     const client = await dial(proxy.port);
     const index = target.received.length;
