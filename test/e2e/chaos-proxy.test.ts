@@ -283,6 +283,15 @@ test('faults on the peer link through a TCP proxy', { timeout: 900_000 }, async 
             'alpha kept the link',
           );
           assert.deepEqual(await events(s.beta, marks.beta, 'link.disconnected'), [], 'beta kept the link');
+          // Regression (review): one heartbeat answered late used to count as a clock seconds off.
+          for (const n of [s.alpha, s.beta]) {
+            const mark = n === s.alpha ? marks.alpha : marks.beta;
+            assert.deepEqual(
+              await events(n, mark, 'link.clock-skew'),
+              [],
+              `${n.name}: a stall is no clock skew`,
+            );
+          }
         },
       });
     });
