@@ -18,6 +18,7 @@ import { AckOracle } from '../harness/acks.ts';
 import { chaosSeed, chaosSummary } from '../harness/chaos-report.ts';
 import { ChaosWorkload } from '../harness/chaos-workload.ts';
 import { waitConverged, withCluster } from '../harness/cluster.ts';
+import { DATA_PATH_CRASH_POINTS } from '../harness/crash-points.ts';
 import { assertBounded, resources } from '../harness/resources.ts';
 import type { TestNode } from '../harness/test-node.ts';
 import { stagingFilesIn } from '../harness/tree-hash.ts';
@@ -25,16 +26,6 @@ import { waitFor } from '../harness/wait.ts';
 import { createRng, makeTree } from '../harness/workload.ts';
 
 const ROUNDS = Number(process.env.HINDSIGHT_CHAOS_ROUNDS ?? 8);
-
-/** Crash points of the data path, with the node whose process reaches them. */
-const POINTS: [point: string, node: 'alpha' | 'beta'][] = [
-  ['capture.appended', 'alpha'],
-  ['link.sent', 'alpha'],
-  ['outbox.acked', 'alpha'],
-  ['receive.recorded', 'beta'],
-  ['apply.written', 'beta'],
-  ['apply.positioned', 'beta'],
-];
 
 type Fault = 'kill-mirror' | 'kill-primary' | 'kill-both' | 'crash-point';
 const FAULTS: Fault[] = ['kill-mirror', 'kill-primary', 'kill-both', 'crash-point'];
@@ -63,7 +54,7 @@ test(`${ROUNDS} rounds of crashes under the chaos workload lose no acknowledged 
       counts[fault] = (counts[fault] ?? 0) + 1;
       const what = `round ${round} (${fault}, seed ${seed})`;
       if (fault === 'crash-point') {
-        const [point, victim] = rng.pick(POINTS);
+        const [point, victim] = rng.pick(DATA_PATH_CRASH_POINTS);
         const node = cluster.node(victim);
         await node.stop();
         node.env.HINDSIGHT_CRASH_AT = point;

@@ -88,24 +88,19 @@ async function withScene(
     const [main, late, hour] = ['main', 'late', 'hour'].map((v) => path.join(baseDir, `view-${v}`));
     const startedAt = Date.now();
     await makeTree(src, { smallFiles: 60, mediumFiles: 2, mediumBytes: 512 * 1024 }, rng);
-    await alpha.cliOk([
-      'volume',
-      'add',
-      'docs',
-      '--path',
-      src,
-      '--primary',
-      'alpha',
-      '--mirror',
-      `beta:${main}`,
-      '--view',
-      `beta:late:${late}@${LATE_DELAY_MS / 1000}s`,
-      '--view',
-      `beta:hour:${hour}@1h`,
-      // The workload deletes and rewrites much of the small tree: not what the guard is for.
-      '--guard-min',
-      '1000000',
-    ]);
+    await alpha.addVolume('docs', {
+      path: src,
+      mirrors: [{ node: 'beta', dir: main }],
+      extra: [
+        '--view',
+        `beta:late:${late}@${LATE_DELAY_MS / 1000}s`,
+        '--view',
+        `beta:hour:${hour}@1h`,
+        // The workload deletes and rewrites much of the small tree: not what the guard is for.
+        '--guard-min',
+        '1000000',
+      ],
+    });
     await waitConverged(src, main, { timeoutMs: 120_000 });
     const before = [resources(alpha), resources(beta)];
     const s: Scene = { alpha, beta, alphaClock, betaClock, src, main, late, hour, rng, startedAt };

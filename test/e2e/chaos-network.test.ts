@@ -59,17 +59,7 @@ async function withScene(t: TestContext, fn: (s: Scene) => Promise<void>): Promi
     const src = path.join(baseDir, 'src');
     const dst = path.join(baseDir, 'dst');
     await makeTree(src, { smallFiles: 60, mediumFiles: 2, mediumBytes: 1024 * 1024 }, rng);
-    await alpha.cliOk([
-      'volume',
-      'add',
-      'docs',
-      '--path',
-      src,
-      '--primary',
-      'alpha',
-      '--mirror',
-      `beta:${dst}`,
-    ]);
+    await alpha.addVolume('docs', { path: src, mirrors: [{ node: 'beta', dir: dst }] });
     await waitConverged(src, dst, { timeoutMs: 120_000 });
     const eventsOf = async (n: TestNode, type: string) =>
       (await n.cliOk(['events', '--json'])).split('\n').filter((l) => l.includes(`"${type}"`)).length;

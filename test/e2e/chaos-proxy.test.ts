@@ -248,17 +248,7 @@ test('faults on the peer link through a TCP proxy', { timeout: 900_000 }, async 
     const src = path.join(baseDir, 'src');
     const dst = path.join(baseDir, 'dst');
     await makeTree(src, { smallFiles: 60, mediumFiles: 4, mediumBytes: 4 * 1024 * 1024 }, rng);
-    await alpha.cliOk([
-      'volume',
-      'add',
-      'docs',
-      '--path',
-      src,
-      '--primary',
-      'alpha',
-      '--mirror',
-      `beta:${dst}`,
-    ]);
+    await alpha.addVolume('docs', { path: src, mirrors: [{ node: 'beta', dir: dst }] });
     await waitConverged(src, dst, { timeoutMs: 120_000 });
     assert.ok(proxy.counters.accepted >= 1, 'alpha dialled beta through the proxy');
     const s: Scene = { alpha, beta, proxy, src, dst, rng };

@@ -9,19 +9,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { waitConverged, withCluster } from '../harness/cluster.ts';
+import { DATA_PATH_CRASH_POINTS } from '../harness/crash-points.ts';
 import { stagingFilesIn } from '../harness/tree-hash.ts';
 import { waitFor } from '../harness/wait.ts';
 
-const POINTS: [point: string, node: 'alpha' | 'beta'][] = [
-  ['capture.appended', 'alpha'],
-  ['link.sent', 'alpha'],
-  ['outbox.acked', 'alpha'],
-  ['receive.recorded', 'beta'],
-  ['apply.written', 'beta'],
-  ['apply.positioned', 'beta'],
-];
-
-for (const [point, victim] of POINTS) {
+for (const [point, victim] of DATA_PATH_CRASH_POINTS) {
   test(`kill -9 of ${victim} at ${point}: converges after a restart`, { timeout: 120_000 }, async (t) => {
     await withCluster(t, ['alpha', 'beta'], async (cluster) => {
       const src = cluster.dir('src');

@@ -73,17 +73,7 @@ async function withScene(t: TestContext, fn: (s: Scene) => Promise<void>): Promi
     const src = path.join(baseDir, 'src');
     mkdirSync(src);
     writeFileSync(path.join(src, 'readme.txt'), 'the service writes into svc/\n');
-    await alpha.cliOk([
-      'volume',
-      'add',
-      'docs',
-      '--path',
-      src,
-      '--primary',
-      'alpha',
-      '--mirror',
-      `beta:${path.join(baseDir, 'dst')}`,
-    ]);
+    await alpha.addVolume('docs', { path: src, mirrors: [{ node: 'beta', dir: path.join(baseDir, 'dst') }] });
     const hook = hookScript(baseDir);
     const address = lab.serviceAddress();
     await alpha.cliOk([

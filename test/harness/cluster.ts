@@ -4,21 +4,21 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { isCaughtUp } from './status-json.ts';
 import { TestClockFile } from './test-clock.ts';
-import { startNode, type TestNode } from './test-node.ts';
+import { startNode, type TestNode, type VolumeAddSpec } from './test-node.ts';
 import { waitFor } from './wait.ts';
 
 export { type CliResult, freePort, HINDSIGHT_BIN, runCli } from './cli-process.ts';
 export * from './status-json.ts';
 export { TestClockFile } from './test-clock.ts';
-export { type StartNodeOptions, startNode, TestNode } from './test-node.ts';
+export {
+  type MirrorSpec,
+  type StartNodeOptions,
+  startNode,
+  TestNode,
+  type VolumeAddSpec,
+} from './test-node.ts';
 export { diffListings, hashFile, type TreeRecord, treeHash, treeListing } from './tree-hash.ts';
 export { waitConverged, waitFor, withDeadline } from './wait.ts';
-
-/** MirrorSpec names a mirror node and the directory its view lives in. */
-export interface MirrorSpec {
-  node: string;
-  dir: string;
-}
 
 /** ClusterOptions tune withCluster. */
 export interface ClusterOptions {
@@ -73,32 +73,8 @@ export class Cluster {
   }
 
   /** addVolume runs `volume add` on the primary node. */
-  async addVolume(
-    name: string,
-    spec: {
-      path: string;
-      primary: string;
-      mirrors: MirrorSpec[];
-      include?: string[];
-      exclude?: string[];
-      /** further `volume add` options, e.g. ['--delay', '1h'] */
-      extra?: string[];
-    },
-  ): Promise<void> {
-    const args = [
-      'volume',
-      'add',
-      name,
-      '--path',
-      spec.path,
-      '--primary',
-      spec.primary,
-      ...(spec.extra ?? []),
-    ];
-    for (const m of spec.mirrors) args.push('--mirror', `${m.node}:${m.dir}`);
-    for (const g of spec.include ?? []) args.push('--include', g);
-    for (const g of spec.exclude ?? []) args.push('--exclude', g);
-    await this.node(spec.primary).cliOk(args);
+  async addVolume(name: string, spec: VolumeAddSpec & { primary: string }): Promise<void> {
+    await this.node(spec.primary).addVolume(name, spec);
   }
 
   /**

@@ -34,6 +34,22 @@ const STOP_GRACE_MS = 10_000;
 const MAX_OUTPUT_CHARS = 32 * 1024 * 1024;
 const UNCLEAN_OUTPUT = /unhandled|uncaught/i;
 
+/** MirrorSpec names a mirror node and the directory its view lives in. */
+export interface MirrorSpec {
+  node: string;
+  dir: string;
+}
+
+/** VolumeAddSpec is what `volume add` is given besides the name and the primary. */
+export interface VolumeAddSpec {
+  path: string;
+  mirrors: MirrorSpec[];
+  include?: string[];
+  exclude?: string[];
+  /** further `volume add` options, e.g. ['--delay', '1h'] */
+  extra?: string[];
+}
+
 /**
  * TestNode is one real Hindsight node in a test: its state directory, its agent process (in its
  * own process group, so a kill reaches everything it spawned) and everything that agent printed.
@@ -102,6 +118,15 @@ export class TestNode {
       throw new Error(`${this.name}: hindsight ${args.join(' ')} exited ${r.code}\n${r.stderr}${r.stdout}`);
     }
     return r.stdout;
+  }
+
+  /** addVolume runs `volume add` on this node, the volume's primary. */
+  async addVolume(name: string, spec: VolumeAddSpec): Promise<void> {
+    const args = ['volume', 'add', name, '--path', spec.path, '--primary', this.name, ...(spec.extra ?? [])];
+    for (const m of spec.mirrors) args.push('--mirror', `${m.node}:${m.dir}`);
+    for (const g of spec.include ?? []) args.push('--include', g);
+    for (const g of spec.exclude ?? []) args.push('--exclude', g);
+    await this.cliOk(args);
   }
 
   /** status returns this node's `status --json` document. */
