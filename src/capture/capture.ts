@@ -67,6 +67,8 @@ export class VolumeCapture {
   #rescanWhy: string | undefined;
   #nextRescanAt = 0;
   #nextRescanWhy: string | undefined;
+  /** True while the watch was opened after the last full scan began (see #step). */
+  #isWatchFresh = false;
   /** The pause before the next retry of paths that could not be read or stored; 0 when none failed. */
   #failedRetryMs = 0;
   #lastScanMs = 0;
@@ -221,12 +223,15 @@ export class VolumeCapture {
       // (it may need changes this scan passed by), and its waiter is not among these.
       this.#rescanWhy = undefined;
       const waiters = this.#scanWaiters.splice(0);
-      if (why === 'directory moved' && this.#watch) {
+      if (this.#watch && !this.#isWatchFresh) {
         // inotify keeps reporting events inside a moved directory under its old path, so they
-        // would never reach the new one: subscribe afresh first, then the scan covers the gap.
+        // never reach the new one. Every rescan therefore runs on a fresh subscription, whatever
+        // asked for it: tying this to the rescan after a move lost it whenever a rescan for
+        // another reason came first. The scan covers the moment without a watch.
         await this.#closeWatch();
         await this.#openWatch();
       }
+      this.#isWatchFresh = false;
       try {
         const started = clock.monotonic();
         const report = await this.#scanner.scan(why, signal);
@@ -310,6 +315,7 @@ export class VolumeCapture {
         (paths) => this.#onPaths(paths),
         (err) => this.#onWatchError(err),
       );
+      this.#isWatchFresh = true;
       // Events between the failure and now were never seen.
       if (this.#nextWatchTry > 0) this.#rescanWhy ??= 'watch restored';
       this.#nextWatchTry = 0;

@@ -93,7 +93,7 @@ export class Reconciler {
     const now = draftOf(path, kind, st);
     if (kind === 'dir') return this.#reconcileDir(now, known);
     if (known && isSameFileState({ ...known, seq: 0 }, now)) return 'same';
-    if (kind === 'symlink') return this.#reconcileSymlink(now);
+    if (kind === 'symlink') return this.#reconcileSymlink(now, known);
     return this.#reconcileFile(now, known);
   }
 
@@ -125,11 +125,18 @@ export class Reconciler {
     return isNew ? 'new-dir' : 'changed';
   }
 
-  async #reconcileSymlink(now: FileRowDraft): Promise<Outcome> {
+  async #reconcileSymlink(now: FileRowDraft, known: FileRowDraft | undefined): Promise<Outcome> {
     let target: string;
     try {
       target = await fsp.readlink(join(this.#root, now.path));
     } catch (err) {
+      // Renamed or replaced since lstat, as files can be (#reconcileFile): not a read error.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        if (known) await this.deleteSubtree(now.path, known.kind);
+        return 'gone';
+      }
+      if (code === 'EINVAL') return 'unstable'; // no longer a link
       return this.#readFailed(now.path, err);
     }
     await this.#batch.add({ ...this.#change(now, 'symlink'), target }, now);
@@ -142,7 +149,7 @@ export class Reconciler {
       got = await ingestFile(join(this.#root, now.path), this.#store);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') {
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
         if (known) await this.deleteSubtree(now.path, known.kind);
         return 'gone';
       }

@@ -284,11 +284,16 @@ export class MirrorLink {
       },
     });
     this.connection = conn;
-    await conn.send(MSG.HELLO, {
-      node: this.#deps.self,
-      protocol: PROTOCOL_VERSION,
-      members: this.#deps.members(),
-    } satisfies HelloHeader);
+    // A socket the peer closed right after the handshake fails this send: that is one more way
+    // for the link to end, reported through `closed` like the others, never a throw that would
+    // end the dialing loop for good.
+    await conn
+      .send(MSG.HELLO, {
+        node: this.#deps.self,
+        protocol: PROTOCOL_VERSION,
+        members: this.#deps.members(),
+      } satisfies HelloHeader)
+      .catch((err: Error) => conn.close(err));
     const err = await conn.closed;
     this.connection = null;
     for (const s of this.#streams.values()) s.wake();

@@ -20,7 +20,7 @@ import { ChaosWorkload } from '../harness/chaos-workload.ts';
 import { waitConverged, withCluster } from '../harness/cluster.ts';
 import { DATA_PATH_CRASH_POINTS } from '../harness/crash-points.ts';
 import { assertBounded, resources } from '../harness/resources.ts';
-import type { TestNode } from '../harness/test-node.ts';
+import { explainNodes, type TestNode } from '../harness/test-node.ts';
 import { stagingFilesIn } from '../harness/tree-hash.ts';
 import { waitFor } from '../harness/wait.ts';
 import { createRng, makeTree } from '../harness/workload.ts';
@@ -92,7 +92,7 @@ test(`${ROUNDS} rounds of crashes under the chaos workload lose no acknowledged 
     }
 
     await oracle.verifyMoments();
-    await waitConverged(src, view);
+    await waitConverged(src, view, { explain: explainNodes(alpha, beta) });
     const staging = stagingFilesIn(view);
     assert.deepEqual(staging, [], 'no staging file is left in the view');
     for (const node of [alpha, beta] as TestNode[]) await node.cliOk(['verify']);

@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FakeClock, needFaketime } from '../harness/faketime.ts';
 import { assertWithin, isWithinBounds, resources } from '../harness/resources.ts';
 import { findVolume } from '../harness/status-json.ts';
-import { startNode, type TestNode } from '../harness/test-node.ts';
+import { explainNodes, startNode, type TestNode } from '../harness/test-node.ts';
 import { waitConverged, waitFor } from '../harness/wait.ts';
 import { createRng, makeTree, mutate, type Rng, seedFromEnv } from '../harness/workload.ts';
 
@@ -294,7 +294,7 @@ for (const [label, skewMs] of [
         } finally {
           await stop();
         }
-        await waitConverged(s.src, s.main, { timeoutMs: 180_000 });
+        await waitConverged(s.src, s.main, { timeoutMs: 180_000, explain: explainNodes(s.alpha, s.beta) });
         await assertProducedOnMirrorClock(s, skewMs);
         for (const [node, peer, expected] of [
           [s.beta, 'alpha', -skewMs],
@@ -373,7 +373,7 @@ test("the primary's clock steps 5 h back while changes flow: production times st
       } finally {
         await stop();
       }
-      await waitConverged(s.src, s.main, { timeoutMs: 180_000 });
+      await waitConverged(s.src, s.main, { timeoutMs: 180_000, explain: explainNodes(s.alpha, s.beta) });
       // Capture times went 5 h back; corrected by the measured offset they stay real times.
       await assertProducedOnMirrorClock(s, 0);
     },

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { type Cluster, waitConverged, withCluster } from '../harness/cluster.ts';
+import { type Cluster, explainNodes, waitConverged, withCluster } from '../harness/cluster.ts';
 import { needPrerequisite } from '../harness/prerequisite.ts';
 import { assertBounded, resources } from '../harness/resources.ts';
 import { stagingFilesIn } from '../harness/tree-hash.ts';
@@ -103,7 +103,10 @@ for (const fault of FAULTS) {
           { timeoutMs: 60_000, what: 'beta received everything while its view is stuck' },
         );
         mount(['-o', fault.remedy, dst]);
-        await waitConverged(src, dst, { timeoutMs: 120_000 });
+        await waitConverged(src, dst, {
+          timeoutMs: 120_000,
+          explain: explainNodes(cluster.node('alpha'), cluster.node('beta')),
+        });
         await cluster.waitCaughtUp('docs', 'alpha', 'beta', { timeoutMs: 60_000 });
         assert.deepEqual(stagingFilesIn(dst), [], 'no staging file is left in the view');
         await cluster.node('beta').cliOk(['verify']);

@@ -15,7 +15,14 @@ import path from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chaosSeed } from '../harness/chaos-report.ts';
-import { type Cluster, findVolume, type TestNode, waitConverged, withCluster } from '../harness/cluster.ts';
+import {
+  type Cluster,
+  explainNodes,
+  findVolume,
+  type TestNode,
+  waitConverged,
+  withCluster,
+} from '../harness/cluster.ts';
 import { FaultFs, isMounted, needFuse } from '../harness/fault-fs.ts';
 import { assertBounded, type Resources, resources } from '../harness/resources.ts';
 import { stagingFilesIn } from '../harness/tree-hash.ts';
@@ -145,7 +152,7 @@ async function assertStalled(s: Scene): Promise<number> {
  * at least what it acknowledged, `verify` is clean, no staging file, and bounded resources.
  */
 async function assertRecovered(s: Scene, ackedDuringFault: number, before: Resources[]): Promise<void> {
-  await waitConverged(s.src, s.dst, { timeoutMs: 180_000 });
+  await waitConverged(s.src, s.dst, { timeoutMs: 180_000, explain: explainNodes(s.alpha, s.beta) });
   await s.cluster.waitCaughtUp('docs', 'alpha', 'beta', { timeoutMs: 120_000 });
   const now = await positions(s);
   assert.ok(now.received >= ackedDuringFault, `beta holds all it acknowledged: ${JSON.stringify(now)}`);

@@ -26,7 +26,7 @@ import { freePort } from '../harness/cli-process.ts';
 import { FaultProxy } from '../harness/fault-proxy.ts';
 import { assertWithin, resources } from '../harness/resources.ts';
 import { bytesSentTo, findVolume } from '../harness/status-json.ts';
-import { startNode, type TestNode } from '../harness/test-node.ts';
+import { explainNodes, startNode, type TestNode } from '../harness/test-node.ts';
 import { waitConverged, waitFor } from '../harness/wait.ts';
 import { createRng, type Mutation, makeTree, mutate, type Rng } from '../harness/workload.ts';
 
@@ -150,7 +150,7 @@ async function underFault(t: TestContext, s: Scene, name: string, fault: Fault):
     await workload;
     s.proxy.heal();
   }
-  await waitConverged(s.src, s.dst, { timeoutMs: 180_000 });
+  await waitConverged(s.src, s.dst, { timeoutMs: 180_000, explain: explainNodes(s.alpha, s.beta) });
   // Converged trees may still precede the last ACK; the byte count is final once nothing lags.
   const view = await waitFor(
     async () => {

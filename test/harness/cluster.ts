@@ -11,6 +11,7 @@ export { type CliResult, freePort, HINDSIGHT_BIN, runCli } from './cli-process.t
 export * from './status-json.ts';
 export { TestClockFile } from './test-clock.ts';
 export {
+  explainNodes,
   type MirrorSpec,
   type StartNodeOptions,
   startNode,

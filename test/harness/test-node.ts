@@ -237,6 +237,43 @@ export class TestNode {
     return this.output().split('\n').slice(-lines).join('\n');
   }
 
+  /**
+   * describe tells, in a few lines, where this node stands: each volume's role, state and
+   * positions, its links, the last warnings and errors it raised, any unhandled error it printed,
+   * and the end of its output. Failure messages carry it, because a CI log keeps the message
+   * but may drop the diagnostics printed before it.
+   */
+  async describe(): Promise<string> {
+    const lines = [`--- ${this.name} (${this.isRunning ? 'running' : 'not running'}) ---`];
+    try {
+      const st = await this.apiStatus(5_000);
+      for (const v of st.volumes) {
+        const where =
+          v.role === 'primary'
+            ? `lastSeq ${v.lastSeq}; ${(v.mirrors ?? []).map((m) => `${m.node} acked ${m.ackedSeq} link ${m.link}`).join(', ')}`
+            : `from ${v.from} received ${v.receivedSeq} applied ${v.appliedSeq} link ${v.link}`;
+        lines.push(
+          `${v.name} ${v.role} ${v.state}${v.reason ? ` (${v.reason})` : ''} epoch ${v.epoch}: ${where}`,
+        );
+      }
+      for (const p of st.peers) lines.push(`peer ${p.node}: ${p.link}`);
+    } catch (err) {
+      lines.push(`(no status: ${(err as Error).message})`);
+    }
+    const warnings = this.output()
+      .split('\n')
+      .filter((l) => /"level":"(warn|error)"/.test(l));
+    lines.push(...warnings.slice(-12).map((l) => l.slice(0, 400)));
+    lines.push(...this.uncleanLines.slice(0, 5));
+    lines.push(
+      'output ends:',
+      ...this.tail(8)
+        .split('\n')
+        .map((l) => l.slice(0, 400)),
+    );
+    return lines.join('\n');
+  }
+
   /** assertCleanOutput throws when the agent ever printed an unhandled rejection or exception. */
   assertCleanOutput(): void {
     if (this.uncleanLines.length > 0) {
@@ -314,4 +351,9 @@ export async function startNode(options: StartNodeOptions): Promise<TestNode> {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** explainNodes is a ConvergeOptions.explain that describes `nodes` (TestNode.describe), one after another. */
+export function explainNodes(...nodes: TestNode[]): () => Promise<string> {
+  return async () => (await Promise.all(nodes.map((n) => n.describe()))).join('\n');
 }

@@ -46,7 +46,12 @@ export async function waitFor<T>(
 export interface ConvergeOptions extends TreeOptions {
   timeoutMs?: number;
   intervalMs?: number;
+  /** what else the error should tell when the trees do not converge, e.g. the nodes' positions (TestNode.describe). */
+  explain?: () => Promise<string>;
 }
+
+/** DIFF_LINES bounds the listing diff of a failure message: its head says enough, the rest buries the cause. */
+const DIFF_LINES = 20;
 
 /**
  * waitConverged waits until the tree hash of `mirrorDir` equals that of `primaryDir` and returns
@@ -73,13 +78,18 @@ export async function waitConverged(
     );
   } catch (err) {
     const diff = await listingDiff(primaryDir, mirrorDir, tree).catch((e: unknown) => `(no listing: ${e})`);
-    throw new Error(`${(err as Error).message}\ndifferences (primary → mirror):\n${diff}`, { cause: err });
+    const state = options.explain
+      ? `\nstate when it gave up:\n${await options.explain().catch((e: unknown) => `(none: ${e})`)}`
+      : '';
+    throw new Error(`${(err as Error).message}${state}\ndifferences (primary → mirror):\n${diff}`, {
+      cause: err,
+    });
   }
 }
 
 async function listingDiff(primaryDir: string, mirrorDir: string, tree: TreeOptions): Promise<string> {
   const [a, b] = await Promise.all([treeListing(primaryDir, tree), treeListing(mirrorDir, tree)]);
-  return diffListings(a, b) || '(none now: the trees converged just after the deadline)';
+  return diffListings(a, b, DIFF_LINES) || '(none now: the trees converged just after the deadline)';
 }
 
 /**

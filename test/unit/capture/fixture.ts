@@ -91,10 +91,13 @@ export function makeEnv(mirrors: string[] = ['m1'], options: { fs?: FileOps } = 
 /** quietLog is a logger that writes nowhere. */
 export const quietLog = createLogger('test', { write: () => {} });
 
-/** makeScanner wires a Scanner over an env, as VolumeCapture does. */
-export function makeScanner(env: CaptureEnv, include: string[] = [], exclude: string[] = []): Scanner {
+/** makeReconciler wires a Reconciler over an env, with the rows and batch it writes through. */
+export function makeReconciler(env: CaptureEnv): {
+  reconciler: Reconciler;
+  rows: FileRows;
+  batch: ChangeBatch;
+} {
   const rows = new FileRows(env.catalog, env.volume);
-  const filter = new GlobFilter(include, exclude);
   const batch = new ChangeBatch({
     outbox: env.outbox,
     store: env.store,
@@ -102,7 +105,14 @@ export function makeScanner(env: CaptureEnv, include: string[] = [], exclude: st
     onAppended: () => {},
   });
   const { store, events, clock, volume, root } = env;
-  const reconciler = new Reconciler({ root, rows, batch, store, events, clock, volume });
+  return { reconciler: new Reconciler({ root, rows, batch, store, events, clock, volume }), rows, batch };
+}
+
+/** makeScanner wires a Scanner over an env, as VolumeCapture does. */
+export function makeScanner(env: CaptureEnv, include: string[] = [], exclude: string[] = []): Scanner {
+  const { reconciler, rows, batch } = makeReconciler(env);
+  const filter = new GlobFilter(include, exclude);
+  const { events, clock, volume, root } = env;
   return new Scanner({ root, rows, filter, reconciler, batch, events, clock, volume });
 }
 

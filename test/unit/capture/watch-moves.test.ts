@@ -64,3 +64,21 @@ it('captures a change inside a moved directory made after the rescan that follow
     return puts.some((c) => c.size === 5);
   }, 'the edit inside the moved directory');
 });
+
+// Regression: the fresh subscription after a move was tied to the reason of the rescan that
+// followed. A rescan for another reason first (a request, a read error retried, too many
+// changes) took the scheduled one's place, and the watch kept reporting the moved directory's
+// events under its old path until the hourly scan.
+it('subscribes afresh after a move even when a rescan for another reason comes first', async () => {
+  writeFileSync(join(env.root, 'a', 'inner', 'f.txt'), 'first version, long enough');
+  await capture.start();
+  const mark = env.outbox.lastSeq(env.volume);
+  renameSync(join(env.root, 'a'), join(env.root, 'b', 'moved'));
+  await waitFor(() => summary(allChanges(env, mark)).includes('mkdir b/moved'), 'the moved directory');
+  await capture.rescan();
+  writeFileSync(join(env.root, 'b', 'moved', 'inner', 'f.txt'), 'short');
+  await waitFor(() => {
+    const puts = allChanges(env, mark).filter((c) => c.path === 'b/moved/inner/f.txt' && c.kind === 'put');
+    return puts.some((c) => c.size === 5);
+  }, 'the edit inside the moved directory');
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { type Cluster, waitConverged, withCluster } from '../../harness/cluster.ts';
+import { type Cluster, explainNodes, waitConverged, withCluster } from '../../harness/cluster.ts';
 import { createRng, makeTree, mutate } from '../../harness/workload.ts';
 
 function isAlive(pid: number): boolean {
@@ -33,6 +33,23 @@ describe('withCluster', () => {
 
       await mutate(src, rng, 40);
       await waitConverged(src, view, { timeoutMs: 60_000 });
+
+      // A convergence that fails says where each node stands, not only how the trees differ.
+      const empty = cluster.dir('empty');
+      mkdirSync(empty);
+      await assert.rejects(
+        waitConverged(src, empty, { timeoutMs: 300, explain: explainNodes(alpha, beta) }),
+        (err: Error) => {
+          assert.match(err.message, /state when it gave up:\n--- alpha \(running\) ---\ndocs primary active/);
+          assert.match(err.message, /beta acked \d+ link connected/);
+          assert.match(
+            err.message,
+            /--- beta \(running\) ---\ndocs mirror active epoch 1: from alpha received \d+ applied \d+/,
+          );
+          assert.match(err.message, /differences \(primary → mirror\):\n- /);
+          return true;
+        },
+      );
 
       const status = await alpha.status();
       assert.equal(status.node, 'alpha');
