@@ -13,8 +13,13 @@ import { captureWatchedPath, DirtyPaths, type WatchHandle, watchTree } from './w
 
 /** DEFAULT_RESCAN_MS is how often a full rescan catches what the watcher missed. */
 export const DEFAULT_RESCAN_MS = 60 * 60 * 1000;
-/** DEFAULT_WATCH_RETRY_MS is how long to wait before subscribing again after the watcher failed to start. */
+/**
+ * DEFAULT_WATCH_RETRY_MS is the longest wait before subscribing again after the watcher failed
+ * to start; the first retry comes after 1 s, then the wait doubles.
+ */
 export const DEFAULT_WATCH_RETRY_MS = 30_000;
+/** WATCH_RETRY_FIRST_MS is the first wait: most failures are a directory that vanished while the subscription walked the tree. */
+const WATCH_RETRY_FIRST_MS = 1000;
 /** MAX_BACKOFF_MS caps the wait after repeated failures of the capture loop. */
 const MAX_BACKOFF_MS = 60_000;
 /** DEFAULT_STRUCTURAL_RESCAN_MS is how soon a rescan follows a directory move or removal. */
@@ -64,6 +69,8 @@ export class VolumeCapture {
   #loop: Promise<void> | undefined;
   #watch: WatchHandle | undefined;
   #nextWatchTry = 0;
+  /** The wait before the next subscription attempt; 0 while the watch works. */
+  #watchRetryMs = 0;
   #rescanWhy: string | undefined;
   #nextRescanAt = 0;
   #nextRescanWhy: string | undefined;
@@ -241,6 +248,12 @@ export class VolumeCapture {
         this.#nextRescanWhy = undefined;
         if (report.failed > 0) this.#retryFailedSoon();
         else this.#failedRetryMs = 0;
+        // A directory moved while the subscription walked the tree is watched under a path it
+        // no longer has, and its move may never be reported: the scan records it, but later
+        // changes inside it would be lost. So a scan that found directories appear or vanish is
+        // followed by another, on a fresh watch, until one finds none. A first scan's new
+        // directories say nothing of the kind (the watch was opened on them).
+        if (report.dirs.gone > 0 || (why !== 'start' && report.dirs.new > 0)) this.#rescanSoon();
       } catch (err) {
         this.#rescanWhy ??= why; // a failed scan runs again after the loop's pause
         throw err;
@@ -319,9 +332,17 @@ export class VolumeCapture {
       // Events between the failure and now were never seen.
       if (this.#nextWatchTry > 0) this.#rescanWhy ??= 'watch restored';
       this.#nextWatchTry = 0;
+      this.#watchRetryMs = 0;
     } catch (err) {
       this.#onWatchError(err as Error);
-      this.#nextWatchTry = this.#d.clock.monotonic() + DEFAULT_WATCH_RETRY_MS;
+      // A directory removed or moved while the walk adds its watches fails the whole
+      // subscription: that passes at once, a watch limit does not. Until it works, changes
+      // reach the outbox only through the scans.
+      this.#watchRetryMs = Math.min(
+        Math.max(WATCH_RETRY_FIRST_MS, this.#watchRetryMs * 2),
+        DEFAULT_WATCH_RETRY_MS,
+      );
+      this.#nextWatchTry = this.#d.clock.monotonic() + this.#watchRetryMs;
     }
   }
 

@@ -17,6 +17,8 @@ export interface ScanReport {
   unstable: string[];
   /** Paths that could not be read or stored (Outcome `failed`); the caller scans again soon. */
   failed: number;
+  /** Directories that appeared (`new`) or vanished (`gone`), moves included: the watch may be stale. */
+  dirs: { new: number; gone: number };
 }
 
 /** MAX_UNSTABLE_REPORTED bounds the retry list; beyond it the next scan catches the rest. */
@@ -84,6 +86,8 @@ export class Scanner {
         entries: report.entries,
         changed: report.changed,
         unstable: report.unstable.length,
+        dirsNew: report.dirs.new,
+        dirsGone: report.dirs.gone,
         ms: Math.round(this.#clock.monotonic() - started),
       },
     });
@@ -92,7 +96,7 @@ export class Scanner {
 
   /** scanSubtree walks directory `dir` ('' is the root) and everything beneath it. */
   async scanSubtree(dir: string, signal?: AbortSignal): Promise<ScanReport> {
-    const report: ScanReport = { entries: 0, changed: 0, unstable: [], failed: 0 };
+    const report: ScanReport = { entries: 0, changed: 0, unstable: [], failed: 0, dirs: { new: 0, gone: 0 } };
     // Rows of this subtree may sit in the batch; the walk compares against the catalog.
     await this.#batch.flush();
     await this.#walk(dir, report, signal);
@@ -111,6 +115,7 @@ export class Scanner {
       if (!names.has(name)) {
         await this.#reconciler.deleteSubtree(prefix + name, row.kind);
         report.changed++;
+        if (row.kind === 'dir') report.dirs.gone++;
       }
     }
     const subdirs: string[] = [];
@@ -124,7 +129,9 @@ export class Scanner {
       const isCaptured = st !== null && this.#filter.isCaptured(path, isDir);
       const outcome = await this.#reconciler.reconcile(path, isCaptured ? st : null, rows.get(name));
       if (outcome === 'changed' || outcome === 'new-dir') report.changed++;
+      if (outcome === 'new-dir') report.dirs.new++;
       if (outcome === 'gone' && rows.has(name)) report.changed++;
+      if (outcome === 'gone' && rows.get(name)?.kind === 'dir') report.dirs.gone++;
       if (outcome === 'unstable' && report.unstable.length < MAX_UNSTABLE_REPORTED)
         report.unstable.push(path);
       if (outcome === 'failed') report.failed++;

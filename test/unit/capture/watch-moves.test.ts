@@ -82,3 +82,32 @@ it('subscribes afresh after a move even when a rescan for another reason comes f
     return puts.some((c) => c.size === 5);
   }, 'the edit inside the moved directory');
 });
+
+// A directory moved while the subscription walks the tree is watched under its old path and its
+// move may never be reported (seen with @parcel/watcher: the walk's inotify_add_watch races the
+// rename). Only a scan records such a move, so a scan that finds directories appear or vanish is
+// followed by another on a fresh watch. A move made while capture was stopped is found the same
+// way, by the scan at start, which makes the rule observable without racing the walk.
+it('follows a scan that found a directory moved with another scan, on a fresh watch', async () => {
+  await capture.start();
+  await capture.stop();
+  renameSync(join(env.root, 'a'), join(env.root, 'b', 'moved'));
+  await capture.start();
+  const start = env.events.ofType('capture.scan-finished').at(-1);
+  assert.equal(start?.data?.why, 'start');
+  assert.equal(start?.data?.dirsGone, 1, 'a vanished, with what it held');
+  assert.equal(start?.data?.dirsNew, 2, 'b/moved and b/moved/inner appeared');
+  await waitFor(
+    () => env.events.ofType('capture.scan-finished').some((e) => e.data?.why === 'directory moved'),
+    'the scan that follows',
+  );
+  const follow = env.events.ofType('capture.scan-finished').at(-1);
+  assert.equal(
+    follow?.data?.dirsGone,
+    0,
+    'the follow-up finds nothing more, so no further scan is asked for',
+  );
+  const mark = env.outbox.lastSeq(env.volume);
+  writeFileSync(join(env.root, 'b', 'moved', 'inner', 'late.txt'), 'late');
+  await waitFor(() => summary(allChanges(env, mark)).includes('put b/moved/inner/late.txt'), 'the late file');
+});
