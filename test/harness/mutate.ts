@@ -53,15 +53,25 @@ const MAX_EDIT_BYTES = 64 * 1024;
  * mutate makes `n` seeded random edits below `dir` — overwrite, append, truncate, rename a file
  * or a directory, delete, mkdir, rmdir, chmod, create — for change storms, and returns them in
  * order. It walks the tree before each edit, so it suits trees of up to a few thousand entries;
- * symlinks are renamed or deleted but never written through.
+ * symlinks are renamed or deleted but never written through. Files and links for which
+ * `options.spare` returns true are left alone (a test's marker file, which the test watches).
  */
-export async function mutate(dir: string, rng: Rng, n: number): Promise<Mutation[]> {
+export async function mutate(
+  dir: string,
+  rng: Rng,
+  n: number,
+  options: { spare?: (rel: string) => boolean } = {},
+): Promise<Mutation[]> {
   const done: Mutation[] = [];
   let nameCounter = 0;
   const freshName = (prefix: string) =>
     `${prefix}-${rng.seed.toString(36)}-${nameCounter++}-${rng.int(0, 1e6)}`;
+  const spare = options.spare ?? (() => false);
   for (let i = 0; i < n; i++) {
-    const { files, dirs, links } = await walk(dir);
+    const tree = await walk(dir);
+    const { dirs } = tree;
+    const files = tree.files.filter((f) => !spare(f));
+    const links = tree.links.filter((l) => !spare(l));
     const kind = rng.pick(KINDS);
     const anyDir = () => rng.pick(['', ...dirs]);
     const abs = (rel: string) => path.join(dir, rel);
