@@ -1,7 +1,8 @@
 /**
- * `npm test`: type check, lint, then every unit and end-to-end suite in one node:test run (so the
- * summary at the end counts them all). In CI (CI=true) a missing prerequisite fails the run;
- * on a laptop the suites that need one skip loudly.
+ * `npm test`: type check, lint, the layering check (docs/layering.md), then every unit and
+ * end-to-end suite in one node:test run (so the summary at the end counts them all). In CI
+ * (CI=true) a missing prerequisite fails the run; on a laptop the suites that need one skip
+ * loudly.
  */
 import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
@@ -18,6 +19,7 @@ function step(what: string, cmd: string, args: string[]): void {
 const bin = 'node_modules/.bin';
 step('type check', `${bin}/tsc`, ['--noEmit', '-p', '.']);
 step('lint', `${bin}/biome`, ['check', 'src', 'test', 'bench', 'scripts']);
+step('layers', process.execPath, ['scripts/check-layers.ts', 'src']);
 const files = [...globSync('test/unit/**/*.test.ts'), ...globSync('test/e2e/**/*.test.ts')].sort();
 const only = process.argv.slice(2);
 step('tests', process.execPath, [

@@ -1,14 +1,190 @@
 import { type RequestOptions, request } from 'node:http';
-import { HindsightError } from '../core/index.ts';
+import { HindsightError, type RolesInput, type VolumeInput, type VolumeSpec } from '../core/index.ts';
+import type {
+  DiscardAnswer,
+  EventsAnswer,
+  ExportAnswer,
+  GcAnswer,
+  InviteAnswer,
+  ListAnswer,
+  MaterializedAnswer,
+  PromoteOutcome,
+  QuarantineEntry,
+  RewindAnswer,
+  StatusReport,
+  SwitchoverOutcome,
+  TimelineAnswer,
+  VerifyReport,
+  ViewInfo,
+  VolumeInfo,
+} from './answers.ts';
 
 /** ApiTarget says how to reach an agent: its local socket, or a URL with a token. */
 export type ApiTarget = { socketPath: string } | { url: string; token: string };
 
+/** ApiTransport carries requests to an agent: HTTP to its socket or port, or relayed by another agent. */
+export interface ApiTransport {
+  get<T>(path: string, signal?: AbortSignal): Promise<T>;
+  post<T>(path: string, body: unknown): Promise<T>;
+  /** download writes the raw bytes a GET answers (a BinaryAnswer) to `out`. */
+  download(path: string, out: NodeJS.WritableStream): Promise<void>;
+}
+
 /**
- * ApiClient is the one way the CLI (and tests) talk to an agent. An error answer becomes a
+ * ApiClient is the one way the CLI, the demonstration and scripts talk to an agent: one typed
+ * method per route (docs/api.md), answers typed by answers.ts. An error answer becomes a
  * HindsightError with the agent's code and hint; an unreachable agent says how to start one.
  */
-export class ApiClient {
+export class ApiClient implements ApiTransport {
+  readonly #transport: ApiTransport;
+
+  constructor(target: ApiTarget | ApiTransport) {
+    this.#transport = 'get' in target ? target : new HttpTransport(target);
+  }
+
+  get<T>(path: string, signal?: AbortSignal): Promise<T> {
+    return this.#transport.get<T>(path, signal);
+  }
+
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.#transport.post<T>(path, body);
+  }
+
+  download(path: string, out: NodeJS.WritableStream): Promise<void> {
+    return this.#transport.download(path, out);
+  }
+
+  /**
+   * relayedTo returns a client whose requests this client's agent relays to node `node` over
+   * the peer link (`POST /v1/relay`). Streamed answers (`cat`) are not relayed.
+   */
+  relayedTo(node: string): ApiClient {
+    const relay = <T>(method: 'GET' | 'POST', path: string, body?: unknown) =>
+      this.post<T>('/v1/relay', { node, method, path, body });
+    return new ApiClient({
+      get: (path) => relay('GET', path),
+      post: (path, body) => relay('POST', path, body),
+      download: () => {
+        throw new HindsightError('E_USAGE', `this command streams its answer and is not relayed to ${node}`, {
+          hint: `run it on ${node} (with its --state)`,
+        });
+      },
+    });
+  }
+
+  status(): Promise<StatusReport> {
+    return this.get('/v1/status');
+  }
+
+  /** events returns the events after `since`, waiting up to `waitMs` for one to come. */
+  events(since: number, waitMs = 0, signal?: AbortSignal): Promise<EventsAnswer> {
+    return this.get(`/v1/events?since=${since}&wait=${waitMs}`, signal);
+  }
+
+  volumes(): Promise<{ volumes: VolumeInfo[] }> {
+    return this.get('/v1/volumes');
+  }
+
+  addVolume(input: VolumeInput): Promise<{ volume: VolumeSpec }> {
+    return this.post('/v1/volumes', input);
+  }
+
+  setRoles(volume: string, input: RolesInput): Promise<{ volume: VolumeSpec }> {
+    return this.post(`${volumePath(volume)}/set`, input);
+  }
+
+  invite(): Promise<InviteAnswer> {
+    return this.post('/v1/invites', {});
+  }
+
+  verify(): Promise<{ report: VerifyReport }> {
+    return this.post('/v1/verify', {});
+  }
+
+  gc(): Promise<GcAnswer> {
+    return this.post('/v1/gc', {});
+  }
+
+  hold(volume: string, view?: string): Promise<{ views: ViewInfo[] }> {
+    return this.post(`${volumePath(volume)}/hold`, { view });
+  }
+
+  resume(volume: string, view?: string): Promise<{ views: ViewInfo[] }> {
+    return this.post(`${volumePath(volume)}/resume`, { view });
+  }
+
+  /** delay sets the funnel delay: a duration text ("30m") or ms. */
+  delay(volume: string, delay: string | number, view?: string): Promise<{ views: ViewInfo[] }> {
+    return this.post(`${volumePath(volume)}/delay`, { delay, view });
+  }
+
+  /** rewind moves the view(s) to the moment `to` (text: "10 minutes ago", an ISO time, epoch ms). */
+  rewind(volume: string, to: string, view?: string): Promise<RewindAnswer> {
+    return this.post(`${volumePath(volume)}/rewind`, { to, view });
+  }
+
+  discard(volume: string, after: string): Promise<DiscardAnswer> {
+    return this.post(`${volumePath(volume)}/discard`, { after });
+  }
+
+  timeline(
+    volume: string,
+    filter: { since?: string; until?: string; path?: string },
+  ): Promise<TimelineAnswer> {
+    return this.get(`${volumePath(volume)}/timeline?${query(filter)}`);
+  }
+
+  ls(volume: string, at: string, path = ''): Promise<ListAnswer> {
+    return this.get(`${volumePath(volume)}/ls?${query({ at, path })}`);
+  }
+
+  /** cat writes the content of file `path` as of `at` to `out`. */
+  cat(volume: string, at: string, path: string, out: NodeJS.WritableStream): Promise<void> {
+    return this.download(`${volumePath(volume)}/cat?${query({ at, path })}`, out);
+  }
+
+  preview(volume: string, at: string, into: string): Promise<MaterializedAnswer> {
+    return this.post(`${volumePath(volume)}/preview`, { at, into });
+  }
+
+  restore(volume: string, path: string, at: string, into: string): Promise<MaterializedAnswer> {
+    return this.post(`${volumePath(volume)}/restore`, { path, at, into });
+  }
+
+  promote(volume: string, options: { at?: string; force?: boolean } = {}): Promise<PromoteOutcome> {
+    return this.post(`${volumePath(volume)}/promote`, options);
+  }
+
+  switchover(volume: string, to?: string): Promise<SwitchoverOutcome> {
+    return this.post(`${volumePath(volume)}/switchover`, { to });
+  }
+
+  divergence(volume: string): Promise<{ quarantine: QuarantineEntry[] }> {
+    return this.get(`${volumePath(volume)}/divergence`);
+  }
+
+  exportDivergence(
+    volume: string,
+    into: string,
+    origin?: 'divergence' | 'after-promote',
+  ): Promise<ExportAnswer> {
+    return this.post(`${volumePath(volume)}/divergence/export`, { into, origin });
+  }
+}
+
+function volumePath(volume: string): string {
+  return `/v1/volumes/${encodeURIComponent(volume)}`;
+}
+
+/** query encodes the defined values of `params` as a query string. */
+function query(params: Record<string, string | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, v);
+  return q.toString();
+}
+
+/** HttpTransport speaks HTTP to an agent's local socket, or to its TCP port with a token. */
+export class HttpTransport implements ApiTransport {
   readonly #target: ApiTarget;
 
   constructor(target: ApiTarget) {
@@ -23,7 +199,6 @@ export class ApiClient {
     return this.#call<T>('POST', path, body);
   }
 
-  /** download writes the raw bytes a GET answers (a BinaryAnswer) to `out`. */
   download(path: string, out: NodeJS.WritableStream): Promise<void> {
     return this.#call<void>('GET', path, undefined, undefined, out);
   }

@@ -1,50 +1,86 @@
-/** RouteContext is what a route handler gets from a request. */
-export interface RouteContext {
-  params: Record<string, string>;
-  query: URLSearchParams;
-  body: unknown;
-  /** Aborted when the client goes away (long polls stop waiting). */
-  signal: AbortSignal;
+import { HindsightError, type RolesInput, type VolumeInput } from '../core/index.ts';
+import type {
+  EventsAnswer,
+  GcAnswer,
+  InviteAnswer,
+  StatusReport,
+  VerifyReport,
+  VolumeInfo,
+} from './answers.ts';
+import { metricsText } from './metrics.ts';
+import type { NodeApi } from './node-api.ts';
+import { bodyOf, textField } from './request-fields.ts';
+import { roleRoutes } from './role-routes.ts';
+import type { Route } from './router.ts';
+import { timelineRoutes } from './timeline-routes.ts';
+
+/** MAX_EVENT_WAIT_MS bounds one long poll of `GET /v1/events`. */
+const MAX_EVENT_WAIT_MS = 30_000;
+
+/**
+ * apiRoutes maps the HTTP API (docs/api.md) onto a node. Handlers reach the node only when
+ * called, so the table can be listed without one (the API test walks it).
+ */
+export function apiRoutes(node: NodeApi): Route[] {
+  return [...nodeRoutes(node), ...volumeRoutes(node), ...timelineRoutes(node), ...roleRoutes(node)];
 }
 
-/** BinaryAnswer is a route result sent as raw bytes (application/octet-stream), chunk by chunk. */
-export class BinaryAnswer {
-  readonly size: number;
-  readonly chunks: Iterable<Buffer>;
-
-  constructor(size: number, chunks: Iterable<Buffer>) {
-    this.size = size;
-    this.chunks = chunks;
-  }
+/** nodeRoutes: status, events, metrics, invites, the chunk store, the relay to other nodes. */
+function nodeRoutes(node: NodeApi): Route[] {
+  return [
+    { method: 'GET', path: '/v1/status', handler: (): StatusReport => node.status() },
+    {
+      method: 'GET',
+      path: '/v1/events',
+      handler: async ({ query, signal }): Promise<EventsAnswer> => {
+        const since = Number(query.get('since') ?? 0);
+        const wait = Math.min(Number(query.get('wait') ?? 0), MAX_EVENT_WAIT_MS);
+        if (!Number.isSafeInteger(since) || since < 0 || !Number.isFinite(wait) || wait < 0) {
+          throw new HindsightError('E_API_BAD_REQUEST', 'since and wait must be non-negative numbers');
+        }
+        return { events: await node.events(since, wait, signal) };
+      },
+    },
+    { method: 'POST', path: '/v1/invites', handler: (): Promise<InviteAnswer> => node.invite() },
+    {
+      method: 'POST',
+      path: '/v1/verify',
+      handler: async (): Promise<{ report: VerifyReport }> => ({ report: await node.verify() }),
+    },
+    { method: 'POST', path: '/v1/gc', handler: (): Promise<GcAnswer> => node.collect() },
+    { method: 'GET', path: '/metrics', handler: () => metricsText(node.status()) },
+    {
+      method: 'POST',
+      path: '/v1/relay',
+      handler: (ctx) => {
+        const b = bodyOf(ctx);
+        const method = b.method;
+        if (typeof b.node !== 'string' || (method !== 'GET' && method !== 'POST') || !textField(b.path)) {
+          throw new HindsightError('E_API_BAD_REQUEST', 'relay needs node, method (GET or POST) and path');
+        }
+        return node.relay(b.node, method, b.path as string, b.body);
+      },
+    },
+  ];
 }
 
-/** Route maps a method and a path pattern (`:name` segments) to a handler returning JSON or text. */
-export interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
-  path: string;
-  handler: (ctx: RouteContext) => Promise<unknown> | unknown;
-}
-
-/** findRoute returns the route matching a request and the values of its `:name` segments. */
-export function findRoute(
-  routes: Route[],
-  method: string,
-  pathname: string,
-): { route: Route; params: Record<string, string> } | undefined {
-  const parts = pathname.split('/').filter(Boolean);
-  for (const route of routes) {
-    if (route.method !== method) continue;
-    const pattern = route.path.split('/').filter(Boolean);
-    if (pattern.length !== parts.length) continue;
-    const params: Record<string, string> = {};
-    const ok = pattern.every((seg, i) => {
-      if (seg.startsWith(':')) {
-        params[seg.slice(1)] = decodeURIComponent(parts[i]);
-        return true;
-      }
-      return seg === parts[i];
-    });
-    if (ok) return { route, params };
-  }
-  return undefined;
+/** volumeRoutes: the volumes of this node, added and changed on their primary. */
+function volumeRoutes(node: NodeApi): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: '/v1/volumes',
+      handler: async ({ body }) => ({ volume: await node.addVolume(body as VolumeInput) }),
+    },
+    {
+      method: 'GET',
+      path: '/v1/volumes',
+      handler: (): { volumes: VolumeInfo[] } => ({ volumes: node.volumes() }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/set',
+      handler: ({ params, body }) => ({ volume: node.setRoles(params.name, (body ?? {}) as RolesInput) }),
+    },
+  ];
 }

@@ -4,7 +4,7 @@ import { promises as fsp } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
 import type { Logger } from '../sys/index.ts';
-import { BinaryAnswer, findRoute, type Route } from './routes.ts';
+import { BinaryAnswer, findRoute, type Route } from './router.ts';
 
 /** MAX_BODY_BYTES bounds a request body; the API takes small JSON documents only. */
 const MAX_BODY_BYTES = 1024 * 1024;

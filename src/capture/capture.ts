@@ -2,6 +2,7 @@ import type { Clock, EventSink } from '../core/index.ts';
 import { errorMessage, isHindsightError } from '../core/index.ts';
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import type { Logger } from '../sys/index.ts';
+import type { CaptureSource } from './capture-source.ts';
 import { ChangeBatch } from './change-batch.ts';
 import { FileRows } from './file-rows.ts';
 import { GlobFilter } from './globs.ts';
@@ -49,13 +50,14 @@ export interface VolumeCaptureDeps {
 const FENCED_RETRY_MS = 250;
 
 /**
- * VolumeCapture turns what happens below one volume root into changes in the outbox: a full
+ * VolumeCapture is the capture source of a `files` volume: it turns what happens below one
+ * volume root into changes in the outbox: a full
  * scan at start, the native watcher afterwards, a rescan every hour and after any watcher
  * failure, all behind the root guard. One loop does all the work, so a scan and the watcher
  * never record the same path concurrently. Failures are logged, reported as events and
  * retried with backoff; the loop never ends the process.
  */
-export class VolumeCapture {
+export class VolumeCapture implements CaptureSource {
   readonly #d: VolumeCaptureDeps;
   readonly #filter: GlobFilter;
   readonly #batch: ChangeBatch;

@@ -27,7 +27,7 @@ export interface FileRowsUpdate {
 }
 
 /**
- * FileRows reads the `files` table of one volume without ever loading it whole: lookups are by
+ * FileRows reads the `files` table (capture's; FileRowWriter below is its only writer) of one volume without ever loading it whole: lookups are by
  * path, by the direct children of one directory, or by bounded pages of a subtree, so memory
  * stays bounded by the size of one directory however large the volume is.
  */
@@ -101,6 +101,50 @@ export class FileRows {
   subtreeDeepestFirst(path: string, limit: number): string[] {
     const rows = this.#subtreeDesc.all(this.#volume, path, `${path}/`, `${path}0`, limit);
     return rows.map((r) => r.path as string);
+  }
+}
+
+/**
+ * FileRowWriter is the only writer of the `files` table: the outbox calls it inside each append
+ * (so a row and the change it records commit together), and a role change calls it when the
+ * volume's primary moves here or away.
+ */
+export class FileRowWriter {
+  readonly #catalog: Catalog;
+  readonly #upsert: StatementSync;
+  readonly #delete: StatementSync;
+
+  constructor(catalog: Catalog) {
+    this.#catalog = catalog;
+    this.#upsert = catalog.prepare(
+      `INSERT INTO files (volume, path, kind, size, mtime_ns, ctime_ns, ino, mode, seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (volume, path) DO UPDATE SET kind = excluded.kind, size = excluded.size,
+         mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, ino = excluded.ino,
+         mode = excluded.mode, seq = excluded.seq`,
+    );
+    this.#delete = catalog.prepare('DELETE FROM files WHERE volume = ? AND path = ?');
+  }
+
+  /** upsert records what capture saw of one path, with the seq of the change that recorded it. */
+  upsert(volume: string, r: FileRow): void {
+    this.#upsert.run(volume, r.path, r.kind, r.size, r.mtimeNs, r.ctimeNs, r.ino, r.mode, r.seq);
+  }
+
+  /** delete forgets one path. */
+  delete(volume: string, path: string): void {
+    this.#delete.run(volume, path);
+  }
+
+  /** forget drops every row of a volume (it is no longer captured here). */
+  forget(volume: string): void {
+    this.#catalog.prepare('DELETE FROM files WHERE volume = ?').run(volume);
+  }
+
+  /** paths yields every path recorded of a volume. */
+  *paths(volume: string): Iterable<string> {
+    const rows = this.#catalog.prepare('SELECT path FROM files WHERE volume = ?').iterate(volume);
+    for (const r of rows as Iterable<{ path: string }>) yield r.path;
   }
 }
 

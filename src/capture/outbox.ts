@@ -1,7 +1,16 @@
 import type { StatementSync } from 'node:sqlite';
-import { type Change, type ChangeKind, HindsightError, type VolumeSpec } from '../core/index.ts';
-import { type Catalog, type ChunkStore, inTransaction } from '../store/index.ts';
-import type { FileRowsUpdate } from './file-rows.ts';
+import { type Change, HindsightError, type VolumeSpec } from '../core/index.ts';
+import {
+  type Catalog,
+  CHANGE_COLUMNS,
+  type ChunkReferences,
+  type ChunkStore,
+  changeFromRow,
+  changeValues,
+  inTransaction,
+} from '../store/index.ts';
+import { type SequenceState, VolumeTable } from '../volumes/index.ts';
+import { type FileRowsUpdate, FileRowWriter } from './file-rows.ts';
 
 /** ChangeDraft is a change as capture makes it; the outbox gives it volume, epoch and seq. */
 export type ChangeDraft = Omit<Change, 'volume' | 'epoch' | 'seq'>;
@@ -15,9 +24,21 @@ export type ChangeDraft = Omit<Change, 'volume' | 'epoch' | 'seq'>;
 export const TRIM_PATH_SQL =
   'DELETE FROM changes INDEXED BY changes_by_path WHERE volume = ? AND path = ? AND seq < ? AND seq <= ?';
 
+/** MirrorLag is how far one mirror is behind the outbox of a volume. */
+export interface MirrorLag {
+  /** The last seq the mirror acknowledged (0: nothing yet). */
+  ackedSeq: number;
+  /** Changes after it still in the outbox. */
+  changes: number;
+  /** When the oldest of them was captured (primary wall clock), or null when none waits. */
+  oldestCapturedAt: number | null;
+}
+
 /**
  * Outbox is the primary's queue of changes not yet acknowledged by every mirror (the `changes`
- * table), with the acknowledged position of each mirror (`acks`).
+ * table), with the acknowledged position of each mirror (`acks`). It is the only code that
+ * spells SQL for those two tables; the next seq of a volume lives in its `volumes` row, written
+ * through the registry's table.
  *
  * Seqs of a volume are consecutive and only grow (`volumes.next_seq`). Rows are trimmed only
  * when no mirror can still need them: a row that every mirror has acknowledged and that has a
@@ -26,14 +47,14 @@ export const TRIM_PATH_SQL =
  * with no `acks` row counts as acknowledged 0; a volume whose spec lists no mirror keeps
  * everything (nothing is known to be safe to drop).
  */
-export class Outbox {
+export class Outbox implements ChunkReferences {
+  readonly name = 'outbox';
   readonly #db: Catalog;
-  readonly #volumeRow: StatementSync;
-  readonly #bumpSeq: StatementSync;
+  readonly #volumes: VolumeTable;
+  readonly #files: FileRowWriter;
   readonly #insert: StatementSync;
+  readonly #adopt: StatementSync;
   readonly #trimPath: StatementSync;
-  readonly #upsertFile: StatementSync;
-  readonly #deleteFile: StatementSync;
   readonly #readAfter: StatementSync;
   readonly #ackOf: StatementSync;
   readonly #upsertAck: StatementSync;
@@ -43,24 +64,14 @@ export class Outbox {
   constructor(catalog: Catalog) {
     const db = catalog;
     this.#db = db;
-    this.#volumeRow = db.prepare('SELECT spec, role, epoch, next_seq, state FROM volumes WHERE name = ?');
-    this.#bumpSeq = db.prepare('UPDATE volumes SET next_seq = ? WHERE name = ?');
-    this.#insert = db.prepare(
-      `INSERT INTO changes (volume, seq, epoch, path, kind, mode, mtime_ms, size, chunks, target, captured_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    this.#volumes = new VolumeTable(db);
+    this.#files = new FileRowWriter(db);
+    const values = '?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?';
+    this.#insert = db.prepare(`INSERT INTO changes (${CHANGE_COLUMNS}) VALUES (${values})`);
+    this.#adopt = db.prepare(`INSERT OR IGNORE INTO changes (${CHANGE_COLUMNS}) VALUES (${values})`);
     this.#trimPath = db.prepare(TRIM_PATH_SQL);
-    this.#upsertFile = db.prepare(
-      `INSERT INTO files (volume, path, kind, size, mtime_ns, ctime_ns, ino, mode, seq)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (volume, path) DO UPDATE SET kind = excluded.kind, size = excluded.size,
-         mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, ino = excluded.ino,
-         mode = excluded.mode, seq = excluded.seq`,
-    );
-    this.#deleteFile = db.prepare('DELETE FROM files WHERE volume = ? AND path = ?');
     this.#readAfter = db.prepare(
-      `SELECT seq, epoch, path, kind, mode, mtime_ms, size, chunks, target, captured_at
-       FROM changes WHERE volume = ? AND seq > ? ORDER BY seq LIMIT ?`,
+      `SELECT ${CHANGE_COLUMNS} FROM changes WHERE volume = ? AND seq > ? ORDER BY seq LIMIT ?`,
     );
     this.#ackOf = db.prepare('SELECT epoch, seq FROM acks WHERE volume = ? AND mirror = ?');
     this.#upsertAck = db.prepare(
@@ -99,30 +110,17 @@ export class Outbox {
       let seq = v.nextSeq;
       const seqOfPath = new Map<string, number>();
       for (const c of changes) {
-        this.#insert.run(
-          volume,
-          seq,
-          v.epoch,
-          c.path,
-          c.kind,
-          c.mode,
-          c.mtimeMs,
-          c.size,
-          c.chunks,
-          c.target,
-          c.capturedAt,
-        );
+        this.#insert.run(...changeValues({ ...c, volume, seq, epoch: v.epoch }));
         seqOfPath.set(c.path, seq);
         seq++;
       }
       const last = seq - 1;
-      if (changes.length > 0) this.#bumpSeq.run(seq, volume);
+      if (changes.length > 0) this.#volumes.setNextSeq(volume, seq);
       const minAck = this.#minAcked(volume, v.spec);
       for (const [path, newest] of seqOfPath) this.#trimPath.run(volume, path, newest, minAck);
-      for (const path of fileRows?.deletes ?? []) this.#deleteFile.run(volume, path);
+      for (const path of fileRows?.deletes ?? []) this.#files.delete(volume, path);
       for (const r of fileRows?.upserts ?? []) {
-        const rowSeq = seqOfPath.get(r.path) ?? last;
-        this.#upsertFile.run(volume, r.path, r.kind, r.size, r.mtimeNs, r.ctimeNs, r.ino, r.mode, rowSeq);
+        this.#files.upsert(volume, { ...r, seq: seqOfPath.get(r.path) ?? last });
       }
       return last;
     });
@@ -130,19 +128,7 @@ export class Outbox {
 
   /** readAfter returns up to `limit` changes of `volume` with seq > `afterSeq`, in seq order. */
   readAfter(volume: string, afterSeq: number, limit: number): Change[] {
-    return this.#readAfter.all(volume, afterSeq, limit).map((r) => ({
-      volume,
-      seq: r.seq as number,
-      epoch: r.epoch as number,
-      path: r.path as string,
-      kind: r.kind as ChangeKind,
-      mode: r.mode as number,
-      mtimeMs: r.mtime_ms as number,
-      size: r.size as number,
-      chunks: r.chunks ? Buffer.from(r.chunks as Uint8Array) : null,
-      target: (r.target as string | null) ?? null,
-      capturedAt: r.captured_at as number,
-    }));
+    return this.#readAfter.all(volume, afterSeq, limit).map(changeFromRow);
   }
 
   /** lastSeq returns the seq of the newest change ever appended to `volume` (0 if none). */
@@ -194,10 +180,66 @@ export class Outbox {
     return min;
   }
 
-  #requireVolume(volume: string, forWriting: boolean): VolumeState {
-    const row = this.#volumeRow.get(volume) as
-      | { spec: string; role: string; epoch: number; next_seq: number; state: string }
-      | undefined;
+  /** mirrorLag says how far `mirror` is behind the outbox of `volume`. */
+  mirrorLag(volume: string, mirror: string): MirrorLag {
+    const ack = this.#ackOf.get(volume, mirror) as { seq: number } | undefined;
+    const ackedSeq = ack?.seq ?? 0;
+    const pending = this.#db
+      .prepare('SELECT COUNT(*) AS n, MIN(captured_at) AS oldest FROM changes WHERE volume = ? AND seq > ?')
+      .get(volume, ackedSeq) as { n: number; oldest: number | null };
+    return { ackedSeq, changes: pending.n, oldestCapturedAt: pending.oldest };
+  }
+
+  /**
+   * adopt stores changes with the seqs and epochs they already have (a change of that seq
+   * already stored is kept): a promoted mirror starts its outbox with the current version of
+   * every path. Call it in the promotion's transaction.
+   */
+  adopt(changes: Iterable<Change>): void {
+    for (const c of changes) this.#adopt.run(...changeValues(c));
+  }
+
+  /**
+   * pathsChangedAfter returns every path with a change after `seq`, with the seq and epoch of
+   * its last one: what a demoted primary changed after the fork point.
+   */
+  pathsChangedAfter(volume: string, seq: number): { path: string; seq: number; epoch: number }[] {
+    // SQLite takes the bare epoch column from the row that holds MAX(seq).
+    return this.#db
+      .prepare('SELECT path, MAX(seq) AS seq, epoch FROM changes WHERE volume = ? AND seq > ? GROUP BY path')
+      .all(volume, seq) as { path: string; seq: number; epoch: number }[];
+  }
+
+  /** latestOfEachPath yields the last change of every path in the outbox of `volume`. */
+  *latestOfEachPath(volume: string): Iterable<Change> {
+    const rows = this.#db
+      .prepare(
+        `SELECT ${CHANGE_COLUMNS} FROM changes c
+         WHERE c.volume = ? AND c.seq = (SELECT MAX(seq) FROM changes WHERE volume = c.volume AND path = c.path)`,
+      )
+      .iterate(volume);
+    for (const r of rows) yield changeFromRow(r as Record<string, unknown>);
+  }
+
+  /** forget drops the outbox and the acknowledgements of a volume this node no longer is primary of. */
+  forget(volume: string): void {
+    this.#db.prepare('DELETE FROM changes WHERE volume = ?').run(volume);
+    this.forgetAcks(volume);
+  }
+
+  /** forgetAcks drops what mirrors acknowledged of a volume: a new primary starts counting afresh. */
+  forgetAcks(volume: string): void {
+    this.#db.prepare('DELETE FROM acks WHERE volume = ?').run(volume);
+  }
+
+  /** chunkLists yields the chunk list of every change in any outbox (garbage collection keeps them). */
+  *chunkLists(): Iterable<Uint8Array> {
+    const rows = this.#db.prepare('SELECT chunks FROM changes WHERE chunks IS NOT NULL').iterate();
+    for (const r of rows as Iterable<{ chunks: Uint8Array }>) yield r.chunks;
+  }
+
+  #requireVolume(volume: string, forWriting: boolean): SequenceState {
+    const row = this.#volumes.sequence(volume);
     if (!row) {
       throw new HindsightError('E_OUTBOX_NO_VOLUME', `volume ${volume} is not in the catalog`, {
         hint: 'add the volume with `hindsight volume add` first',
@@ -214,12 +256,6 @@ export class Outbox {
         hint: 'see the volume reason (`hindsight status`); capture resumes once it is cleared',
       });
     }
-    return { spec: JSON.parse(row.spec) as VolumeSpec, epoch: row.epoch, nextSeq: row.next_seq };
+    return row;
   }
-}
-
-interface VolumeState {
-  spec: VolumeSpec;
-  epoch: number;
-  nextSeq: number;
 }

@@ -1,18 +1,24 @@
 import { promises as fsp } from 'node:fs';
-import type { StatementSync } from 'node:sqlite';
 import type { EventSink } from '../core/index.ts';
 import type { Catalog } from '../store/index.ts';
 import { isStagingName } from '../sys/index.ts';
+import { VolumeTable } from '../volumes/index.ts';
 import type { FileRows } from './file-rows.ts';
 
 /** DEFAULT_ROOT_CHECK_MS is how often a volume stopped by the root guard looks for its root again. */
 export const DEFAULT_ROOT_CHECK_MS = 5000;
 
-/** ROOT_REASON_PREFIX starts every `volumes.reason` the guard sets, so it clears only its own stops. */
-export const ROOT_REASON_PREFIX = 'root-';
-
 /** RootProblem is why a volume root cannot be trusted, or null when it can. */
-export type RootProblem = { type: 'capture.root-missing' | 'capture.root-empty'; reason: string } | null;
+export type RootProblem = {
+  type: 'capture.root-missing' | 'capture.root-empty';
+  cause: 'root-missing' | 'root-empty';
+  reason: string;
+} | null;
+
+/** isRootStop tells whether a stop cause is the root guard's own (so only it lifts it). */
+export function isRootStop(cause: string | null): boolean {
+  return cause === 'root-missing' || cause === 'root-empty';
+}
 
 /**
  * checkRoot tells whether the volume root can be read as the truth. A missing root, one that is
@@ -24,12 +30,9 @@ export async function checkRoot(root: string, rows: FileRows): Promise<RootProbl
   try {
     isDir = (await fsp.stat(root)).isDirectory();
   } catch (err) {
-    return {
-      type: 'capture.root-missing',
-      reason: `root-missing: ${root}: ${(err as NodeJS.ErrnoException).code}`,
-    };
+    return missing(`root-missing: ${root}: ${(err as NodeJS.ErrnoException).code}`);
   }
-  if (!isDir) return { type: 'capture.root-missing', reason: `root-missing: ${root} is not a directory` };
+  if (!isDir) return missing(`root-missing: ${root} is not a directory`);
   if (!rows.hasAny()) return null;
   const dir = await fsp.opendir(root);
   try {
@@ -37,15 +40,17 @@ export async function checkRoot(root: string, rows: FileRows): Promise<RootProbl
       if (!isStagingName(entry.name)) return null;
     }
   } catch (err) {
-    return {
-      type: 'capture.root-missing',
-      reason: `root-missing: ${root}: ${(err as NodeJS.ErrnoException).code}`,
-    };
+    return missing(`root-missing: ${root}: ${(err as NodeJS.ErrnoException).code}`);
   }
   return {
     type: 'capture.root-empty',
+    cause: 'root-empty',
     reason: `root-empty: ${root} is empty but files were captured from it`,
   };
+}
+
+function missing(reason: string): RootProblem {
+  return { type: 'capture.root-missing', cause: 'root-missing', reason };
 }
 
 /**
@@ -58,8 +63,7 @@ export class RootGuard {
   readonly #events: EventSink;
   readonly #volume: string;
   readonly #root: string;
-  readonly #state: StatementSync;
-  readonly #setState: StatementSync;
+  readonly #volumes: VolumeTable;
 
   readonly #onStop: (reason: string) => void;
 
@@ -76,8 +80,7 @@ export class RootGuard {
     this.#events = deps.events;
     this.#volume = deps.volume;
     this.#root = deps.root;
-    this.#state = deps.catalog.prepare('SELECT state, reason FROM volumes WHERE name = ?');
-    this.#setState = deps.catalog.prepare('UPDATE volumes SET state = ?, reason = ? WHERE name = ?');
+    this.#volumes = new VolumeTable(deps.catalog);
   }
 
   /**
@@ -86,14 +89,14 @@ export class RootGuard {
    * stopped for another reason is left alone and reported as not readable.
    */
   async check(): Promise<boolean> {
-    const row = this.#state.get(this.#volume) as { state: string; reason: string | null } | undefined;
+    const row = this.#volumes.get(this.#volume);
     // Someone else's stop (an operator, a demotion) is theirs to lift.
     if (this.isStoppedElsewhere()) return false;
     const problem = await checkRoot(this.#root, this.#rows);
-    const isOurStop = row?.state === 'stopped' && (row.reason ?? '').startsWith(ROOT_REASON_PREFIX);
+    const isOurStop = isRootStop(row?.stopCause ?? null);
     if (problem) {
       if (!isOurStop || row?.reason !== problem.reason) {
-        this.#setState.run('stopped', problem.reason, this.#volume);
+        this.#volumes.stop(this.#volume, problem.cause, problem.reason);
         this.#events.emit({
           level: 'error',
           type: problem.type,
@@ -106,7 +109,7 @@ export class RootGuard {
       return false;
     }
     if (isOurStop) {
-      this.#setState.run('active', null, this.#volume);
+      this.#volumes.resume(this.#volume);
       this.#events.emit({
         level: 'info',
         type: 'volume.resumed',
@@ -120,7 +123,7 @@ export class RootGuard {
 
   /** isStoppedElsewhere tells whether the volume was stopped by someone other than the guard. */
   isStoppedElsewhere(): boolean {
-    const row = this.#state.get(this.#volume) as { state: string; reason: string | null } | undefined;
-    return row?.state === 'stopped' && !(row.reason ?? '').startsWith(ROOT_REASON_PREFIX);
+    const row = this.#volumes.get(this.#volume);
+    return row?.state === 'stopped' && !isRootStop(row.stopCause);
   }
 }

@@ -1,7 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { ApiClient } from '../api/index.ts';
+import { type ApiClient, defaultStateDir, localClient } from '../api/index.ts';
 import { HindsightError } from '../core/index.ts';
-import { defaultStateDir, statePaths } from '../daemon/index.ts';
 
 /** COMMON_OPTIONS are accepted by every command. */
 export const COMMON_OPTIONS = {
@@ -36,7 +35,7 @@ export function stateDirOf(values: { state?: string | boolean }): string {
 
 /** clientFor returns an API client for the agent of a state directory (its local socket). */
 export function clientFor(stateDir: string): ApiClient {
-  return new ApiClient({ socketPath: statePaths(stateDir).socket });
+  return localClient(stateDir);
 }
 
 /** printJson writes one JSON document to stdout. */

@@ -23,10 +23,7 @@ export async function run(argv: string[]): Promise<number> {
     const wait = values.follow ? POLL_WAIT_MS : 0;
     let events: HEvent[];
     try {
-      ({ events } = await client.get<{ events: HEvent[] }>(
-        `/v1/events?since=${since}&wait=${wait}`,
-        ac.signal,
-      ));
+      ({ events } = await client.events(since, wait, ac.signal));
     } catch (err) {
       if (ac.signal.aborted) return 0;
       throw err;

@@ -1,5 +1,4 @@
 import { formatDuration, formatMoment, HindsightError } from '../core/index.ts';
-import type { ViewRow } from '../timeline/index.ts';
 import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
 import { clientOn } from './on-node.ts';
 
@@ -36,31 +35,30 @@ export async function run(argv: string[], command: string): Promise<number> {
   }
   const client = await clientOn(clientFor(stateDirOf(values)), values.on);
   const [volume] = positionals;
-  const path = `/v1/volumes/${encodeURIComponent(volume)}/${command}`;
   if (command === 'rewind' || command === 'discard') {
     const key = command === 'rewind' ? 'to' : 'after';
     const at = values[key];
     if (!at) throw new HindsightError('E_USAGE', `${command} needs --${key} T`, { hint: `usage: ${usage}` });
-    const answer = await client.post<{ seq: number; at?: number; discarded?: number; views?: unknown[] }>(
-      path,
-      {
-        [key]: at,
-        view: values.view,
-      },
-    );
+    if (command === 'discard') {
+      const answer = await client.discard(volume, at);
+      if (values.json) printJson(answer);
+      else process.stdout.write(`${answer.discarded} changes after seq ${answer.seq} discarded\n`);
+      return 0;
+    }
+    const answer = await client.rewind(volume, at, values.view);
     if (values.json) printJson(answer);
-    else if (command === 'discard')
-      process.stdout.write(`${answer.discarded} changes after seq ${answer.seq} discarded\n`);
     else
       process.stdout.write(
         `${volume} rewound to seq ${answer.seq} (${formatMoment(answer.at ?? 0)}); held until 'hindsight resume ${volume}'\n`,
       );
     return 0;
   }
-  const { views } = await client.post<{ views: ViewRow[] }>(path, {
-    view: values.view,
-    delay: positionals[1],
-  });
+  const { views } =
+    command === 'delay'
+      ? await client.delay(volume, positionals[1], values.view)
+      : command === 'hold'
+        ? await client.hold(volume, values.view)
+        : await client.resume(volume, values.view);
   if (values.json) printJson(views);
   else
     for (const v of views) {

@@ -1,4 +1,3 @@
-import type { CollectReport } from '../store/index.ts';
 import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
 import { formatBytes } from './status.ts';
 
@@ -11,10 +10,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`usage: ${USAGE}\n`);
     return 0;
   }
-  const answer = await clientFor(stateDirOf(values)).post<{ versions: number; store: CollectReport | null }>(
-    '/v1/gc',
-    {},
-  );
+  const answer = await clientFor(stateDirOf(values)).gc();
   if (values.json) printJson(answer);
   else if (answer.store === null)
     process.stdout.write(

@@ -9,10 +9,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`usage: ${USAGE}\n`);
     return 0;
   }
-  const res = await clientFor(stateDirOf(values)).post<{ token: string; expiresAt: number }>(
-    '/v1/invites',
-    {},
-  );
+  const res = await clientFor(stateDirOf(values)).invite();
   if (values.json) printJson(res);
   else process.stdout.write(`${res.token}\n`);
   return 0;

@@ -11,6 +11,7 @@ import {
   saveIdentity,
   splitAddress,
 } from '../link/index.ts';
+import { clockFromEnv } from '../sys/index.ts';
 import { parseCommand, printJson, stateDirOf } from './args.ts';
 import { finishStateDir, NODE_OPTIONS, nodeConfigFrom, prepareStateDir } from './init.ts';
 
@@ -24,14 +25,15 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`usage: ${USAGE}\n`);
     return values.help ? 0 : 2;
   }
-  const token = decodeJoinToken(positionals[0], Date.now());
+  const clock = clockFromEnv();
+  const token = decodeJoinToken(positionals[0], clock.now());
   const stateDir = stateDirOf(values);
   const config = nodeConfigFrom(values);
   await prepareStateDir(stateDir);
   const key = await createNodeKey();
   const { host, port } = splitAddress(token.address);
   const socket = await connectForJoin({ host, port, caFingerprint: token.caFingerprint, timeoutMs: 15_000 });
-  const answerPromise = readOneFrame(socket, { maxFrameBytes: 1024 * 1024, timeoutMs: 30_000 });
+  const answerPromise = readOneFrame(socket, { maxFrameBytes: 1024 * 1024, timeoutMs: 30_000, clock });
   socket.write(
     Buffer.concat(
       encodeFrame(MSG.JOIN, {

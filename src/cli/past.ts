@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { formatMoment, HindsightError } from '../core/index.ts';
-import type { ListEntry, TimelineEntry } from '../daemon/index.ts';
 import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
 import { clientOn } from './on-node.ts';
 import { formatBytes } from './status.ts';
@@ -51,19 +50,13 @@ export async function run(argv: string[], command: string): Promise<number> {
     throw new HindsightError('E_USAGE', `${command} needs --into DIR`, { hint: `usage: ${usage}` });
   }
   const client = await clientOn(clientFor(stateDirOf(values)), values.on);
-  const base = `/v1/volumes/${encodeURIComponent(volume)}`;
-  const query = (q: Record<string, string | undefined>) =>
-    new URLSearchParams(
-      Object.entries(q).filter((e): e is [string, string] => e[1] !== undefined),
-    ).toString();
 
   if (command === 'timeline') {
-    const answer = await client.get<{
-      total: number;
-      truncated: boolean;
-      changes: TimelineEntry[];
-      perMinute: { minute: number; count: number }[];
-    }>(`${base}/timeline?${query({ since: values.since, until: values.until, path: values.path })}`);
+    const answer = await client.timeline(volume, {
+      since: values.since,
+      until: values.until,
+      path: values.path,
+    });
     if (values.json) {
       printJson(answer);
       return 0;
@@ -84,9 +77,7 @@ export async function run(argv: string[], command: string): Promise<number> {
     return 0;
   }
   if (command === 'ls') {
-    const answer = await client.get<{ seq: number; entries: ListEntry[] }>(
-      `${base}/ls?${query({ at: values.at, path })}`,
-    );
+    const answer = await client.ls(volume, values.at!, path);
     if (values.json) {
       printJson(answer);
       return 0;
@@ -102,19 +93,16 @@ export async function run(argv: string[], command: string): Promise<number> {
     return 0;
   }
   if (command === 'cat') {
-    await client.download(`${base}/cat?${query({ at: values.at, path })}`, process.stdout);
+    await client.cat(volume, values.at!, path, process.stdout);
     return 0;
   }
-  const answer = await client.post<{ seq: number; into: string; written: number; bytes: number }>(
-    `${base}/${command}`,
-    {
-      at: values.at,
-      // The agent runs elsewhere: a relative DIR means relative to where the command runs
-      // (with --on, DIR is on that node and must be absolute; its agent refuses anything else).
-      into: values.into === undefined || values.on ? values.into : resolve(values.into),
-      path,
-    },
-  );
+  // The agent runs elsewhere: a relative DIR means relative to where the command runs
+  // (with --on, DIR is on that node and must be absolute; its agent refuses anything else).
+  const into = values.on ? values.into! : resolve(values.into!);
+  const answer =
+    command === 'preview'
+      ? await client.preview(volume, values.at!, into)
+      : await client.restore(volume, path, values.at!, into);
   if (values.json) printJson(answer);
   else
     process.stdout.write(

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { formatMoment, HindsightError } from '../core/index.ts';
-import type { PromoteOutcome } from '../daemon/index.ts';
 import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
 import { formatBytes } from './status.ts';
 
@@ -10,17 +9,6 @@ const USAGE: Record<string, string> = {
   divergence:
     'hindsight divergence VOLUME [--export DIR] [--origin divergence|after-promote] [--state DIR] [--json]',
 };
-
-/** QuarantineEntry is a quarantined state as the API lists it. */
-interface QuarantineEntry {
-  origin: string;
-  epoch: number;
-  seq: number;
-  path: string;
-  kind: string;
-  size: number;
-  capturedAt: number;
-}
 
 /**
  * The role commands: `promote` (on a mirror: become the volume's primary, at T or with
@@ -51,12 +39,8 @@ export async function run(argv: string[], command: string): Promise<number> {
   }
   const client = clientFor(stateDirOf(values));
   const [volume] = positionals;
-  const base = `/v1/volumes/${encodeURIComponent(volume)}`;
   if (command === 'promote') {
-    const answer = await client.post<PromoteOutcome>(`${base}/promote`, {
-      at: values.at,
-      force: values.force,
-    });
+    const answer = await client.promote(volume, { at: values.at, force: values.force });
     if (values.json) printJson(answer);
     else {
       const kept = answer.quarantined > 0 ? `; ${answer.quarantined} later changes quarantined` : '';
@@ -67,9 +51,7 @@ export async function run(argv: string[], command: string): Promise<number> {
     return 0;
   }
   if (command === 'switchover') {
-    const answer = await client.post<{ primary: string; epoch: number; seq: number }>(`${base}/switchover`, {
-      to: values.to,
-    });
+    const answer = await client.switchover(volume, values.to);
     if (values.json) printJson(answer);
     else
       process.stdout.write(
@@ -78,10 +60,9 @@ export async function run(argv: string[], command: string): Promise<number> {
     return 0;
   }
   if (values.export) {
-    const answer = await client.post<{ into: string; written: number; bytes: number; deleted: string[] }>(
-      `${base}/divergence/export`,
-      { into: resolve(values.export), origin: values.origin },
-    );
+    // The agent checks the origin and says what it takes.
+    const origin = values.origin as 'divergence' | 'after-promote' | undefined;
+    const answer = await client.exportDivergence(volume, resolve(values.export), origin);
     if (values.json) printJson(answer);
     else {
       process.stdout.write(
@@ -91,7 +72,7 @@ export async function run(argv: string[], command: string): Promise<number> {
     }
     return 0;
   }
-  const { quarantine } = await client.get<{ quarantine: QuarantineEntry[] }>(`${base}/divergence`);
+  const { quarantine } = await client.divergence(volume);
   const rows = quarantine.filter((r) => values.origin === undefined || r.origin === values.origin);
   if (values.json) {
     printJson({ quarantine: rows });

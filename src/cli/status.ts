@@ -1,5 +1,5 @@
+import type { StatusReport, ViewStatus } from '../api/index.ts';
 import { formatDuration, formatMoment } from '../core/index.ts';
-import type { StatusReport, ViewStatus } from '../daemon/index.ts';
 import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
 
 const USAGE = 'hindsight status [--state DIR] [--json]';
@@ -11,7 +11,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`usage: ${USAGE}\n`);
     return 0;
   }
-  const status = await clientFor(stateDirOf(values)).get<StatusReport>('/v1/status');
+  const status = await clientFor(stateDirOf(values)).status();
   if (values.json) printJson(status);
   else process.stdout.write(formatStatus(status));
   return 0;

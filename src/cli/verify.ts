@@ -1,4 +1,3 @@
-import type { VerifyReport } from '../store/index.ts';
 import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
 
 const USAGE = 'hindsight verify [--state DIR] [--json]';
@@ -10,7 +9,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`usage: ${USAGE}\n`);
     return 0;
   }
-  const { report } = await clientFor(stateDirOf(values)).post<{ report: VerifyReport }>('/v1/verify', {});
+  const { report } = await clientFor(stateDirOf(values)).verify();
   if (values.json) printJson(report);
   else
     process.stdout.write(

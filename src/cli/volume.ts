@@ -1,5 +1,4 @@
-import { HindsightError, parseDuration, type VolumeSpec } from '../core/index.ts';
-import type { VolumeRow } from '../daemon/index.ts';
+import { HindsightError, parseDuration } from '../core/index.ts';
 import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
 
 const USAGE =
@@ -45,7 +44,7 @@ export async function run(argv: string[]): Promise<number> {
   );
   const client = clientFor(stateDirOf(values));
   if (sub === 'list') {
-    const { volumes } = await client.get<{ volumes: VolumeRow[] }>('/v1/volumes');
+    const { volumes } = await client.volumes();
     if (values.json) printJson(volumes);
     else for (const v of volumes) process.stdout.write(`${v.name}\t${v.role}\t${v.path}\t${v.state}\n`);
     return 0;
@@ -61,19 +60,17 @@ export async function run(argv: string[]): Promise<number> {
       hooks[h.slice(0, i)] = h.slice(i + 1);
     }
     const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
-    const { volume } = await client.post<{ volume: VolumeSpec }>(
-      `/v1/volumes/${encodeURIComponent(positionals[0])}/set`,
-      {
-        failover: values.failover,
-        heartbeatMs: ms(values.heartbeat),
-        timeoutMs: ms(values.timeout),
-        address: values['no-address'] ? null : values.address,
-        interface: values['no-address'] ? null : values.interface,
-        hooks,
-        hookTimeoutMs: ms(values['hook-timeout']),
-        witness: values.witness === undefined ? undefined : values.witness === '' ? null : values.witness,
-      },
-    );
+    const failover = values.failover as 'manual' | 'auto' | undefined;
+    const { volume } = await client.setRoles(positionals[0], {
+      failover,
+      heartbeatMs: ms(values.heartbeat),
+      timeoutMs: ms(values.timeout),
+      address: values['no-address'] ? null : values.address,
+      interface: values['no-address'] ? null : values.interface,
+      hooks,
+      hookTimeoutMs: ms(values['hook-timeout']),
+      witness: values.witness === undefined ? undefined : values.witness === '' ? null : values.witness,
+    });
     if (values.json) printJson(volume);
     else {
       const r = volume.roles;
@@ -118,7 +115,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values['guard-share'] !== undefined) guard.share = Number(values['guard-share']);
   if (values['guard-window'] !== undefined) guard.windowMs = parseDuration(values['guard-window']);
   if (values['guard-min'] !== undefined) guard.minFiles = Number(values['guard-min']);
-  const { volume } = await client.post<{ volume: VolumeSpec }>('/v1/volumes', {
+  const { volume } = await client.addVolume({
     name: positionals[0],
     path: values.path,
     primary: values.primary,

@@ -93,3 +93,80 @@ export const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export function isValidName(name: unknown): name is string {
   return typeof name === 'string' && NAME_PATTERN.test(name);
 }
+
+/**
+ * StopCause says why a volume is stopped on this node, for code to branch on; the free-text
+ * reason beside it is for people.
+ * - `root-missing`, `root-empty`: the root guard found the root gone or emptied (capture).
+ * - `fenced`: a newer primary exists; this node waits to rejoin as its mirror (roles).
+ * - `lease-lost`: neither the mirror nor the witness renewed this primary's lease (roles).
+ * - `switching-over`: this primary handed over and waits for its mirror to take over (roles).
+ * - `operator`: stopped by a person or an older version that left no cause.
+ */
+export type StopCause =
+  | 'root-missing'
+  | 'root-empty'
+  | 'fenced'
+  | 'lease-lost'
+  | 'switching-over'
+  | 'operator';
+
+/** VolumeInput is what `hindsight volume add` asks for (POST /v1/volumes). */
+export interface VolumeInput {
+  name: string;
+  path: string;
+  primary: string;
+  mirrors: {
+    node: string;
+    path: string;
+    delayMs?: number;
+    views?: { name: string; path: string; delayMs: number }[];
+  }[];
+  include?: string[];
+  exclude?: string[];
+  historyMs?: number;
+  guard?: Partial<GuardSpec>;
+}
+
+/** RolesInput is what `hindsight volume set` changes; absent fields stay, a hook set to '' is removed. */
+export interface RolesInput {
+  failover?: 'manual' | 'auto';
+  heartbeatMs?: number;
+  timeoutMs?: number;
+  address?: string | null;
+  interface?: string | null;
+  hooks?: Record<string, string>;
+  hookTimeoutMs?: number;
+  witness?: string | null;
+}
+
+/** volumeSpecFrom fills in the defaults of a new volume; check the result with checkVolumeSpec. */
+export function volumeSpecFrom(input: VolumeInput, createdAt: number): VolumeSpec {
+  return {
+    name: input.name,
+    kind: 'files',
+    primary: { node: input.primary, path: input.path },
+    mirrors: input.mirrors.map((m) => ({
+      node: m.node,
+      path: m.path,
+      delayMs: m.delayMs ?? 0,
+      views: m.views ?? [],
+    })),
+    include: input.include ?? [],
+    exclude: input.exclude ?? [],
+    historyMs: input.historyMs ?? DEFAULT_HISTORY_MS,
+    guard: { ...DEFAULT_GUARD, ...input.guard },
+    roles: { ...DEFAULT_ROLES, hooks: {} },
+    createdAt,
+  };
+}
+
+/** withRoles returns the spec with `input` applied to its roles; check the result with checkVolumeSpec. */
+export function withRoles(spec: VolumeSpec, input: RolesInput): VolumeSpec {
+  const hooks: Partial<Record<string, string>> = { ...spec.roles.hooks, ...input.hooks };
+  for (const [k, path] of Object.entries(hooks)) if (path === '') delete hooks[k];
+  const given = Object.fromEntries(
+    Object.entries(input).filter(([k, x]) => x !== undefined && k !== 'hooks'),
+  );
+  return { ...spec, roles: { ...spec.roles, ...given, hooks } };
+}

@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { HindsightError, isValidName } from '../core/index.ts';
 import { writeFileDurable } from '../sys/index.ts';
+import { DEFAULT_GC_INTERVAL_MS } from '../timeline/index.ts';
 
 /** NodeConfig is the node's configuration file, `config.json` in the state directory. */
 export interface NodeConfig {
@@ -103,4 +104,29 @@ export async function loadConfig(file: string): Promise<NodeConfig> {
 /** saveConfig writes the configuration durably. */
 export async function saveConfig(file: string, config: NodeConfig): Promise<void> {
   await writeFileDurable(file, `${JSON.stringify(config, null, 2)}\n`, 0o644);
+}
+
+/**
+ * gcIntervalFromEnv is the garbage collection period: HINDSIGHT_GC_INTERVAL_MS (at least 1,000)
+ * or the default. A value that is not a number is refused at start, not run every ms.
+ */
+export function gcIntervalFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.HINDSIGHT_GC_INTERVAL_MS;
+  if (text === undefined || text === '') return DEFAULT_GC_INTERVAL_MS;
+  const ms = Number(text);
+  if (!Number.isSafeInteger(ms) || ms < 1000) {
+    throw new HindsightError(
+      'E_CONFIG_INVALID',
+      `HINDSIGHT_GC_INTERVAL_MS=${text} is not a number of ms ≥ 1000`,
+      {
+        hint: 'unset it for the default (10 minutes), or give e.g. 600000',
+      },
+    );
+  }
+  return ms;
+}
+
+/** readApiToken returns the API token of a state directory (written by init and join). */
+export async function readApiToken(file: string): Promise<string> {
+  return (await fsp.readFile(file, 'utf8')).trim();
 }

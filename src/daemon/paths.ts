@@ -1,5 +1,5 @@
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { AGENT_SOCKET_NAME } from '../api/index.ts';
 
 /** StatePaths names every file of a node's state directory (docs/configuration.md). */
 export interface StatePaths {
@@ -20,17 +20,7 @@ export function statePaths(dir: string): StatePaths {
     catalog: join(dir, 'catalog.db'),
     packs: join(dir, 'packs'),
     identity: dir,
-    socket: join(dir, 'agent.sock'),
+    socket: join(dir, AGENT_SOCKET_NAME),
     apiToken: join(dir, 'api-token'),
   };
-}
-
-/**
- * defaultStateDir picks the state directory when none is given: $HINDSIGHT_STATE, else
- * /var/lib/hindsight for root, else ~/.local/state/hindsight.
- */
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.HINDSIGHT_STATE) return env.HINDSIGHT_STATE;
-  if (process.getuid?.() === 0) return '/var/lib/hindsight';
-  return join(homedir(), '.local', 'state', 'hindsight');
 }

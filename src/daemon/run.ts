@@ -3,8 +3,7 @@ import { startApi } from '../api/index.ts';
 import { errorMessage } from '../core/index.ts';
 import { createLogger } from '../sys/index.ts';
 import { Agent } from './agent.ts';
-import { apiRoutes, readApiToken } from './api-routes.ts';
-import { parseHostPort } from './config.ts';
+import { parseHostPort, readApiToken } from './config.ts';
 
 /**
  * runAgent is `hindsight agent`: it opens the node, starts its loops and the API, logs
@@ -22,7 +21,7 @@ export async function runAgent(stateDir: string): Promise<void> {
     const tcp = agent.config.api
       ? { ...parseHostPort(agent.config.api, 'api'), token: await readApiToken(agent.paths.apiToken) }
       : undefined;
-    servers = await startApi(apiRoutes(agent), { socketPath: agent.paths.socket, tcp }, log.child('api'));
+    servers = await startApi(agent.routes, { socketPath: agent.paths.socket, tcp }, log.child('api'));
   } catch (err) {
     await agent.stop().catch(() => {});
     throw err;

@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from '../api/index.ts';
-import type { StatusReport } from '../daemon/index.ts';
 
 const CLI = join(import.meta.dirname, '..', '..', 'bin', 'hindsight');
 const SECONDS = Number(process.env.DEMO_SECONDS ?? 30);
@@ -54,8 +53,8 @@ async function main(): Promise<void> {
     for (let round = 1; Date.now() < deadline; round++) {
       const what = await editSample(src, round);
       await sleep(2000);
-      const a = await alpha.get<StatusReport>('/v1/status');
-      const b = await beta.get<StatusReport>('/v1/status');
+      const a = await alpha.status();
+      const b = await beta.status();
       const pv = a.volumes[0];
       const mv = b.volumes[0];
       const m = pv?.mirrors?.[0];

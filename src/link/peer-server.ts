@@ -100,7 +100,11 @@ export async function startPeerServer(host: string, port: number, deps: PeerServ
 
 /** serveJoin reads one JOIN frame from an anonymous socket, answers it, and closes. */
 async function serveJoin(socket: TLSSocket, deps: PeerServerDeps): Promise<void> {
-  const frame = await readOneFrame(socket, { maxFrameBytes: 64 * 1024, timeoutMs: JOIN_TIMEOUT_MS });
+  const frame = await readOneFrame(socket, {
+    maxFrameBytes: 64 * 1024,
+    timeoutMs: JOIN_TIMEOUT_MS,
+    clock: deps.clock,
+  });
   if (frame.type !== MSG.JOIN)
     throw new HindsightError('E_LINK_UNAUTHENTICATED', 'only JOIN is allowed without a certificate');
   const reply = (type: number, header: unknown) => socket.end(Buffer.concat(encodeFrame(type, header)));

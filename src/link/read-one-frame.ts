@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { HindsightError } from '../core/index.ts';
+import { type Clock, HindsightError } from '../core/index.ts';
 import type { Frame } from './framing.ts';
 import { FrameReader } from './framing.ts';
 
@@ -9,11 +9,12 @@ import { FrameReader } from './framing.ts';
  */
 export function readOneFrame(
   socket: Socket,
-  opts: { maxFrameBytes: number; timeoutMs: number },
+  opts: { maxFrameBytes: number; timeoutMs: number; clock: Clock },
 ): Promise<Frame> {
   return new Promise<Frame>((resolve, reject) => {
+    const timer = new AbortController();
     const finish = (err: Error | null, frame?: Frame) => {
-      clearTimeout(timer);
+      timer.abort();
       socket.off('data', onData);
       socket.off('error', onError);
       socket.off('close', onClose);
@@ -30,10 +31,9 @@ export function readOneFrame(
     };
     const onError = (err: Error) => finish(err);
     const onClose = () => finish(new HindsightError('E_LINK_CLOSED', 'connection closed before an answer'));
-    // A timer here, not the Clock: this bounds a network read, not a product delay.
-    const timer = setTimeout(
+    opts.clock.sleep(opts.timeoutMs, timer.signal).then(
       () => finish(new HindsightError('E_LINK_TIMEOUT', `no answer within ${opts.timeoutMs} ms`)),
-      opts.timeoutMs,
+      () => {}, // answered (or failed) in time
     );
     socket.on('data', onData);
     socket.on('error', onError);

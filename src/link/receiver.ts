@@ -1,7 +1,11 @@
 import {
   type Change,
   type Clock,
+  checkEpochs,
+  checkVolumeSpec,
+  type EpochRow,
   type EventSink,
+  epochForSeq,
   errorMessage,
   HASH_BYTES,
   HindsightError,
@@ -11,10 +15,9 @@ import {
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import { inTransaction } from '../store/index.ts';
 import { crashPoint, type Logger } from '../sys/index.ts';
-import { checkEpochs, type EpochRow, epochForSeq } from '../timeline/epochs.ts';
+
 import type { Frame } from './framing.ts';
 import {
-  checkVolumeSpec,
   decodeChanges,
   decodeChunkRecords,
   encodeHashes,

@@ -2,6 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import {
   type Change,
   type Clock,
+  type EpochRow,
   type EventSink,
   errorMessage,
   HindsightError,
@@ -9,7 +10,7 @@ import {
 } from '../core/index.ts';
 import type { ChunkStore, StoredChunk } from '../store/index.ts';
 import { crashPoint, type Logger } from '../sys/index.ts';
-import type { EpochRow } from '../timeline/epochs.ts';
+import { fitFrame } from './batch-frame.ts';
 import { ClockSkewAlarm } from './clock-skew.ts';
 import type { Frame } from './framing.ts';
 import {
@@ -22,6 +23,7 @@ import {
   PROTOCOL_VERSION,
 } from './messages.ts';
 import { PeerConnection } from './peer-connection.ts';
+import { PendingReplies } from './pending-replies.ts';
 import { linkErrorText } from './tls.ts';
 
 /** DEFAULT_WINDOW_SEQS bounds how far the sender runs ahead of the mirror's acknowledgement. */
@@ -76,9 +78,8 @@ export class MirrorLink {
   #stopped = false;
   #abort = new AbortController();
   #running: Promise<void> | null = null;
-  /** Requests (leases, votes) sent on this link, by id, waiting for REPLY. */
-  #requests = new Map<number, (reply: Record<string, unknown> | Error) => void>();
-  #nextRequest = 1;
+  /** Requests (leases, votes, relayed calls) sent on this link, waiting for their REPLY. */
+  readonly #replies: PendingReplies;
   /** Switchovers asked of the mirror, by volume, waiting for SWITCHED. */
   #switching = new Map<string, { resolve: (epoch: number) => void; reject: (err: Error) => void }>();
   #clockSkew: ClockSkewAlarm;
@@ -91,6 +92,7 @@ export class MirrorLink {
     this.peer = peer;
     this.#deps = deps;
     this.#clockSkew = new ClockSkewAlarm(peer, deps.events);
+    this.#replies = new PendingReplies(peer, deps.clock);
   }
 
   /** start begins dialing; it returns at once. */
@@ -165,22 +167,7 @@ export class MirrorLink {
     if (!conn || conn.isClosed) {
       return Promise.reject(new HindsightError('E_LINK_DOWN', `the link to ${this.peer} is down`));
     }
-    const id = this.#nextRequest++;
-    return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(
-        () => settle(new HindsightError('E_LINK_TIMEOUT', `${this.peer} did not answer`)),
-        timeoutMs,
-      );
-      const settle = (reply: Record<string, unknown> | Error) => {
-        clearTimeout(timer);
-        this.#requests.delete(id);
-        if (reply instanceof Error) reject(reply);
-        else resolve(reply);
-      };
-      this.#requests.set(id, settle);
-      conn.send(MSG.REQUEST, { ...header, id }).catch((err: Error) => settle(err));
-      conn.closed.then(() => settle(new HindsightError('E_LINK_DOWN', `the link to ${this.peer} closed`)));
-    });
+    return this.#replies.ask(conn, header, timeoutMs);
   }
 
   /** dropVolume stops streaming a volume this node no longer is primary of. */
@@ -391,7 +378,7 @@ export class MirrorLink {
         return;
       }
       case MSG.REPLY:
-        this.#requests.get(Number(h.id))?.(h);
+        this.#replies.answered(h);
         return;
       case MSG.SWITCHED: {
         const waiting = this.#switching.get(String(h.volume));
@@ -496,22 +483,6 @@ export interface MirrorLinkDeps {
   rootAlertOf: (volume: string) => string | null;
   members: () => Member[];
   mergeMembers: (members: Member[]) => void;
-}
-
-/** BATCH_LIST_BYTES bounds the chunk lists of one CHANGES frame, well below the frame limit. */
-const BATCH_LIST_BYTES = 16 * 1024 * 1024;
-
-/**
- * fitFrame shortens a batch so its chunk lists stay within BATCH_LIST_BYTES (at least one
- * change is kept: a single file's list must fit a frame on its own, see docs/protocol.md).
- */
-export function fitFrame(batch: Change[]): Change[] {
-  let bytes = 0;
-  for (let i = 0; i < batch.length; i++) {
-    bytes += batch[i].chunks?.length ?? 0;
-    if (bytes > BATCH_LIST_BYTES && i > 0) return batch.slice(0, i);
-  }
-  return batch;
 }
 
 function protocolError(why: string): HindsightError {

@@ -1,14 +1,14 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { HASH_BYTES, HindsightError } from '../core/index.ts';
+import { HindsightError } from '../core/index.ts';
 import { crashPoint, type FileOps, fsyncDir, NODE_FILE_OPS } from '../sys/index.ts';
 import type { Catalog } from './catalog.ts';
 import { inTransaction } from './catalog.ts';
 import type { ChunkStore, Codec, CollectReport, StoredChunk, VerifyReport } from './chunk-store.ts';
 import { MAX_CHUNK_BYTES } from './chunker.ts';
 import { compressChunk, decompressChunk } from './compress.ts';
-import { hashChunk } from './hash.ts';
+import { checkHashLength, hashChunk, hashKey } from './hash.ts';
 import {
   DEFAULT_PACK_BYTES,
   listPackIds,
@@ -17,6 +17,7 @@ import {
   readExactSync,
   readRecordHeader,
 } from './pack-file.ts';
+import { type PackIndex, preparePackIndex } from './pack-index.ts';
 import { PackWriter, type PendingChunk } from './pack-writer.ts';
 
 /** DEFAULT_WRITE_BUFFER_BYTES is how much chunk data is buffered before it is written in one call. */
@@ -88,7 +89,7 @@ export class PackStore implements ChunkStore {
   private failure: unknown;
   private isClosed = false;
   private syncTail: Promise<void> = Promise.resolve();
-  private readonly stmts: ReturnType<typeof prepare>;
+  private readonly stmts: PackIndex;
   private readonly fdatasync: (fd: number) => Promise<void>;
   private readonly onFailed: (err: HindsightError) => void;
   /**
@@ -110,7 +111,7 @@ export class PackStore implements ChunkStore {
     this.pinMs = options.pinMs ?? PIN_MS;
     this.now = options.now ?? (() => performance.now());
     this.catalog = options.catalog;
-    this.stmts = prepare(options.catalog);
+    this.stmts = preparePackIndex(options.catalog);
     const packBytes = options.packBytes ?? DEFAULT_PACK_BYTES;
     const tableMax = (this.stmts.maxPack.get() as { id: number | null }).id ?? 0;
     const ids = listPackIds(this.dir);
@@ -132,7 +133,7 @@ export class PackStore implements ChunkStore {
   }
 
   has(hash: Buffer): boolean {
-    const key = keyOf(hash);
+    const key = hashKey(hash);
     if (this.pending.has(key)) return true;
     if (this.stmts.has.get(hash) === undefined) return false;
     // A caller that finds a chunk present will reference it in a commit to come: until then
@@ -145,7 +146,7 @@ export class PackStore implements ChunkStore {
     const seen = new Set<string>();
     const out: Buffer[] = [];
     for (const hash of hashes) {
-      const key = keyOf(hash);
+      const key = hashKey(hash);
       if (seen.has(key)) continue;
       seen.add(key);
       if (!this.has(hash)) out.push(hash);
@@ -192,7 +193,7 @@ export class PackStore implements ChunkStore {
 
   private append(hash: Buffer, codec: Codec, rawLen: number, data: Buffer): void {
     const entry = this.writer.append(hash, codec, rawLen, data);
-    this.pending.set(keyOf(hash), entry);
+    this.pending.set(hashKey(hash), entry);
     try {
       this.writer.flushIfFull();
     } catch (err) {
@@ -268,7 +269,7 @@ export class PackStore implements ChunkStore {
   /** readStored: see ChunkStore. Checks the record header against the index, not the hash. */
   readStored(hash: Buffer): StoredChunk {
     this.assertOpen();
-    const p = this.pending.get(keyOf(hash));
+    const p = this.pending.get(hashKey(hash));
     if (p?.data !== undefined) {
       // A copy: the pending view lives in the write buffer, which is dropped after the write.
       return { hash: Buffer.from(p.hash), codec: p.codec, rawLen: p.rawLen, data: Buffer.from(p.data) };
@@ -390,7 +391,7 @@ export class PackStore implements ChunkStore {
     inTransaction(this.catalog, () => {
       for (const row of this.stmts.all.iterate() as Iterable<{ hash: Uint8Array; stored_len: number }>) {
         const hash = Buffer.from(row.hash);
-        const key = keyOf(hash);
+        const key = hashKey(hash);
         if (isLive(hash) || this.pins.has(key) || this.pending.has(key)) continue;
         this.stmts.dropChunk.run(hash);
         report.chunksDropped++;
@@ -484,47 +485,6 @@ export class PackStore implements ChunkStore {
         hint: 'check the disk (dmesg), then restart the agent: it trusts only what the catalog committed',
       },
     );
-  }
-}
-
-function prepare(db: Catalog) {
-  return {
-    has: db.prepare('SELECT 1 FROM chunks WHERE hash = ?'),
-    get: db.prepare('SELECT pack, offset, stored_len, raw_len, codec FROM chunks WHERE hash = ?'),
-    page: db.prepare(
-      'SELECT hash, pack, offset, stored_len, raw_len, codec FROM chunks WHERE hash > ? ORDER BY hash LIMIT ?',
-    ),
-    insertChunk: db.prepare(
-      'INSERT OR IGNORE INTO chunks (hash, pack, offset, stored_len, raw_len, codec) VALUES (?, ?, ?, ?, ?, ?)',
-    ),
-    upsertPack: db.prepare(
-      'INSERT INTO packs (id, size) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET size = max(size, excluded.size)',
-    ),
-    sealPack: db.prepare(
-      'INSERT INTO packs (id, size, sealed) VALUES (?, 0, 1) ON CONFLICT (id) DO UPDATE SET sealed = 1',
-    ),
-    maxPack: db.prepare('SELECT max(id) AS id FROM packs'),
-    all: db.prepare('SELECT hash, stored_len FROM chunks'),
-    dropChunk: db.prepare('DELETE FROM chunks WHERE hash = ?'),
-    packUsage: db.prepare(
-      `SELECT pack, SUM(stored_len + ${RECORD_HEADER_BYTES}) AS live FROM chunks GROUP BY pack`,
-    ),
-    inPack: db.prepare('SELECT hash, pack, offset, stored_len, raw_len, codec FROM chunks WHERE pack = ?'),
-    moveChunk: db.prepare('UPDATE chunks SET pack = ?, offset = ? WHERE hash = ? AND pack = ?'),
-    dropPack: db.prepare('DELETE FROM packs WHERE id = ?'),
-    packInUse: db.prepare('SELECT 1 FROM chunks WHERE pack = ? LIMIT 1'),
-    packSize: db.prepare('SELECT size FROM packs WHERE id = ?'),
-  };
-}
-
-/** keyOf turns a hash into a Map key; latin1 maps each byte to one char, so keys are exact. */
-function keyOf(hash: Buffer): string {
-  return hash.toString('latin1');
-}
-
-function checkHashLength(hash: Buffer): void {
-  if (hash.length !== HASH_BYTES) {
-    throw new HindsightError('E_CHUNK_CORRUPT', `chunk hash has ${hash.length} bytes, not ${HASH_BYTES}`);
   }
 }
 

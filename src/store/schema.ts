@@ -196,4 +196,28 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (volume, epoch, seq, path)
   ) STRICT;
   `,
+  // 4: a typed stop cause and a typed promotion record (docs/catalog.md).
+  `
+  -- Why a stopped volume is stopped, for code to branch on (the reason beside it is for
+  -- people). Earlier versions said it only by the first words of the reason.
+  ALTER TABLE volumes ADD COLUMN stop_cause TEXT CHECK (stop_cause IN
+    ('root-missing', 'root-empty', 'fenced', 'lease-lost', 'switching-over', 'operator'));
+  UPDATE volumes SET stop_cause = CASE
+      WHEN reason LIKE 'root-missing%' THEN 'root-missing'
+      WHEN reason LIKE 'root-empty%' THEN 'root-empty'
+      WHEN reason LIKE 'fenced:%' THEN 'fenced'
+      WHEN reason LIKE 'quorum lost:%' THEN 'lease-lost'
+      WHEN reason LIKE 'switching over to%' THEN 'switching-over'
+      ELSE 'operator' END
+    WHERE state = 'stopped';
+
+  -- A promotion recorded and not yet finished: the seq it promotes at. Finished at start.
+  CREATE TABLE promotions (
+    volume TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO promotions (volume, seq)
+    SELECT substr(key, length('promoting:') + 1), CAST(value AS INTEGER) FROM meta WHERE key LIKE 'promoting:%';
+  DELETE FROM meta WHERE key LIKE 'promoting:%';
+  `,
 ];

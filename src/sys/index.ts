@@ -6,6 +6,8 @@ export * from './file-clock.ts';
 export * from './file-ops.ts';
 export * from './log.ts';
 export * from './run-limited.ts';
+export * from './scheduler.ts';
+export * from './serial-queue.ts';
 export * from './service-address.ts';
 export * from './state-lock.ts';
 export * from './system-clock.ts';

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/index.ts';
-import type { Catalog } from '../store/index.ts';
+import { type Catalog, readMeta, writeMeta } from '../store/index.ts';
+import { newestReceipt } from './versions.ts';
 
 const META_KEY = 'funnel_clock';
 
@@ -20,25 +21,17 @@ export class FunnelClock {
 
   constructor(catalog: Catalog, clock: Clock, boot: string) {
     this.#clock = clock;
-    const saved = catalog.prepare('SELECT value FROM meta WHERE key = ?').get(META_KEY) as
-      | { value: string }
-      | undefined;
-    const state = saved ? (JSON.parse(saved.value) as { boot: string; offset: number }) : null;
+    const saved = readMeta(catalog, META_KEY);
+    const state = saved ? (JSON.parse(saved) as { boot: string; offset: number }) : null;
     if (state && state.boot === boot) {
       this.#offset = state.offset;
       return;
     }
-    const newest = catalog
-      .prepare('SELECT received_mono, received_at FROM versions ORDER BY received_mono DESC LIMIT 1')
-      .get() as { received_mono: number; received_at: number } | undefined;
+    const newest = newestReceipt(catalog);
     const wall = clock.now();
-    const funnelNow = newest ? newest.received_mono + Math.max(0, wall - newest.received_at) : wall;
+    const funnelNow = newest ? newest.funnelMs + Math.max(0, wall - newest.wallMs) : wall;
     this.#offset = Math.round(funnelNow - clock.monotonic());
-    catalog
-      .prepare(
-        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      )
-      .run(META_KEY, JSON.stringify({ boot, offset: this.#offset }));
+    writeMeta(catalog, META_KEY, JSON.stringify({ boot, offset: this.#offset }));
   }
 
   /** now returns the current funnel time in ms. */

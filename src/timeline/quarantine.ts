@@ -1,4 +1,9 @@
-import { type Catalog, inTransaction } from '../store/index.ts';
+import { type Catalog, type ChunkReferences, inTransaction } from '../store/index.ts';
+import { deleteAfter, versionsAfterAll } from './versions.ts';
+
+/*
+ * The `quarantine` table: this file is the only one that spells its SQL.
+ */
 
 /** QuarantineRow is a path state kept out of the timeline: listed, exportable, never collected. */
 export interface QuarantineRow {
@@ -24,24 +29,18 @@ export interface QuarantineRow {
  */
 export function quarantineAfter(catalog: Catalog, volume: string, seq: number, now: number): number {
   return inTransaction(catalog, () => {
-    catalog
-      .prepare(
-        `INSERT OR IGNORE INTO quarantine
-           (volume, epoch, seq, origin, path, kind, mode, mtime_ms, size, chunks, target, captured_at, quarantined_at)
-         SELECT volume, epoch, seq, 'after-promote', path, kind, mode, mtime_ms, size, chunks, target, captured_at, ?
-         FROM versions WHERE volume = ? AND seq > ?`,
-      )
-      .run(now, volume, seq);
-    const moved = catalog.prepare('DELETE FROM versions WHERE volume = ? AND seq > ?').run(volume, seq);
-    catalog
-      .prepare('UPDATE versions SET superseded_by = NULL WHERE volume = ? AND superseded_by > ?')
-      .run(volume, seq);
-    return Number(moved.changes);
+    const after = versionsAfterAll(catalog, volume, seq);
+    insertQuarantine(
+      catalog,
+      volume,
+      mapRows(after, (v) => ({ ...v, origin: 'after-promote', quarantinedAt: now })),
+    );
+    return deleteAfter(catalog, volume, seq);
   });
 }
 
 /** insertQuarantine stores rows (call it in a transaction, with the commit of their chunks). */
-export function insertQuarantine(catalog: Catalog, volume: string, rows: QuarantineRow[]): void {
+export function insertQuarantine(catalog: Catalog, volume: string, rows: Iterable<QuarantineRow>): void {
   const insert = catalog.prepare(
     `INSERT OR REPLACE INTO quarantine
        (volume, epoch, seq, origin, path, kind, mode, mtime_ms, size, chunks, target, captured_at, quarantined_at)
@@ -88,4 +87,19 @@ export function listQuarantine(catalog: Catalog, volume: string): QuarantineRow[
     capturedAt: r.captured_at as number,
     quarantinedAt: r.quarantined_at as number,
   }));
+}
+
+/** quarantineChunks are the chunk lists the quarantine holds: never collected while it keeps them. */
+export function quarantineChunks(catalog: Catalog): ChunkReferences {
+  return {
+    name: 'quarantine',
+    *chunkLists() {
+      const rows = catalog.prepare('SELECT chunks FROM quarantine WHERE chunks IS NOT NULL').iterate();
+      for (const r of rows as Iterable<{ chunks: Uint8Array }>) yield r.chunks;
+    },
+  };
+}
+
+function* mapRows<A, B>(rows: Iterable<A>, fn: (a: A) => B): Iterable<B> {
+  for (const r of rows) yield fn(r);
 }

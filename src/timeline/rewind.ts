@@ -3,7 +3,8 @@ import { type Catalog, type ChunkStore, inTransaction } from '../store/index.ts'
 import { crashPoint } from '../sys/index.ts';
 import { applyStates, type StatesOutcome } from './materialize.ts';
 import { pathsChangedBetween, versionAt } from './state-at.ts';
-import { listViews, readView, setViewHeld } from './views.ts';
+import { deleteAfter } from './versions.ts';
+import { clearMove, listViews, readView, recordMove } from './views.ts';
 
 /** MoveDeps names the view a rewind moves and where its data comes from. */
 export interface MoveDeps {
@@ -28,12 +29,7 @@ export interface MoveDeps {
 export async function rewindView(deps: MoveDeps, toSeq: number, heldAt: number): Promise<StatesOutcome> {
   await finishMove(deps);
   const { catalog, volume, view } = deps;
-  inTransaction(catalog, () => {
-    catalog
-      .prepare('UPDATE views SET moving_from = applied_seq, applied_seq = ? WHERE volume = ? AND name = ?')
-      .run(toSeq, volume, view);
-    setViewHeld(catalog, volume, view, true, 'rewind', heldAt);
-  });
+  inTransaction(catalog, () => recordMove(catalog, volume, view, toSeq, heldAt));
   crashPoint('rewind.recorded');
   return (await finishMove(deps)) ?? { removed: 0, written: 0, bytes: 0 };
 }
@@ -56,7 +52,7 @@ export async function finishMove(deps: MoveDeps): Promise<StatesOutcome | null> 
       if (++groups === 2) crashPoint('rewind.midway');
     },
   });
-  catalog.prepare('UPDATE views SET moving_from = NULL WHERE volume = ? AND name = ?').run(volume, name);
+  clearMove(catalog, volume, name);
   return outcome;
 }
 
@@ -78,11 +74,5 @@ export function discardAfter(catalog: Catalog, volume: string, seq: number): num
       );
     }
   }
-  return inTransaction(catalog, () => {
-    const gone = catalog.prepare('DELETE FROM versions WHERE volume = ? AND seq > ?').run(volume, seq);
-    catalog
-      .prepare('UPDATE versions SET superseded_by = NULL WHERE volume = ? AND superseded_by > ?')
-      .run(volume, seq);
-    return Number(gone.changes);
-  });
+  return inTransaction(catalog, () => deleteAfter(catalog, volume, seq));
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import { ingestFile, inTransaction } from '../store/index.ts';
 import { isStagingName } from '../sys/index.ts';
+import { versionAt } from './state-at.ts';
 
 /** SEED_COMMIT_BYTES makes seeding durable in steps, so memory stays bounded on a large copy. */
 const SEED_COMMIT_BYTES = 64 * 1024 * 1024;
@@ -58,10 +59,6 @@ export async function removeExtras(
   appliedSeq: number,
   keep: (path: string, isDir: boolean) => boolean = () => false,
 ): Promise<number> {
-  const latest = catalog.prepare(
-    // INDEXED BY: the planner would otherwise walk every version up to the seq (see outbox.ts).
-    'SELECT kind FROM versions INDEXED BY versions_by_path WHERE volume = ? AND path = ? AND seq <= ? ORDER BY seq DESC LIMIT 1',
-  );
   let removed = 0;
   const skip = new Set<string>();
   for await (const { path, isDir } of walk(root, '', skip)) {
@@ -69,8 +66,7 @@ export async function removeExtras(
       if (isDir) skip.add(path);
       continue;
     }
-    const row = latest.get(volume, path, appliedSeq) as { kind: string } | undefined;
-    if (row && row.kind !== 'delete') continue;
+    if (versionAt(catalog, volume, path, appliedSeq) !== null) continue;
     // Not in the timeline at this moment: an extra from the seed. Never followed if a link.
     await fsp.rm(join(root, path), { recursive: true, force: true });
     skip.add(path);

@@ -64,6 +64,37 @@ export function childrenAt(catalog: Catalog, volume: string, seq: number, dir: s
   return liveAt(catalog, volume, seq, dir).filter((v) => v.path.split('/').length === depth + 1);
 }
 
+/** ProducedChange is one change of the timeline by its production time, as `timeline` lists it. */
+export interface ProducedChange {
+  seq: number;
+  /** Production time (ms). */
+  at: number;
+  path: string;
+  kind: string;
+  size: number;
+}
+
+/** changesProducedBetween yields the changes produced in [since, until], in seq order. */
+export function* changesProducedBetween(
+  catalog: Catalog,
+  volume: string,
+  since: number,
+  until: number,
+): Iterable<ProducedChange> {
+  const rows = catalog
+    .prepare(
+      'SELECT seq, produced_at, path, kind, size FROM versions WHERE volume = ? AND produced_at >= ? AND produced_at <= ? ORDER BY seq',
+    )
+    .iterate(volume, since, until) as Iterable<{
+    seq: number;
+    produced_at: number;
+    path: string;
+    kind: string;
+    size: number;
+  }>;
+  for (const r of rows) yield { seq: r.seq, at: r.produced_at, path: r.path, kind: r.kind, size: r.size };
+}
+
 /** pathsChangedBetween returns every path with a change in (fromSeq, toSeq], in either order of the two. */
 export function pathsChangedBetween(catalog: Catalog, volume: string, a: number, b: number): string[] {
   const rows = catalog

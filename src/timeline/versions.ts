@@ -1,24 +1,24 @@
-import type { Change, ChangeKind } from '../core/index.ts';
-import type { Catalog } from '../store/index.ts';
+import type { Change } from '../core/index.ts';
+import {
+  type Catalog,
+  CHANGE_COLUMNS,
+  type ChunkReferences,
+  changeFromRow,
+  changeValues,
+} from '../store/index.ts';
 import { checkChange } from './version-check.ts';
+
+/*
+ * The `versions` and `received` tables are spelled in SQL here and in state-at.ts (reads of
+ * the state at a moment) only; the rest of the timeline and the roles call these functions.
+ */
 
 /**
  * VersionRow is one version of one path in the mirror's timeline: the state a change gave the
  * path, valid from `seq` until `supersededBy` (the seq of the next version of the same path),
  * or open-ended while `supersededBy` is null.
  */
-export interface VersionRow {
-  volume: string;
-  seq: number;
-  epoch: number;
-  path: string;
-  kind: ChangeKind;
-  mode: number;
-  mtimeMs: number;
-  size: number;
-  chunks: Buffer | null;
-  target: string | null;
-  capturedAt: number;
+export interface VersionRow extends Change {
   /** When this node received it (its own wall clock, ms), for people. */
   receivedAt: number;
   /** When this node received it on its funnel clock: the delay counts from here. */
@@ -178,23 +178,161 @@ export function versionsAfter(
   return rows.map((row) => toVersionRow(row as Record<string, unknown>));
 }
 
+/** toVersionRow decodes a `versions` row (SELECT *). */
 export function toVersionRow(row: Record<string, unknown>): VersionRow {
-  const chunks = row.chunks as Uint8Array | null;
   return {
-    volume: row.volume as string,
-    seq: row.seq as number,
-    epoch: row.epoch as number,
-    path: row.path as string,
-    kind: row.kind as ChangeKind,
-    mode: row.mode as number,
-    mtimeMs: row.mtime_ms as number,
-    size: row.size as number,
-    chunks: chunks ? Buffer.from(chunks.buffer, chunks.byteOffset, chunks.byteLength) : null,
-    target: row.target as string | null,
-    capturedAt: row.captured_at as number,
+    ...changeFromRow(row),
     receivedAt: row.received_at as number,
     receivedMono: row.received_mono as number,
     producedAt: row.produced_at as number,
     supersededBy: row.superseded_by as number | null,
+  };
+}
+
+/**
+ * currentVersions yields the version of every path that is current after `seq` (not superseded
+ * by a stored change), deletes included: the whole state a promoted mirror starts its outbox with.
+ */
+export function* currentVersions(catalog: Catalog, volume: string, seq: number): Iterable<VersionRow> {
+  const rows = catalog
+    .prepare('SELECT * FROM versions WHERE volume = ? AND superseded_by IS NULL AND seq <= ?')
+    .iterate(volume, seq);
+  for (const row of rows) yield toVersionRow(row as Record<string, unknown>);
+}
+
+/**
+ * adoptChanges stores changes as versions that need no funnel (received at `receivedAt`,
+ * already due, produced when captured): a demoted primary whose directory holds exactly the
+ * state at the fork turns its outbox into its timeline. Each path must appear once. Call it in
+ * the demotion's transaction.
+ */
+export function adoptChanges(catalog: Catalog, changes: Iterable<Change>, receivedAt: number): void {
+  const insert = catalog.prepare(
+    `INSERT INTO versions (${CHANGE_COLUMNS}, received_at, superseded_by, received_mono, produced_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, ?)`,
+  );
+  for (const c of changes) insert.run(...changeValues(c), receivedAt, c.capturedAt);
+}
+
+/** deleteVersions drops the whole timeline of a volume and its receive position. */
+export function deleteVersions(catalog: Catalog, volume: string): void {
+  catalog.prepare('DELETE FROM versions WHERE volume = ?').run(volume);
+  catalog.prepare('DELETE FROM received WHERE volume = ?').run(volume);
+}
+
+/** forgetReceived drops the receive position of a volume this node no longer mirrors. */
+export function forgetReceived(catalog: Catalog, volume: string): void {
+  catalog.prepare('DELETE FROM received WHERE volume = ?').run(volume);
+}
+
+/** setReceivedPosition records that this node holds the volume up to `pos`, received from `from`. */
+export function setReceivedPosition(
+  catalog: Catalog,
+  volume: string,
+  pos: ReceivePosition,
+  from: string,
+): void {
+  catalog
+    .prepare('INSERT OR REPLACE INTO received (volume, epoch, seq, from_node) VALUES (?, ?, ?, ?)')
+    .run(volume, pos.epoch, pos.seq, from);
+}
+
+/**
+ * deleteAfter removes every version of the volume after `seq`; the versions they superseded
+ * become current again. Returns how many were removed. Call it in a transaction.
+ */
+export function deleteAfter(catalog: Catalog, volume: string, seq: number): number {
+  const gone = catalog.prepare('DELETE FROM versions WHERE volume = ? AND seq > ?').run(volume, seq);
+  catalog
+    .prepare('UPDATE versions SET superseded_by = NULL WHERE volume = ? AND superseded_by > ?')
+    .run(volume, seq);
+  return Number(gone.changes);
+}
+
+/** versionsAfterAll yields every version of the volume after `seq`, in seq order. */
+export function* versionsAfterAll(catalog: Catalog, volume: string, seq: number): Iterable<VersionRow> {
+  const rows = catalog
+    .prepare('SELECT * FROM versions WHERE volume = ? AND seq > ? ORDER BY seq')
+    .iterate(volume, seq);
+  for (const row of rows) yield toVersionRow(row as Record<string, unknown>);
+}
+
+/**
+ * pruneSuperseded removes the versions no moment at or after `horizon` can see: those
+ * superseded at or before it, and deletes at or before it that nothing followed. Returns how
+ * many. Call it in a transaction.
+ */
+export function pruneSuperseded(catalog: Catalog, volume: string, horizon: number): number {
+  const a = catalog
+    .prepare('DELETE FROM versions WHERE volume = ? AND superseded_by IS NOT NULL AND superseded_by <= ?')
+    .run(volume, horizon);
+  const b = catalog
+    .prepare(
+      `DELETE FROM versions WHERE volume = ? AND kind = 'delete' AND superseded_by IS NULL AND seq <= ?`,
+    )
+    .run(volume, horizon);
+  return Number(a.changes) + Number(b.changes);
+}
+
+/** FunnelStats is what waits in a view's funnel: the versions after its position. */
+export interface FunnelStats {
+  changes: number;
+  bytes: number;
+  /** When the oldest waiting version was received (wall clock), or null. */
+  oldestReceivedAt: number | null;
+  /** When the next version was received on the funnel clock, or null when none waits. */
+  nextReceivedMono: number | null;
+}
+
+/** funnelStats describes the versions of a volume after `afterSeq`. */
+export function funnelStats(catalog: Catalog, volume: string, afterSeq: number): FunnelStats {
+  const f = catalog
+    .prepare(
+      'SELECT COUNT(*) AS n, SUM(size) AS bytes, MIN(received_at) AS oldest FROM versions WHERE volume = ? AND seq > ?',
+    )
+    .get(volume, afterSeq) as { n: number; bytes: number | null; oldest: number | null };
+  const next = catalog
+    .prepare('SELECT received_mono FROM versions WHERE volume = ? AND seq > ? ORDER BY seq LIMIT 1')
+    .get(volume, afterSeq) as { received_mono: number } | undefined;
+  return {
+    changes: f.n,
+    bytes: f.bytes ?? 0,
+    oldestReceivedAt: f.oldest,
+    nextReceivedMono: next?.received_mono ?? null,
+  };
+}
+
+/** oldestProducedAt returns the production time of the oldest version at or after `fromSeq`, or null. */
+export function oldestProducedAt(catalog: Catalog, volume: string, fromSeq: number): number | null {
+  const row = catalog
+    .prepare('SELECT MIN(produced_at) AS t FROM versions WHERE volume = ? AND seq >= ?')
+    .get(volume, fromSeq) as { t: number | null };
+  return row.t;
+}
+
+/** countCurrentFiles returns how many regular files the volume holds in its newest state. */
+export function countCurrentFiles(catalog: Catalog, volume: string): number {
+  const row = catalog
+    .prepare(`SELECT COUNT(*) AS n FROM versions WHERE volume = ? AND superseded_by IS NULL AND kind = 'put'`)
+    .get(volume) as { n: number };
+  return row.n;
+}
+
+/** newestReceipt returns the latest receipt of any volume on both clocks (funnel, wall), or null. */
+export function newestReceipt(catalog: Catalog): { funnelMs: number; wallMs: number } | null {
+  const row = catalog
+    .prepare('SELECT received_mono, received_at FROM versions ORDER BY received_mono DESC LIMIT 1')
+    .get() as { received_mono: number; received_at: number } | undefined;
+  return row ? { funnelMs: row.received_mono, wallMs: row.received_at } : null;
+}
+
+/** VERSION_CHUNKS are the chunk lists of every version: garbage collection keeps them. */
+export function versionChunks(catalog: Catalog): ChunkReferences {
+  return {
+    name: 'timeline',
+    *chunkLists() {
+      const rows = catalog.prepare('SELECT chunks FROM versions WHERE chunks IS NOT NULL').iterate();
+      for (const r of rows as Iterable<{ chunks: Uint8Array }>) yield r.chunks;
+    },
   };
 }

@@ -1,6 +1,10 @@
 import { HindsightError } from '../core/index.ts';
 import type { Catalog } from '../store/index.ts';
 
+/*
+ * The `views` table: this file is the only one that spells its SQL.
+ */
+
 /**
  * ViewRow is one view of a volume's timeline on disk: a directory whose content equals the
  * timeline as of `appliedSeq`. `delayMs` is how long a version waits in the funnel before it
@@ -123,4 +127,48 @@ export function setViewDelay(catalog: Catalog, volume: string, name: string, del
     throw new HindsightError('E_VIEW_DELAY', `refused delay ${delayMs}: not a non-negative integer of ms`);
   }
   catalog.prepare('UPDATE views SET delay_ms = ? WHERE volume = ? AND name = ?').run(delayMs, volume, name);
+}
+
+/**
+ * recordMove records that the view moves from its position to `toSeq` (moving_from = the old
+ * position) and holds it; the directory is changed afterwards and clearMove ends the move.
+ * Call it in a transaction.
+ */
+export function recordMove(
+  catalog: Catalog,
+  volume: string,
+  name: string,
+  toSeq: number,
+  heldAt: number,
+): void {
+  catalog
+    .prepare('UPDATE views SET moving_from = applied_seq, applied_seq = ? WHERE volume = ? AND name = ?')
+    .run(toSeq, volume, name);
+  setViewHeld(catalog, volume, name, true, 'rewind', heldAt);
+}
+
+/** clearMove records that a recorded move is complete: every directory it changed is durable. */
+export function clearMove(catalog: Catalog, volume: string, name: string): void {
+  catalog.prepare('UPDATE views SET moving_from = NULL WHERE volume = ? AND name = ?').run(volume, name);
+}
+
+/** forgetViews drops every view of a volume this node no longer mirrors (the directories stay). */
+export function forgetViews(catalog: Catalog, volume: string): void {
+  catalog.prepare('DELETE FROM views WHERE volume = ?').run(volume);
+}
+
+/**
+ * placeView creates (or moves) a view whose directory is known to hold the state at `seq`
+ * exactly, with the given delay: a demoted primary's directory becomes its main view.
+ */
+export function placeView(
+  catalog: Catalog,
+  volume: string,
+  name: string,
+  at: { root: string; seq: number; delayMs: number },
+): void {
+  ensureView(catalog, volume, name, at.root);
+  catalog
+    .prepare('UPDATE views SET applied_seq = ?, delay_ms = ? WHERE volume = ? AND name = ?')
+    .run(at.seq, at.delayMs, volume, name);
 }

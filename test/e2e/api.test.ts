@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { apiRoutes } from '../../src/daemon/api-routes.ts';
+import { apiRoutes } from '../../src/api/index.ts';
 import { HINDSIGHT_BIN } from '../harness/cli-process.ts';
 import { waitFor, withCluster } from '../harness/cluster.ts';
 

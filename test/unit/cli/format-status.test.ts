@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { StatusReport } from '../../../src/api/index.ts';
 import { formatStatus } from '../../../src/cli/status.ts';
-import type { StatusReport } from '../../../src/daemon/index.ts';
 
 // Moments are shown in local time: the golden file is written in UTC.
 process.env.TZ = 'UTC';
@@ -23,6 +23,7 @@ const report: StatusReport = {
       path: '/srv/docs',
       state: 'active',
       reason: null,
+      stopCause: null,
       epoch: 2,
       failover: { mode: 'auto', witness: 'w', primarySilentMs: 1200 },
       since: { epoch: 2, firstSeq: 100, node: 'alpha', at: 0, reason: 'switchover from beta' },
@@ -40,6 +41,7 @@ const report: StatusReport = {
       path: '/srv/mail',
       state: 'stopped',
       reason: 'root-empty: /srv/mail is empty but 40 entries were captured',
+      stopCause: 'root-empty',
       epoch: 1,
       failover: { mode: 'manual', witness: null },
       since: { epoch: 1, firstSeq: 1, node: 'beta', at: 0, reason: 'created' },

@@ -1,0 +1,269 @@
+import type {
+  EpochRow,
+  HEvent,
+  Role,
+  RolesInput,
+  StopCause,
+  VolumeInput,
+  VolumeSpec,
+} from '../core/index.ts';
+
+/**
+ * The answers of the HTTP API (docs/api.md), as JSON: the one contract between the agent and
+ * its clients — the CLI, the dashboard, scripts and the tests. They are written out here, not
+ * borrowed from the stages, so a client never imports a stage; the routes are type-checked
+ * against them, so a stage that changes its shape breaks the build, not a client.
+ */
+
+export type { RolesInput, VolumeInput };
+
+/** FailoverStatus: how failover works for a volume here — the mode, the witness, the lease or the primary's silence. */
+export interface FailoverStatus {
+  mode: 'manual' | 'auto';
+  witness: string | null;
+  /** Primary side: how long its lease still holds (ms). */
+  leaseMs?: number;
+  /** Mirror side: how long the primary has been silent (ms). */
+  primarySilentMs?: number;
+}
+
+/** MirrorStatus is one mirror of a primary volume, as the primary sees it. */
+export interface MirrorStatus {
+  node: string;
+  ackedSeq: number;
+  lagChanges: number;
+  lagSeconds: number;
+  link: 'connected' | 'disconnected' | 'refused';
+  refusal: string | null;
+  bytesSent: number;
+}
+
+/** FunnelStatus is what waits in a view's funnel. */
+export interface FunnelStatus {
+  changes: number;
+  bytes: number;
+  oldestReceivedAt: number | null;
+  nextDueAt: number | null;
+}
+
+/** ViewStatus is one view with its funnel, as status shows it. */
+export interface ViewStatus {
+  name: string;
+  root: string;
+  delayMs: number;
+  appliedSeq: number;
+  /** Production time of the last applied change: the moment the view shows. */
+  appliedAt: number | null;
+  held: boolean;
+  holdReason: string | null;
+  heldSince: number | null;
+  /** A rewind is moving the view (or was interrupted and is finished at start). */
+  moving: boolean;
+  funnel: FunnelStatus;
+}
+
+/** VolumeStatus is one volume of this node. */
+export interface VolumeStatus {
+  name: string;
+  role: Role;
+  path: string;
+  state: 'active' | 'stopped';
+  reason: string | null;
+  /** Why it is stopped, for scripts (null while active). */
+  stopCause: StopCause | null;
+  epoch: number;
+  failover: FailoverStatus;
+  /** The latest role change: the current epoch, since when, by which node and why. */
+  since: EpochRow | null;
+  lastSeq?: number;
+  mirrors?: MirrorStatus[];
+  from?: string;
+  receivedSeq?: number;
+  appliedSeq?: number;
+  link?: 'connected' | 'disconnected';
+  bytesReceived?: number;
+  /** The primary's last seq as last heard (mirror side), and how far this mirror is behind it. */
+  primarySeq?: number | null;
+  lagChanges?: number | null;
+  /** Mirror side: every view with its funnel, the history window and its oldest kept moment. */
+  views?: ViewStatus[];
+  historyMs?: number;
+  oldestAt?: number | null;
+}
+
+/** PeerStatus is one live peer link with its measurements. */
+export interface PeerStatus {
+  node: string;
+  direction: 'to-mirror' | 'from-primary';
+  link: 'connected' | 'disconnected';
+  rttMs: number | null;
+  clockOffsetMs: number | null;
+}
+
+/** StatusReport is the answer of `GET /v1/status` and `hindsight status --json`. */
+export interface StatusReport {
+  node: string;
+  startedAt: number;
+  now: number;
+  peerAddress: string;
+  volumes: VolumeStatus[];
+  peers: PeerStatus[];
+}
+
+/** EventsAnswer is the answer of `GET /v1/events`. */
+export interface EventsAnswer {
+  events: HEvent[];
+}
+
+/** VolumeInfo is one volume as `GET /v1/volumes` lists it. */
+export interface VolumeInfo {
+  name: string;
+  spec: VolumeSpec;
+  role: Role;
+  path: string;
+  epoch: number;
+  next_seq: number;
+  state: 'active' | 'stopped';
+  reason: string | null;
+  stopCause: StopCause | null;
+}
+
+/** InviteAnswer is a new join token. */
+export interface InviteAnswer {
+  token: string;
+  expiresAt: number;
+}
+
+/** VerifyReport is what `hindsight verify` found in the chunk store. */
+export interface VerifyReport {
+  chunks: number;
+  bytes: number;
+  /** Hashes (hex) whose bytes are missing, unreadable or hash to something else. */
+  bad: string[];
+}
+
+/** CollectReport is what one garbage collection of the chunk store removed. */
+export interface CollectReport {
+  chunksDropped: number;
+  bytesDropped: number;
+  packsDeleted: number;
+  packsRewritten: number;
+}
+
+/** GcAnswer is what `hindsight gc` did. */
+export interface GcAnswer {
+  versions: number;
+  store: CollectReport | null;
+}
+
+/** ViewInfo is one view as the funnel commands (hold, resume, delay) answer it. */
+export interface ViewInfo {
+  volume: string;
+  name: string;
+  root: string;
+  delayMs: number;
+  appliedSeq: number;
+  held: boolean;
+  holdReason: 'hold' | 'rewind' | 'guard' | null;
+  heldSince: number | null;
+  movingFrom: number | null;
+}
+
+/** WrittenCounts says what a materialization did on disk. */
+export interface WrittenCounts {
+  removed: number;
+  written: number;
+  bytes: number;
+}
+
+/** RewindAnswer says where each view was moved. */
+export interface RewindAnswer {
+  seq: number;
+  at: number | undefined;
+  views: ({ view: string; seq: number } & WrittenCounts)[];
+}
+
+/** DiscardAnswer says how many stored changes were dropped for good. */
+export interface DiscardAnswer {
+  seq: number;
+  discarded: number;
+}
+
+/** MaterializedAnswer says what a preview or a restore wrote, and where. */
+export interface MaterializedAnswer extends WrittenCounts {
+  seq: number;
+  into: string;
+}
+
+/** TimelineEntry is one change as `hindsight timeline` lists it. */
+export interface TimelineEntry {
+  seq: number;
+  at: number;
+  path: string;
+  kind: string;
+  size: number;
+}
+
+/** TimelineAnswer lists changes (at most 10,000) with per-minute counts of all of them. */
+export interface TimelineAnswer {
+  total: number;
+  truncated: boolean;
+  changes: TimelineEntry[];
+  perMinute: { minute: number; count: number }[];
+}
+
+/** ListEntry is one entry of `hindsight ls`. */
+export interface ListEntry {
+  name: string;
+  path: string;
+  kind: 'file' | 'dir' | 'symlink';
+  size: number;
+  mode: number;
+  mtimeMs: number;
+  target: string | null;
+  changedAt: number;
+}
+
+/** ListAnswer is a directory as of a moment. */
+export interface ListAnswer {
+  seq: number;
+  entries: ListEntry[];
+}
+
+/** PromoteOutcome is what a promotion did. */
+export interface PromoteOutcome {
+  volume: string;
+  epoch: number;
+  seq: number;
+  quarantined: number;
+  primary: string;
+}
+
+/** SwitchoverOutcome is who is primary after a switchover, at which epoch and seq. */
+export interface SwitchoverOutcome {
+  volume: string;
+  primary: string;
+  epoch: number;
+  seq: number;
+}
+
+/** QuarantineEntry is one state kept out of the timeline, as `hindsight divergence` lists it. */
+export interface QuarantineEntry {
+  epoch: number;
+  seq: number;
+  origin: 'after-promote' | 'divergence';
+  path: string;
+  kind: 'put' | 'mkdir' | 'symlink' | 'delete' | 'meta';
+  mode: number;
+  mtimeMs: number;
+  size: number;
+  target: string | null;
+  capturedAt: number;
+  quarantinedAt: number;
+}
+
+/** ExportAnswer says what `divergence --export` wrote, and which paths were deletes. */
+export interface ExportAnswer extends WrittenCounts {
+  into: string;
+  deleted: string[];
+}

@@ -1,0 +1,66 @@
+import type { HEvent, RolesInput, VolumeInput, VolumeSpec } from '../core/index.ts';
+import type {
+  DiscardAnswer,
+  ExportAnswer,
+  GcAnswer,
+  InviteAnswer,
+  ListAnswer,
+  MaterializedAnswer,
+  PromoteOutcome,
+  QuarantineEntry,
+  RewindAnswer,
+  StatusReport,
+  SwitchoverOutcome,
+  TimelineAnswer,
+  VerifyReport,
+  ViewInfo,
+  VolumeInfo,
+} from './answers.ts';
+
+/**
+ * NodeApi is what the routes need of a node, and all they know of it: the daemon hands in the
+ * stages that answer each area. A new route adds a member here, the daemon wires it, and the
+ * answer type in answers.ts says what clients get.
+ */
+export interface NodeApi {
+  /** now is the node's wall clock: relative moments ("10 minutes ago") are read against it. */
+  now(): number;
+  status(): StatusReport;
+  /** events waits up to `waitMs` for events after `since` (a long poll). */
+  events(since: number, waitMs: number, signal: AbortSignal): Promise<HEvent[]>;
+  volumes(): VolumeInfo[];
+  addVolume(input: VolumeInput): Promise<VolumeSpec>;
+  setRoles(name: string, input: RolesInput): VolumeSpec;
+  invite(): Promise<InviteAnswer>;
+  verify(): Promise<VerifyReport>;
+  collect(): Promise<GcAnswer>;
+  /** relay runs an API request on another node of the cluster (`--on NODE`). */
+  relay(node: string, method: 'GET' | 'POST', path: string, body: unknown): Promise<unknown>;
+  /** funnel: the views of a mirrored volume and how they move. */
+  funnel: {
+    hold(volume: string, view?: string): ViewInfo[];
+    resume(volume: string, view?: string): ViewInfo[];
+    setDelay(volume: string, delayMs: number, view?: string): ViewInfo[];
+    rewind(volume: string, at: number, view?: string): Promise<RewindAnswer>;
+    discard(volume: string, at: number): Promise<DiscardAnswer>;
+  };
+  /** past: the timeline of a mirrored volume, read only. */
+  past: {
+    preview(volume: string, at: number, into: string): Promise<MaterializedAnswer>;
+    restore(volume: string, path: string, at: number, into: string): Promise<MaterializedAnswer>;
+    list(volume: string, at: number, path: string): ListAnswer;
+    read(volume: string, at: number, path: string): { size: number; chunks: Iterable<Buffer> };
+    timeline(volume: string, since: number, until: number, glob?: string): TimelineAnswer;
+  };
+  /** roles: who is primary, and what role changes kept aside. */
+  roles: {
+    promote(volume: string, options: { at?: number; force?: boolean }): Promise<PromoteOutcome>;
+    switchover(volume: string, to?: string): Promise<SwitchoverOutcome>;
+    divergence(volume: string): QuarantineEntry[];
+    exportDivergence(
+      volume: string,
+      into: string,
+      origin?: 'divergence' | 'after-promote',
+    ): Promise<ExportAnswer>;
+  };
+}

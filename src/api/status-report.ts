@@ -1,0 +1,91 @@
+import type { Outbox } from '../capture/index.ts';
+import type { NodeLinks } from '../link/index.ts';
+import type { Quorum } from '../roles/index.ts';
+import type { Catalog } from '../store/index.ts';
+import { listViews, type MirrorViews, receivedPosition } from '../timeline/index.ts';
+import type { VolumeRow, Volumes } from '../volumes/index.ts';
+import type { MirrorStatus, StatusReport, VolumeStatus } from './answers.ts';
+
+/** StatusSources are the stages whose own status makes up the node's. */
+export interface StatusSources {
+  node: string;
+  startedAt: number;
+  now: number;
+  peerAddress: string;
+  catalog: Catalog;
+  volumes: Volumes;
+  quorum: Quorum;
+  outbox: Outbox;
+  links: NodeLinks;
+  views: MirrorViews;
+}
+
+/**
+ * buildStatus assembles `GET /v1/status` from each stage's own account: the registry (role,
+ * epoch, state), the quorum (failover), the outbox and the links (a primary's mirrors), the
+ * timeline and the link from the primary (a mirror's position, views and funnel).
+ */
+export function buildStatus(src: StatusSources): StatusReport {
+  const volumes = src.volumes
+    .list()
+    .map((v) => (v.role === 'primary' ? primaryStatus(src, v) : mirrorStatus(src, v)));
+  return {
+    node: src.node,
+    startedAt: src.startedAt,
+    now: src.now,
+    peerAddress: src.peerAddress,
+    volumes,
+    peers: src.links.peers(),
+  };
+}
+
+function baseStatus(src: StatusSources, v: VolumeRow) {
+  return {
+    name: v.name,
+    role: v.role,
+    path: v.path,
+    state: v.state,
+    reason: v.reason,
+    stopCause: v.stopCause,
+    epoch: v.epoch,
+    failover: src.quorum.status(v),
+    since: src.volumes.epochs(v.name).at(-1) ?? null,
+  };
+}
+
+function primaryStatus(src: StatusSources, v: VolumeRow): VolumeStatus {
+  const mirrors = v.spec.mirrors.map((m): MirrorStatus => {
+    const lag = src.outbox.mirrorLag(v.name, m.node);
+    const link = src.links.mirrorLink(m.node);
+    const stats = link?.volumeStats.get(v.name);
+    const connected = Boolean(link?.connection && !link.connection.isClosed);
+    return {
+      node: m.node,
+      ackedSeq: lag.ackedSeq,
+      lagChanges: lag.changes,
+      lagSeconds: lag.oldestCapturedAt === null ? 0 : Math.max(0, (src.now - lag.oldestCapturedAt) / 1000),
+      link: stats?.state === 'refused' ? 'refused' : connected ? 'connected' : 'disconnected',
+      refusal: stats?.refusal ?? null,
+      bytesSent: stats?.bytesSent ?? 0,
+    };
+  });
+  return { ...baseStatus(src, v), lastSeq: src.outbox.lastSeq(v.name), mirrors };
+}
+
+function mirrorStatus(src: StatusSources, v: VolumeRow): VolumeStatus {
+  const receivedSeq = receivedPosition(src.catalog, v.name)?.seq ?? 0;
+  const appliedSeq = listViews(src.catalog, v.name).find((r) => r.name === 'main')?.appliedSeq ?? 0;
+  const received = src.links.receiveStats(v.name);
+  const primarySeq = received?.primarySeq ?? null;
+  return {
+    ...baseStatus(src, v),
+    from: v.spec.primary.node,
+    receivedSeq,
+    appliedSeq,
+    link: src.links.isPrimaryConnected(v.name) ? 'connected' : 'disconnected',
+    bytesReceived: received?.bytesReceived ?? 0,
+    primarySeq,
+    lagChanges: primarySeq === null ? null : Math.max(0, primarySeq - receivedSeq),
+    ...src.views.status(v.name),
+  };
+}

@@ -1,0 +1,42 @@
+import type { Catalog } from './catalog.ts';
+import { RECORD_HEADER_BYTES } from './pack-file.ts';
+
+/**
+ * The pack index: the `chunks` table (where each chunk's record is) and the `packs` table
+ * (each pack's committed size, and whether it is sealed). These statements are the only SQL
+ * for the two tables; PackStore alone runs them, in the durability order of chunk-store.ts.
+ */
+
+/** PackIndex is the prepared statements of the pack index. */
+export type PackIndex = ReturnType<typeof preparePackIndex>;
+
+/** preparePackIndex prepares the statements of the pack index on a catalog. */
+export function preparePackIndex(db: Catalog) {
+  return {
+    has: db.prepare('SELECT 1 FROM chunks WHERE hash = ?'),
+    get: db.prepare('SELECT pack, offset, stored_len, raw_len, codec FROM chunks WHERE hash = ?'),
+    page: db.prepare(
+      'SELECT hash, pack, offset, stored_len, raw_len, codec FROM chunks WHERE hash > ? ORDER BY hash LIMIT ?',
+    ),
+    insertChunk: db.prepare(
+      'INSERT OR IGNORE INTO chunks (hash, pack, offset, stored_len, raw_len, codec) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    upsertPack: db.prepare(
+      'INSERT INTO packs (id, size) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET size = max(size, excluded.size)',
+    ),
+    sealPack: db.prepare(
+      'INSERT INTO packs (id, size, sealed) VALUES (?, 0, 1) ON CONFLICT (id) DO UPDATE SET sealed = 1',
+    ),
+    maxPack: db.prepare('SELECT max(id) AS id FROM packs'),
+    all: db.prepare('SELECT hash, stored_len FROM chunks'),
+    dropChunk: db.prepare('DELETE FROM chunks WHERE hash = ?'),
+    packUsage: db.prepare(
+      `SELECT pack, SUM(stored_len + ${RECORD_HEADER_BYTES}) AS live FROM chunks GROUP BY pack`,
+    ),
+    inPack: db.prepare('SELECT hash, pack, offset, stored_len, raw_len, codec FROM chunks WHERE pack = ?'),
+    moveChunk: db.prepare('UPDATE chunks SET pack = ?, offset = ? WHERE hash = ? AND pack = ?'),
+    dropPack: db.prepare('DELETE FROM packs WHERE id = ?'),
+    packInUse: db.prepare('SELECT 1 FROM chunks WHERE pack = ? LIMIT 1'),
+    packSize: db.prepare('SELECT size FROM packs WHERE id = ?'),
+  };
+}
