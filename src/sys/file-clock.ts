@@ -24,7 +24,8 @@ export class FileClock implements Clock {
   readonly #file: string;
   #offset = 0;
   #readAt = Number.NEGATIVE_INFINITY;
-  #mtimeMs = -1;
+  /** What the file was when last read (inode and mtime): a rename puts a new inode in place. */
+  #seen = '';
 
   constructor(file: string) {
     this.#file = file;
@@ -75,12 +76,15 @@ export class FileClock implements Clock {
     if (!isFirst && real - this.#readAt < REREAD_MS) return;
     this.#readAt = real;
     try {
-      const mtimeMs = statSync(this.#file).mtimeMs;
-      if (mtimeMs === this.#mtimeMs) return;
+      // The inode as well as the mtime: two atomic writes within one tick of the file system's
+      // timestamps have the same mtime, and the second one was missed.
+      const st = statSync(this.#file);
+      const seen = `${st.ino}:${st.mtimeMs}`;
+      if (seen === this.#seen) return;
       const text = readFileSync(this.#file, 'utf8').trim();
       const value = Number(text);
       if (!Number.isSafeInteger(value) || value < 0) throw new Error(`not a whole number of ms: "${text}"`);
-      this.#mtimeMs = mtimeMs;
+      this.#seen = seen;
       this.#offset = Math.max(this.#offset, value);
     } catch (err) {
       if (!isFirst) return; // keep the last good value; the test writes the file atomically

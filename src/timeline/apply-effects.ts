@@ -1,13 +1,15 @@
-import { constants, promises as fsp } from 'node:fs';
+import { constants } from 'node:fs';
 import { chunkHashAt, HASH_BYTES, HindsightError } from '../core/index.ts';
 import type { ChunkStore } from '../store/index.ts';
-import { stagingPathFor } from '../sys/index.ts';
+import { stagingPathFor, type TreeOps } from '../sys/index.ts';
 import { lstatOrNull, type ResolvedPath, rejectVersion } from './path-guard.ts';
 import type { VersionRow } from './versions.ts';
 
 /** EffectContext is what one effect needs besides the version: chunks, and where to note dirty directories. */
 export interface EffectContext {
   store: ChunkStore;
+  /** Every write, metadata change, creation and removal goes through here (NODE_FILE_OPS in the daemon). */
+  ops: TreeOps;
   /** Directories whose entries changed in this batch; fsynced once before the position moves. */
   dirty: Set<string>;
 }
@@ -32,8 +34,9 @@ export async function applyPut(
   at: ResolvedPath,
   inPlace = false,
 ): Promise<void> {
+  const { ops } = ctx;
   const staging = inPlace ? at.full : stagingPathFor(at.full);
-  const fh = await fsp.open(staging, STAGING_FLAGS, 0o600);
+  const fd = await ops.open(staging, STAGING_FLAGS, 0o600);
   let isOpen = true;
   try {
     const chunks = v.chunks ?? Buffer.alloc(0);
@@ -43,7 +46,7 @@ export async function applyPut(
     let gathered: Buffer[] = [];
     let gatheredBytes = 0;
     const flush = async () => {
-      await writeAll(fh, gathered, gatheredBytes);
+      await writeAll(ops, fd, gathered, gatheredBytes, written);
       written += gatheredBytes;
       gathered = [];
       gatheredBytes = 0;
@@ -56,18 +59,18 @@ export async function applyPut(
     }
     if (gatheredBytes > 0) await flush();
     if (written !== v.size) rejectVersion(`content is ${written} bytes but the version says ${v.size}`);
-    await fh.chmod(v.mode);
-    await fh.utimes(v.mtimeMs / 1000, v.mtimeMs / 1000);
-    await syncOrFail(fh, staging);
+    await ops.fchmod(fd, v.mode);
+    await ops.futimes(fd, v.mtimeMs / 1000, v.mtimeMs / 1000);
+    await syncOrFail(ops, fd, staging);
     isOpen = false;
-    await fh.close();
+    await ops.close(fd);
     if (!inPlace) {
-      await removeDirectoryAt(at.full);
-      await fsp.rename(staging, at.full);
+      await removeDirectoryAt(ops, at.full);
+      await ops.rename(staging, at.full);
     }
   } catch (err) {
-    if (isOpen) await fh.close().catch(() => {});
-    await fsp.rm(staging, { force: true }).catch(() => {});
+    if (isOpen) await ops.close(fd).catch(() => {});
+    await ops.unlink(staging).catch(() => {});
     throw err;
   }
   ctx.dirty.add(at.parent);
@@ -76,12 +79,14 @@ export async function applyPut(
 /** WRITE_GATHER_BYTES is how much chunk data apply collects before one write call. */
 const WRITE_GATHER_BYTES = 4 * 1024 * 1024;
 
-/** writeAll writes `buffers` (`total` bytes) at the file's current position, finishing any short write. */
-async function writeAll(fh: fsp.FileHandle, buffers: Buffer[], total: number): Promise<void> {
-  const { bytesWritten } = await fh.writev(buffers);
+/** writeAll writes `buffers` (`total` bytes) at `position`, finishing any short write. */
+async function writeAll(ops: TreeOps, fd: number, buffers: Buffer[], total: number, position: number) {
+  const bytesWritten = await ops.writev(fd, buffers, position);
   if (bytesWritten === total) return;
   const rest = Buffer.concat(buffers).subarray(bytesWritten);
-  for (let off = 0; off < rest.length; ) off += (await fh.write(rest, off, rest.length - off)).bytesWritten;
+  for (let off = 0; off < rest.length; ) {
+    off += await ops.write(fd, rest, off, rest.length - off, position + bytesWritten + off);
+  }
 }
 
 /**
@@ -91,13 +96,13 @@ async function writeAll(fh: fsp.FileHandle, buffers: Buffer[], total: number): P
 export async function applyMkdir(ctx: EffectContext, v: VersionRow, at: ResolvedPath): Promise<void> {
   const st = await lstatOrNull(at.full);
   if (st?.isDirectory()) {
-    await setMetaNoFollow(at.full, v, false);
+    await setMetaNoFollow(ctx.ops, at.full, v, false);
     return;
   }
-  if (st) await fsp.unlink(at.full);
-  await fsp.mkdir(at.full, { mode: v.mode });
+  if (st) await ctx.ops.unlink(at.full);
+  await ctx.ops.mkdir(at.full, v.mode);
   // mkdir's mode is filtered by the umask; the version's mode is the truth.
-  await fsp.chmod(at.full, v.mode);
+  await ctx.ops.chmod(at.full, v.mode);
   ctx.dirty.add(at.parent);
 }
 
@@ -106,14 +111,15 @@ export async function applyMkdir(ctx: EffectContext, v: VersionRow, at: Resolved
  * it over the path, so an existing file or link is replaced atomically and never followed.
  */
 export async function applySymlink(ctx: EffectContext, v: VersionRow, at: ResolvedPath): Promise<void> {
+  const { ops } = ctx;
   const staging = stagingPathFor(at.full);
   try {
-    await fsp.symlink(v.target ?? rejectVersion('symlink without a target'), staging);
-    await fsp.lutimes(staging, v.mtimeMs / 1000, v.mtimeMs / 1000);
-    await removeDirectoryAt(at.full);
-    await fsp.rename(staging, at.full);
+    await ops.symlink(v.target ?? rejectVersion('symlink without a target'), staging);
+    await ops.lutimes(staging, v.mtimeMs / 1000, v.mtimeMs / 1000);
+    await removeDirectoryAt(ops, at.full);
+    await ops.rename(staging, at.full);
   } catch (err) {
-    await fsp.rm(staging, { force: true }).catch(() => {});
+    await ops.unlink(staging).catch(() => {});
     throw err;
   }
   ctx.dirty.add(at.parent);
@@ -124,46 +130,46 @@ export async function applyDelete(ctx: EffectContext, at: ResolvedPath): Promise
   const st = await lstatOrNull(at.full);
   if (!st) return;
   // rm never follows symlinks inside the tree: a link is unlinked, its target untouched.
-  if (st.isDirectory()) await fsp.rm(at.full, { recursive: true, force: true });
-  else await fsp.unlink(at.full);
+  if (st.isDirectory()) await ctx.ops.rmTree(at.full);
+  else await ctx.ops.unlink(at.full);
   ctx.dirty.add(at.parent);
 }
 
 /** applyMeta sets mode and mtime of an existing path without following a symlink. */
-export async function applyMeta(_ctx: EffectContext, v: VersionRow, at: ResolvedPath): Promise<void> {
-  await setMetaNoFollow(at.full, v, true);
+export async function applyMeta(ctx: EffectContext, v: VersionRow, at: ResolvedPath): Promise<void> {
+  await setMetaNoFollow(ctx.ops, at.full, v, true);
 }
 
-async function setMetaNoFollow(full: string, v: VersionRow, setMtime: boolean): Promise<void> {
+async function setMetaNoFollow(ops: TreeOps, full: string, v: VersionRow, setMtime: boolean): Promise<void> {
   const st = await lstatOrNull(full);
   if (!st) rejectVersion('meta change for a path that does not exist in the view');
   if (st.isSymbolicLink()) {
     // Linux has no lchmod: a link's own mode is meaningless; only its mtime is kept.
-    if (setMtime) await fsp.lutimes(full, v.mtimeMs / 1000, v.mtimeMs / 1000);
+    if (setMtime) await ops.lutimes(full, v.mtimeMs / 1000, v.mtimeMs / 1000);
     return;
   }
-  let fh: fsp.FileHandle;
+  let fd: number;
   try {
-    fh = await fsp.open(full, META_FLAGS);
+    fd = await ops.open(full, META_FLAGS);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
     // Without root a mode like 0o200 cannot be opened for reading; lstat showed no link here.
-    await fsp.chmod(full, v.mode);
-    if (setMtime) await fsp.utimes(full, v.mtimeMs / 1000, v.mtimeMs / 1000);
+    await ops.chmod(full, v.mode);
+    if (setMtime) await ops.utimes(full, v.mtimeMs / 1000, v.mtimeMs / 1000);
     return;
   }
   try {
-    await fh.chmod(v.mode);
-    if (setMtime) await fh.utimes(v.mtimeMs / 1000, v.mtimeMs / 1000);
-    await syncOrFail(fh, full);
+    await ops.fchmod(fd, v.mode);
+    if (setMtime) await ops.futimes(fd, v.mtimeMs / 1000, v.mtimeMs / 1000);
+    await syncOrFail(ops, fd, full);
   } finally {
-    await fh.close();
+    await ops.close(fd);
   }
 }
 
-async function removeDirectoryAt(full: string): Promise<void> {
+async function removeDirectoryAt(ops: TreeOps, full: string): Promise<void> {
   const st = await lstatOrNull(full);
-  if (st?.isDirectory()) await fsp.rm(full, { recursive: true, force: true });
+  if (st?.isDirectory()) await ops.rmTree(full);
 }
 
 /**
@@ -171,9 +177,9 @@ async function removeDirectoryAt(full: string): Promise<void> {
  * kernel may have dropped the dirty pages and a retry can "succeed" without the data: such a
  * failure is never retried, it stops the view.
  */
-export async function syncOrFail(fh: fsp.FileHandle, what: string): Promise<void> {
+export async function syncOrFail(ops: TreeOps, fd: number, what: string): Promise<void> {
   try {
-    await fh.sync();
+    await ops.fsync(fd);
   } catch (err) {
     throw new HindsightError('E_APPLY_FSYNC', `fsync of ${what} failed`, {
       hint: 'the disk reported a write error; check it, then restart the agent to re-apply from the last durable position',
@@ -183,18 +189,18 @@ export async function syncOrFail(fh: fsp.FileHandle, what: string): Promise<void
 }
 
 /** syncDirectoryIfPresent fsyncs a directory's entries; a directory removed since is skipped. */
-export async function syncDirectoryIfPresent(dir: string): Promise<void> {
-  let fh: fsp.FileHandle;
+export async function syncDirectoryIfPresent(ops: TreeOps, dir: string): Promise<void> {
+  let fd: number;
   try {
-    fh = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    fd = await ops.open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (err) {
     // Removed or replaced later in the batch: its parent's fsync covers that change.
     if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes((err as NodeJS.ErrnoException).code ?? '')) return;
     throw err;
   }
   try {
-    await syncOrFail(fh, dir);
+    await syncOrFail(ops, fd, dir);
   } finally {
-    await fh.close();
+    await ops.close(fd);
   }
 }

@@ -1,4 +1,5 @@
 import type { ChunkStore } from '../store/index.ts';
+import { NODE_FILE_OPS, type TreeOps } from '../sys/index.ts';
 import {
   applyDelete,
   applyMkdir,
@@ -30,6 +31,8 @@ export interface StatesOptions {
   fresh?: boolean;
   /** Called after every MATERIALIZE_PARALLEL files and after the last, with the entries written so far. */
   onProgress?: (done: number) => void;
+  /** Where the writes go (default NODE_FILE_OPS); tests wrap it to fail chosen calls. */
+  ops?: TreeOps;
 }
 
 /**
@@ -53,12 +56,13 @@ export async function applyStates(
   options: StatesOptions = {},
 ): Promise<StatesOutcome> {
   await checkViewRoot(root);
-  const ctx: EffectContext = { store, dirty: new Set() };
+  const ctx: EffectContext = { store, ops: options.ops ?? NODE_FILE_OPS, dirty: new Set() };
   const known = new Set<string>();
   const outcome: StatesOutcome = { removed: 0, written: 0, bytes: 0 };
-  const resolve = async (path: string) => (await resolveBeneath(root, path, true, ctx.dirty, known))!;
+  const resolve = async (path: string) =>
+    (await resolveBeneath(ctx.ops, root, path, true, ctx.dirty, known))!;
   for (const path of [...removals].sort(byDepthDescending)) {
-    const at = await resolveBeneath(root, path, false, ctx.dirty);
+    const at = await resolveBeneath(ctx.ops, root, path, false, ctx.dirty);
     if (at === null) continue;
     await applyDelete(ctx, at);
     outcome.removed++;
@@ -89,7 +93,7 @@ export async function applyStates(
     await applySymlink(ctx, v, await resolve(v.path));
     outcome.written++;
   }
-  for (const dir of ctx.dirty) await syncDirectoryIfPresent(dir);
+  for (const dir of ctx.dirty) await syncDirectoryIfPresent(ctx.ops, dir);
   return outcome;
 }
 

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { HindsightError } from '../core/index.ts';
-import { isStagingName } from '../sys/index.ts';
+import { isStagingName, type TreeOps } from '../sys/index.ts';
 
 /** DEFAULT_PARENT_MODE is the mode of a parent directory created before its own mkdir version arrives. */
 export const DEFAULT_PARENT_MODE = 0o755;
@@ -40,6 +40,7 @@ export function rejectVersion(reason: string): never {
  * version followed by a put beneath it), on the premise that only the applier writes the view.
  */
 export async function resolveBeneath(
+  ops: TreeOps,
   root: string,
   rel: string,
   create: boolean,
@@ -60,7 +61,7 @@ export async function resolveBeneath(
     if (st === null) {
       if (!create) return null;
       try {
-        await fsp.mkdir(next, { mode: DEFAULT_PARENT_MODE });
+        await ops.mkdir(next, DEFAULT_PARENT_MODE);
         dirty.add(dir);
       } catch (err) {
         // Puts are applied concurrently: another may have made the same parent just now.

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { isStagingName } from '../sys/index.ts';
+import { isStagingName, type TreeOps } from '../sys/index.ts';
 
 /**
  * removeStagingFiles walks a view root and removes every staging entry an interrupted apply
@@ -10,7 +10,7 @@ import { isStagingName } from '../sys/index.ts';
  *
  * Removals are not fsynced: a leftover that reappears after a crash is removed at the next start.
  */
-export async function removeStagingFiles(root: string): Promise<number> {
+export async function removeStagingFiles(ops: TreeOps, root: string): Promise<number> {
   let removed = 0;
   // An explicit stack instead of recursion: depth costs memory, not call frames.
   const stack = [root];
@@ -29,7 +29,7 @@ export async function removeStagingFiles(root: string): Promise<number> {
       throw err;
     }
     for (const full of leftovers) {
-      await fsp.rm(full, { recursive: true, force: true });
+      await ops.rmTree(full);
       removed++;
     }
   }

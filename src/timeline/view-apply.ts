@@ -1,6 +1,6 @@
 import { type EventSink, errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
 import type { Catalog, ChunkStore } from '../store/index.ts';
-import { crashPoint, type Logger, syncFileSystem } from '../sys/index.ts';
+import { crashPoint, type Logger, NODE_FILE_OPS, syncFileSystem, type TreeOps } from '../sys/index.ts';
 import {
   applyDelete,
   applyMeta,
@@ -33,6 +33,8 @@ export interface ViewApplierDeps {
   view: string;
   /** The directory the view is kept in. */
   root: string;
+  /** Where the view's writes go (default NODE_FILE_OPS); tests wrap it to fail chosen calls. */
+  ops?: TreeOps;
   /** How start makes the view's file system durable (default syncFileSystem); tests observe it. */
   syncFileSystem?: (dir: string) => Promise<void>;
 }
@@ -56,6 +58,10 @@ export class ViewApplier {
 
   constructor(deps: ViewApplierDeps) {
     this.deps = deps;
+  }
+
+  private get ops(): TreeOps {
+    return this.deps.ops ?? NODE_FILE_OPS;
   }
 
   /**
@@ -99,7 +105,7 @@ export class ViewApplier {
     await checkViewRoot(this.deps.root);
     if (!this.isSwept) await this.sweep();
 
-    const ctx: EffectContext = { store: this.deps.store, dirty: new Set() };
+    const ctx: EffectContext = { store: this.deps.store, ops: this.ops, dirty: new Set() };
     const bySeq = new Map(due.map((v) => [v.seq, v]));
     const lastSeq = due[due.length - 1].seq;
     const skipped: VersionRow[] = [];
@@ -150,7 +156,7 @@ export class ViewApplier {
   private async applyOne(ctx: EffectContext, v: VersionRow): Promise<void> {
     // A delete or meta never creates parents: a missing ancestor means there is nothing to touch.
     const creates = v.kind === 'put' || v.kind === 'mkdir' || v.kind === 'symlink';
-    const at = await resolveBeneath(this.deps.root, v.path, creates, ctx.dirty);
+    const at = await resolveBeneath(ctx.ops, this.deps.root, v.path, creates, ctx.dirty);
     if (at === null) {
       if (v.kind === 'delete') return;
       rejectVersion('meta change for a path that does not exist in the view');
@@ -164,7 +170,7 @@ export class ViewApplier {
 
   private async sweep(): Promise<void> {
     await checkViewRoot(this.deps.root);
-    const removed = await removeStagingFiles(this.deps.root);
+    const removed = await removeStagingFiles(this.ops, this.deps.root);
     await (this.deps.syncFileSystem ?? syncFileSystem)(this.deps.root);
     this.isSwept = true;
     if (removed > 0) this.deps.log.info('staging files removed', { view: this.deps.view, removed });
@@ -172,7 +178,7 @@ export class ViewApplier {
 
   /** persist makes the batch's directory entries durable, then records the position. */
   private async persist(ctx: EffectContext, seq: number, previous: number): Promise<void> {
-    for (const dir of ctx.dirty) await syncDirectoryIfPresent(dir);
+    for (const dir of ctx.dirty) await syncDirectoryIfPresent(ctx.ops, dir);
     crashPoint('apply.written');
     if (seq > previous) setAppliedSeq(this.deps.catalog, this.deps.volume, this.deps.view, seq);
     crashPoint('apply.positioned');

@@ -10,7 +10,7 @@ import {
   openCatalog,
   PackStore,
 } from '../../../src/store/index.ts';
-import { createLogger, SystemClock } from '../../../src/sys/index.ts';
+import { createLogger, SystemClock, type TreeOps } from '../../../src/sys/index.ts';
 import { ensureView, recordVersions, ViewApplier } from '../../../src/timeline/index.ts';
 
 /** Fixture is a mirror in a temp dir: a real catalog, a real pack store, and one view. */
@@ -46,7 +46,7 @@ function testClock(): TestClock {
 
 /** openFixture makes a temp state dir with a catalog, a store and a view 'main' at `root`. */
 export async function openFixture(
-  options: { syncFileSystem?: (dir: string) => Promise<void> } = {},
+  options: { syncFileSystem?: (dir: string) => Promise<void>; ops?: TreeOps } = {},
 ): Promise<Fixture> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hindsight-timeline-'));
   const root = path.join(dir, 'view');
@@ -67,6 +67,7 @@ export async function openFixture(
     view: 'main',
     root,
     syncFileSystem: options.syncFileSystem,
+    ops: options.ops,
   });
   return {
     dir,
