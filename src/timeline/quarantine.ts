@@ -1,4 +1,11 @@
-import { type Catalog, type ChunkReferences, inTransaction } from '../store/index.ts';
+import {
+  type Catalog,
+  CHANGE_COLUMNS,
+  type ChunkReferences,
+  changeFromRow,
+  changeValues,
+  inTransaction,
+} from '../store/index.ts';
 import { deleteAfter, versionsAfterAll } from './versions.ts';
 
 /*
@@ -42,51 +49,28 @@ export function quarantineAfter(catalog: Catalog, volume: string, seq: number, n
 /** insertQuarantine stores rows (call it in a transaction, with the commit of their chunks). */
 export function insertQuarantine(catalog: Catalog, volume: string, rows: Iterable<QuarantineRow>): void {
   const insert = catalog.prepare(
-    `INSERT OR REPLACE INTO quarantine
-       (volume, epoch, seq, origin, path, kind, mode, mtime_ms, size, chunks, target, captured_at, quarantined_at)
+    `INSERT OR REPLACE INTO quarantine (${CHANGE_COLUMNS}, origin, quarantined_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
-  for (const r of rows) {
-    insert.run(
-      volume,
-      r.epoch,
-      r.seq,
-      r.origin,
-      r.path,
-      r.kind,
-      r.mode,
-      r.mtimeMs,
-      r.size,
-      r.chunks,
-      r.target,
-      r.capturedAt,
-      r.quarantinedAt,
-    );
-  }
+  for (const r of rows) insert.run(...changeValues({ ...r, volume }), r.origin, r.quarantinedAt);
 }
 
 /** listQuarantine returns a volume's quarantined states, by origin, then path. */
 export function listQuarantine(catalog: Catalog, volume: string): QuarantineRow[] {
   const rows = catalog
     .prepare(
-      `SELECT epoch, seq, origin, path, kind, mode, mtime_ms, size, chunks, target, captured_at, quarantined_at
-       FROM quarantine WHERE volume = ? ORDER BY origin, path, seq`,
+      `SELECT ${CHANGE_COLUMNS}, origin, quarantined_at FROM quarantine WHERE volume = ? ORDER BY origin, path, seq`,
     )
     .all(volume) as Record<string, unknown>[];
-  return rows.map((r) => ({
-    epoch: r.epoch as number,
-    seq: r.seq as number,
-    origin: r.origin as QuarantineRow['origin'],
-    path: r.path as string,
-    kind: r.kind as QuarantineRow['kind'],
-    mode: r.mode as number,
-    mtimeMs: r.mtime_ms as number,
-    size: r.size as number,
-    chunks: r.chunks ? Buffer.from(r.chunks as Uint8Array) : null,
-    target: r.target as string | null,
-    capturedAt: r.captured_at as number,
-    quarantinedAt: r.quarantined_at as number,
-  }));
+  return rows.map((r) => {
+    const { volume: _volume, ...change } = changeFromRow(r);
+    return {
+      ...change,
+      kind: change.kind as QuarantineRow['kind'],
+      origin: r.origin as QuarantineRow['origin'],
+      quarantinedAt: r.quarantined_at as number,
+    };
+  });
 }
 
 /** quarantineChunks are the chunk lists the quarantine holds: never collected while it keeps them. */

@@ -79,8 +79,7 @@ export function recordVersions(
 ): RecordedCounts {
   for (const change of changes) checkChange(change);
   const insert = catalog.prepare(
-    `INSERT OR IGNORE INTO versions (volume, seq, epoch, path, kind, mode, mtime_ms, size, chunks, target,
-       captured_at, received_at, received_mono, produced_at, superseded_by)
+    `INSERT OR IGNORE INTO versions (${CHANGE_COLUMNS}, received_at, received_mono, produced_at, superseded_by)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
        (SELECT MIN(seq) FROM versions WHERE volume = ? AND path = ? AND seq > ?))`,
   );
@@ -118,17 +117,7 @@ export function recordVersions(
     produced.set(c.volume, producedAt);
     const before = previousKind.get(c.volume, c.path, c.seq) as { kind: string } | undefined;
     const result = insert.run(
-      c.volume,
-      c.seq,
-      c.epoch,
-      c.path,
-      c.kind,
-      c.mode,
-      c.mtimeMs,
-      c.size,
-      c.chunks,
-      c.target,
-      c.capturedAt,
+      ...changeValues(c),
       receipt.wallMs,
       receipt.funnelMs,
       producedAt,
