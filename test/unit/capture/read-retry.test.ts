@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, it } from 'node:test';
 import type { VolumeCapture } from '../../../src/capture/index.ts';
@@ -46,8 +46,12 @@ it('a file that could not be stored is captured soon after the disk has room, no
   await capture.start();
   const mark = env.outbox.lastSeq(env.volume);
   disk.state.isFull = true;
-  // Larger than the store's write buffer, so storing it must write, and fails.
-  writeFileSync(join(env.root, 'big.bin'), randomBytes(6 * 1024 * 1024));
+  // Larger than the store's write buffer, so storing it must write, and fails. Written beside
+  // the root and renamed in, so the watcher reports it once: a second event for a file still
+  // being written would capture it without the retry scan this test is about (CI, 2026-12-05).
+  const staged = join(env.dir, 'big.staged');
+  writeFileSync(staged, randomBytes(6 * 1024 * 1024));
+  renameSync(staged, join(env.root, 'big.bin'));
   await waitFor(
     () => env.events.ofType('capture.read-error').find((e) => e.data?.path === 'big.bin'),
     'the failure to store big.bin',
