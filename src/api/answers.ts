@@ -27,12 +27,30 @@ export interface FailoverStatus {
   primarySilentMs?: number;
 }
 
+/**
+ * CaptureStatus is capture's own account of a primary volume (capture's CaptureHealth): whether
+ * it can vouch that every change below the root is captured, and if not, why.
+ */
+export interface CaptureStatus {
+  /** watching: every change is heard; scanning: a full scan runs (`why`); polling: no watch, scans on a timer (`why`). */
+  state: 'watching' | 'scanning' | 'polling' | 'stopped';
+  why: string | null;
+  isCertain: boolean;
+  uncertainSince: number | null;
+  pendingPaths: number;
+  overflows: number;
+  watchedDirs: number;
+}
+
 /** MirrorStatus is one mirror of a primary volume, as the primary sees it. */
 export interface MirrorStatus {
   node: string;
   ackedSeq: number;
   lagChanges: number;
+  /** Seconds since the mirror last had everything: the oldest unacknowledged change, or since capture could last vouch for the outbox. */
   lagSeconds: number;
+  /** Nothing unacknowledged, and capture vouches that it has every change (CaptureHealth.isCertain). */
+  inSync: boolean;
   link: 'connected' | 'disconnected' | 'refused';
   refusal: string | null;
   bytesSent: number;
@@ -76,6 +94,8 @@ export interface VolumeStatus {
   /** The latest role change: the current epoch, since when, by which node and why. */
   since: EpochRow | null;
   lastSeq?: number;
+  /** Primary side: how complete capture is (null: not capturing here, say while stopped). */
+  capture?: CaptureStatus | null;
   mirrors?: MirrorStatus[];
   from?: string;
   receivedSeq?: number;

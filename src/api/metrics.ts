@@ -19,6 +19,27 @@ export function metricsText(status: StatusReport): string {
     'Last captured sequence number (primary).',
     primaries.map((v) => [{ volume: v.name }, v.lastSeq ?? 0]),
   );
+  const capturing = primaries.filter((v) => v.capture);
+  gauge(
+    'hindsight_capture_certain',
+    '1 when capture vouches that every change is captured; 0 while it scans, polls or repairs lost events.',
+    capturing.map((v) => [{ volume: v.name, state: v.capture!.state }, v.capture!.isCertain ? 1 : 0]),
+  );
+  gauge(
+    'hindsight_capture_pending_paths',
+    'Paths heard of but not captured yet.',
+    capturing.map((v) => [{ volume: v.name }, v.capture!.pendingPaths]),
+  );
+  gauge(
+    'hindsight_capture_overflows',
+    'Kernel inotify queue overflows since the agent started (each one triggers a rescan).',
+    capturing.map((v) => [{ volume: v.name }, v.capture!.overflows]),
+  );
+  gauge(
+    'hindsight_capture_watched_dirs',
+    'Directories capture watches.',
+    capturing.map((v) => [{ volume: v.name }, v.capture!.watchedDirs]),
+  );
   const perMirror = primaries.flatMap((v) => (v.mirrors ?? []).map((m) => ({ v, m })));
   gauge(
     'hindsight_mirror_lag_changes',
@@ -29,6 +50,11 @@ export function metricsText(status: StatusReport): string {
     'hindsight_mirror_lag_seconds',
     'Age of the oldest unacknowledged change.',
     perMirror.map(({ v, m }) => [{ volume: v.name, mirror: m.node }, m.lagSeconds]),
+  );
+  gauge(
+    'hindsight_mirror_in_sync',
+    '1 when the mirror acknowledged every change and capture vouches that it has them all.',
+    perMirror.map(({ v, m }) => [{ volume: v.name, mirror: m.node }, m.inSync ? 1 : 0]),
   );
   gauge(
     'hindsight_mirror_bytes_sent',

@@ -1,4 +1,4 @@
-import type { Outbox } from '../capture/index.ts';
+import type { CaptureHealth, Outbox } from '../capture/index.ts';
 import type { NodeLinks } from '../link/index.ts';
 import type { Quorum } from '../roles/index.ts';
 import type { Catalog } from '../store/index.ts';
@@ -18,6 +18,8 @@ export interface StatusSources {
   outbox: Outbox;
   links: NodeLinks;
   views: MirrorViews;
+  /** The capture's own account of a primary volume that runs here (undefined: not capturing). */
+  captureHealth: (volume: string) => CaptureHealth | undefined;
 }
 
 /**
@@ -53,23 +55,33 @@ function baseStatus(src: StatusSources, v: VolumeRow) {
   };
 }
 
+/**
+ * primaryStatus: a mirror is "in sync" only when it acknowledged everything captured and capture
+ * vouches that it captured everything. While capture cannot (a scan after lost events, a
+ * volume without a watch, paths not yet read), the lag counts from the moment it could last.
+ */
 function primaryStatus(src: StatusSources, v: VolumeRow): VolumeStatus {
+  const capture = src.captureHealth(v.name);
+  const isCertain = capture?.isCertain ?? v.state === 'stopped';
+  const uncertainSince = capture?.uncertainSince ?? null;
   const mirrors = v.spec.mirrors.map((m): MirrorStatus => {
     const lag = src.outbox.mirrorLag(v.name, m.node);
     const link = src.links.mirrorLink(m.node);
     const stats = link?.volumeStats.get(v.name);
     const connected = Boolean(link?.connection && !link.connection.isClosed);
+    const behindSince = Math.min(lag.oldestCapturedAt ?? src.now, uncertainSince ?? src.now);
     return {
       node: m.node,
       ackedSeq: lag.ackedSeq,
       lagChanges: lag.changes,
-      lagSeconds: lag.oldestCapturedAt === null ? 0 : Math.max(0, (src.now - lag.oldestCapturedAt) / 1000),
+      lagSeconds: Math.max(0, (src.now - behindSince) / 1000),
+      inSync: lag.changes === 0 && isCertain,
       link: stats?.state === 'refused' ? 'refused' : connected ? 'connected' : 'disconnected',
       refusal: stats?.refusal ?? null,
       bytesSent: stats?.bytesSent ?? 0,
     };
   });
-  return { ...baseStatus(src, v), lastSeq: src.outbox.lastSeq(v.name), mirrors };
+  return { ...baseStatus(src, v), lastSeq: src.outbox.lastSeq(v.name), capture: capture ?? null, mirrors };
 }
 
 function mirrorStatus(src: StatusSources, v: VolumeRow): VolumeStatus {

@@ -17,8 +17,29 @@ export interface CaptureSource {
   rescan(): Promise<void>;
   /** onAppended calls `cb` with the last seq after every append, so the links wake up. */
   onAppended(cb: (lastSeq: number) => void): () => void;
+  /** health says whether the source can vouch that the outbox holds every change (see CaptureHealth). */
+  health(): CaptureHealth;
   /** onRootStop calls `cb` when the source stops the volume because its data cannot be trusted. */
   onRootStop(cb: (reason: string) => void): void;
+}
+
+/**
+ * CaptureHealth is a capture source's own account of how complete the outbox is. Only
+ * `isCertain` allows a primary to call a mirror "in sync": while it is false, changes may exist
+ * that capture has not recorded yet, and `uncertainSince` counts into the lag.
+ */
+export interface CaptureHealth {
+  /** watching: every change is heard; scanning: a full scan runs (`why`); polling: no watch, scans on a timer (`why`). */
+  state: 'watching' | 'scanning' | 'polling' | 'stopped';
+  why: string | null;
+  isCertain: boolean;
+  /** Wall-clock ms since capture cannot vouch for the outbox; null while it can. */
+  uncertainSince: number | null;
+  /** Paths heard of but not recorded yet (settling, or waiting to be read again). */
+  pendingPaths: number;
+  /** Times the kernel dropped events since capture started. */
+  overflows: number;
+  watchedDirs: number;
 }
 
 /** CaptureSourceDeps is what every capture source is built from; the volume's spec says which kind. */

@@ -2,7 +2,7 @@ import type { Clock, EventSink } from '../core/index.ts';
 import { errorMessage, isHindsightError } from '../core/index.ts';
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import type { Logger } from '../sys/index.ts';
-import type { CaptureSource } from './capture-source.ts';
+import type { CaptureHealth, CaptureSource } from './capture-source.ts';
 import { ChangeBatch } from './change-batch.ts';
 import { FileRows } from './file-rows.ts';
 import { GlobFilter } from './globs.ts';
@@ -10,21 +10,19 @@ import type { Outbox } from './outbox.ts';
 import { Reconciler } from './reconcile.ts';
 import { DEFAULT_ROOT_CHECK_MS, RootGuard } from './root-guard.ts';
 import { Scanner } from './scan.ts';
-import { captureWatchedPath, DirtyPaths, type WatchHandle, watchTree } from './watch.ts';
+import { captureWatchedPath, DirtyPaths } from './watch.ts';
+import { WatchKeeper } from './watch-keeper.ts';
+import { checkWatchLimits } from './watch-limits.ts';
 
 /** DEFAULT_RESCAN_MS is how often a full rescan catches what the watcher missed. */
 export const DEFAULT_RESCAN_MS = 60 * 60 * 1000;
 /**
- * DEFAULT_WATCH_RETRY_MS is the longest wait before subscribing again after the watcher failed
- * to start; the first retry comes after 1 s, then the wait doubles.
+ * DEFAULT_POLL_MS is how often a volume without a watch (no inotify addon, or the watch limit
+ * reached) is scanned; never more than a third of the time goes to scanning.
  */
-export const DEFAULT_WATCH_RETRY_MS = 30_000;
-/** WATCH_RETRY_FIRST_MS is the first wait: most failures are a directory that vanished while the subscription walked the tree. */
-const WATCH_RETRY_FIRST_MS = 1000;
+export const DEFAULT_POLL_MS = 2000;
 /** MAX_BACKOFF_MS caps the wait after repeated failures of the capture loop. */
 const MAX_BACKOFF_MS = 60_000;
-/** DEFAULT_STRUCTURAL_RESCAN_MS is how soon a rescan follows a directory move or removal. */
-export const DEFAULT_STRUCTURAL_RESCAN_MS = 2000;
 
 /** VolumeCaptureDeps is everything one volume's capture needs, handed in by the daemon. */
 export interface VolumeCaptureDeps {
@@ -69,18 +67,20 @@ export class VolumeCapture implements CaptureSource {
   readonly #listeners = new Set<(lastSeq: number) => void>();
   #abort: AbortController | undefined;
   #loop: Promise<void> | undefined;
-  #watch: WatchHandle | undefined;
-  #nextWatchTry = 0;
-  /** The wait before the next subscription attempt; 0 while the watch works. */
-  #watchRetryMs = 0;
+  readonly #watch: WatchKeeper;
   #rescanWhy: string | undefined;
   #nextRescanAt = 0;
   #nextRescanWhy: string | undefined;
-  /** True while the watch was opened after the last full scan began (see #step). */
-  #isWatchFresh = false;
+  /** The reason of the scan that runs now, if one does. */
+  #scanning: string | undefined;
+  #lastScanMs = 0;
+  #lastScanEndedAt = 0;
+  /** The monotonic time of the last kernel queue overflow not yet repaired by a full scan. */
+  #unrepairedOverflowAt: number | undefined;
+  /** Wall-clock time since which capture cannot vouch that it has every change; undefined while it can. */
+  #uncertainSince: number | undefined;
   /** The pause before the next retry of paths that could not be read or stored; 0 when none failed. */
   #failedRetryMs = 0;
-  #lastScanMs = 0;
   #nextRootCheckAt = 0;
   #scanWaiters: (() => void)[] = [];
   #waker: (() => void) | undefined;
@@ -111,6 +111,7 @@ export class VolumeCapture implements CaptureSource {
       events,
       clock,
       volume,
+      watchDir: (dir) => this.#watch.watchDir(dir),
     });
     this.#guard = new RootGuard({
       catalog,
@@ -123,6 +124,16 @@ export class VolumeCapture implements CaptureSource {
       },
     });
     this.#dirty = new DirtyPaths({ settleMs: deps.settleMs });
+    this.#watch = new WatchKeeper({
+      root,
+      filter: this.#filter,
+      events,
+      clock,
+      log: deps.log,
+      volume,
+      onPaths: (paths) => this.#onPaths(paths),
+      onLost: (why) => this.#onLost(why),
+    });
   }
 
   /** onRootStop registers `cb` to be called when the root guard stops the volume (root emptied or missing). */
@@ -157,7 +168,7 @@ export class VolumeCapture implements CaptureSource {
     this.#waker?.();
     await this.#loop;
     this.#loop = undefined;
-    await this.#closeWatch();
+    this.#watch.close(undefined);
     this.#batch.discard();
     for (const w of this.#scanWaiters.splice(0)) w();
   }
@@ -205,11 +216,51 @@ export class VolumeCapture implements CaptureSource {
     }
   }
 
+  /**
+   * health says whether capture can vouch that the outbox holds every change made below the
+   * root: not while it scans, polls without a watch, repairs a kernel queue overflow, or holds
+   * paths it heard of but has not recorded yet.
+   */
+  health(): CaptureHealth {
+    const state = !this.#loop
+      ? 'stopped'
+      : this.#scanning !== undefined
+        ? 'scanning'
+        : !this.#watch.isOpen
+          ? 'polling'
+          : 'watching';
+    const why =
+      state === 'scanning' ? this.#scanning : state === 'polling' ? this.#watch.noWatchWhy : undefined;
+    const pendingPaths = this.#dirty.size;
+    const isCertain =
+      state === 'watching' &&
+      pendingPaths === 0 &&
+      this.#unrepairedOverflowAt === undefined &&
+      this.#rescanWhy === undefined;
+    this.#noteCertainty(isCertain);
+    return {
+      state,
+      why: why ?? null,
+      isCertain,
+      uncertainSince: this.#uncertainSince ?? null,
+      pendingPaths,
+      overflows: this.#watch.overflows,
+      watchedDirs: this.#watch.watchedDirs,
+    };
+  }
+
+  #noteCertainty(isCertain: boolean): void {
+    if (isCertain) this.#uncertainSince = undefined;
+    else this.#uncertainSince ??= this.#d.clock.now();
+  }
+
   async #step(signal: AbortSignal): Promise<void> {
     const { clock } = this.#d;
     let now = clock.monotonic();
     if (now >= this.#nextRescanAt && this.#nextRescanAt > 0)
       this.#rescanWhy ??= this.#nextRescanWhy ?? 'periodic';
+    if (!this.#watch.isOpen && this.#lastScanEndedAt > 0 && now >= this.#nextPollAt())
+      this.#rescanWhy ??= 'polling';
     const hasDue = this.#dirty.size > 0 && this.#dirty.nextDueIn(now) === 0;
     // The guard also runs on a timer: an unmount need not produce any watcher event.
     const rootCheckMs = this.#d.rootCheckMs ?? DEFAULT_ROOT_CHECK_MS;
@@ -218,50 +269,16 @@ export class VolumeCapture implements CaptureSource {
       if (!(await this.#guard.check())) {
         // Nothing read from an untrusted root: no deletes, no watcher; look again later.
         this.#dirty.clear();
-        await this.#closeWatch();
+        this.#watch.close('the volume root cannot be trusted');
         this.#rescanWhy ??= 'root back';
         for (const w of this.#scanWaiters.splice(0)) w();
         await this.#wait(rootCheckMs);
         return;
       }
     }
-    if (!this.#watch && now >= this.#nextWatchTry) await this.#openWatch();
+    if (!this.#watch.isOpen && now >= this.#watch.retryAt) this.#watch.open();
     if (this.#rescanWhy !== undefined) {
-      const why = this.#rescanWhy;
-      // Cleared before the scan: a rescan asked for while it runs must run again afterwards
-      // (it may need changes this scan passed by), and its waiter is not among these.
-      this.#rescanWhy = undefined;
-      const waiters = this.#scanWaiters.splice(0);
-      if (this.#watch && !this.#isWatchFresh) {
-        // inotify keeps reporting events inside a moved directory under its old path, so they
-        // never reach the new one. Every rescan therefore runs on a fresh subscription, whatever
-        // asked for it: tying this to the rescan after a move lost it whenever a rescan for
-        // another reason came first. The scan covers the moment without a watch.
-        await this.#closeWatch();
-        await this.#openWatch();
-      }
-      this.#isWatchFresh = false;
-      try {
-        const started = clock.monotonic();
-        const report = await this.#scanner.scan(why, signal);
-        this.#lastScanMs = clock.monotonic() - started;
-        for (const path of report.unstable) this.#dirty.mark(path, clock.monotonic());
-        this.#nextRescanAt = clock.monotonic() + (this.#d.rescanMs ?? DEFAULT_RESCAN_MS);
-        this.#nextRescanWhy = undefined;
-        if (report.failed > 0) this.#retryFailedSoon();
-        else this.#failedRetryMs = 0;
-        // A directory moved while the subscription walked the tree is watched under a path it
-        // no longer has, and its move may never be reported: the scan records it, but later
-        // changes inside it would be lost. So a scan that found directories appear or vanish is
-        // followed by another, on a fresh watch, until one finds none. A first scan's new
-        // directories say nothing of the kind (the watch was opened on them).
-        if (report.dirs.gone > 0 || (why !== 'start' && report.dirs.new > 0)) this.#rescanSoon();
-      } catch (err) {
-        this.#rescanWhy ??= why; // a failed scan runs again after the loop's pause
-        throw err;
-      } finally {
-        for (const w of waiters) w();
-      }
+      await this.#fullScan(signal);
       return;
     }
     const due = this.#dirty.takeDue(now);
@@ -269,15 +286,15 @@ export class VolumeCapture implements CaptureSource {
       try {
         for (const path of due) {
           if (path === '') continue;
-          const { retry, isStructural, isFailed } = await captureWatchedPath(path, {
+          const { retry, isFailed } = await captureWatchedPath(path, {
             root: this.#d.root,
             filter: this.#filter,
             reconciler: this.#reconciler,
             scanner: this.#scanner,
+            isWatched: (dir) => this.#watch.isWatched(dir),
             signal,
           });
           for (const p of retry) this.#dirty.mark(p, clock.monotonic());
-          if (isStructural) this.#rescanSoon();
           if (isFailed) this.#retryFailedSoon();
         }
         await this.#batch.flush();
@@ -290,9 +307,70 @@ export class VolumeCapture implements CaptureSource {
     now = clock.monotonic();
     const untilDue = this.#dirty.nextDueIn(now) ?? Number.POSITIVE_INFINITY;
     const untilRescan = this.#nextRescanAt - now;
-    const untilWatchTry = this.#watch ? Number.POSITIVE_INFINITY : this.#nextWatchTry - now;
+    const untilWatchTry = this.#watch.retryAt - now;
+    const untilPoll = this.#watch.isOpen ? Number.POSITIVE_INFINITY : this.#nextPollAt() - now;
     const untilRootCheck = this.#nextRootCheckAt - now;
-    await this.#wait(Math.max(1, Math.min(untilDue, untilRescan, untilWatchTry, untilRootCheck)));
+    await this.#wait(Math.max(1, Math.min(untilDue, untilRescan, untilWatchTry, untilPoll, untilRootCheck)));
+  }
+
+  /**
+   * #fullScan walks the whole volume. On the way it watches every directory again (so one that
+   * moved or appeared while events were lost is watched under its name) and afterwards drops
+   * the watches of directories it did not meet.
+   */
+  async #fullScan(signal: AbortSignal): Promise<void> {
+    const { clock } = this.#d;
+    const why = this.#rescanWhy ?? 'requested';
+    // Cleared before the scan: a rescan asked for while it runs must run again afterwards
+    // (it may need changes this scan passed by), and its waiter is not among these.
+    this.#rescanWhy = undefined;
+    const waiters = this.#scanWaiters.splice(0);
+    const started = clock.monotonic();
+    this.#scanning = why;
+    this.#noteCertainty(false);
+    try {
+      this.#watch.beginSweep();
+      const report = await this.#scanner.scan(why, signal);
+      this.#watch.endSweep();
+      this.#lastScanMs = clock.monotonic() - started;
+      this.#lastScanEndedAt = clock.monotonic();
+      for (const path of report.unstable) this.#dirty.mark(path, clock.monotonic());
+      this.#nextRescanAt = clock.monotonic() + (this.#d.rescanMs ?? DEFAULT_RESCAN_MS);
+      this.#nextRescanWhy = undefined;
+      if (this.#unrepairedOverflowAt !== undefined && this.#unrepairedOverflowAt <= started) {
+        this.#unrepairedOverflowAt = undefined;
+        this.#d.events.emit({
+          level: 'info',
+          type: 'capture.repaired',
+          volume: this.#d.volume,
+          msg: 'the scan after lost events is done: capture has every change again',
+          data: { why, changed: report.changed, ms: Math.round(this.#lastScanMs) },
+        });
+      }
+      if (report.failed > 0) this.#retryFailedSoon();
+      else this.#failedRetryMs = 0;
+      if (why === 'start' && this.#watch.isOpen) {
+        const warning = checkWatchLimits(this.#watch.watchedDirs);
+        if (warning)
+          this.#d.events.emit({
+            level: 'warn',
+            type: 'capture.limits-low',
+            volume: this.#d.volume,
+            ...warning,
+          });
+      }
+    } catch (err) {
+      this.#rescanWhy ??= why; // a failed scan runs again after the loop's pause
+      throw err;
+    } finally {
+      this.#scanning = undefined;
+      for (const w of waiters) w();
+    }
+  }
+
+  /** #nextPollAt is when a volume without a watch is scanned next: at most a third of the time scanning. */
+  #nextPollAt(): number {
+    return this.#lastScanEndedAt + Math.max(DEFAULT_POLL_MS, 2 * this.#lastScanMs);
   }
 
   /**
@@ -307,51 +385,6 @@ export class VolumeCapture implements CaptureSource {
       this.#nextRescanAt = at;
       this.#nextRescanWhy = 'read errors';
     }
-  }
-
-  /**
-   * #rescanSoon brings the next full rescan forward after a directory moved or vanished (see
-   * WatchedPathResult): soon, but at most a tenth of the time goes to rescanning.
-   */
-  #rescanSoon(): void {
-    const delay = Math.max(DEFAULT_STRUCTURAL_RESCAN_MS, 10 * this.#lastScanMs);
-    const at = this.#d.clock.monotonic() + delay;
-    if (at < this.#nextRescanAt) {
-      this.#nextRescanAt = at;
-      this.#nextRescanWhy = 'directory moved';
-    }
-  }
-
-  async #openWatch(): Promise<void> {
-    try {
-      this.#watch = await watchTree(
-        this.#d.root,
-        this.#filter,
-        (paths) => this.#onPaths(paths),
-        (err) => this.#onWatchError(err),
-      );
-      this.#isWatchFresh = true;
-      // Events between the failure and now were never seen.
-      if (this.#nextWatchTry > 0) this.#rescanWhy ??= 'watch restored';
-      this.#nextWatchTry = 0;
-      this.#watchRetryMs = 0;
-    } catch (err) {
-      this.#onWatchError(err as Error);
-      // A directory removed or moved while the walk adds its watches fails the whole
-      // subscription: that passes at once, a watch limit does not. Until it works, changes
-      // reach the outbox only through the scans.
-      this.#watchRetryMs = Math.min(
-        Math.max(WATCH_RETRY_FIRST_MS, this.#watchRetryMs * 2),
-        DEFAULT_WATCH_RETRY_MS,
-      );
-      this.#nextWatchTry = this.#d.clock.monotonic() + this.#watchRetryMs;
-    }
-  }
-
-  async #closeWatch(): Promise<void> {
-    const w = this.#watch;
-    this.#watch = undefined;
-    await w?.close().catch(() => {});
   }
 
   #onPaths(paths: string[]): void {
@@ -372,16 +405,13 @@ export class VolumeCapture implements CaptureSource {
     this.#wake();
   }
 
-  #onWatchError(err: Error): void {
-    this.#d.log.warn('watcher failed', { volume: this.#d.volume, err });
-    this.#d.events.emit({
-      level: 'warn',
-      type: 'capture.watch-error',
-      volume: this.#d.volume,
-      msg: 'the watcher failed; events may be lost, so the volume is rescanned',
-      data: { error: errorMessage(err) },
-    });
-    this.#rescanWhy ??= 'watch error';
+  /** #onLost: events were lost (the kernel's queue overflowed) or went unheard: scan the volume now. */
+  #onLost(why: 'overflow' | 'watch restored'): void {
+    if (why === 'overflow') {
+      this.#unrepairedOverflowAt = this.#d.clock.monotonic();
+      this.#noteCertainty(false);
+      this.#rescanWhy = 'overflow';
+    } else this.#rescanWhy ??= why;
     this.#wake();
   }
 

@@ -1,6 +1,11 @@
 /** capture: the capture sources of the primary (files: scan, watch, root guard) and the outbox. */
 export { DEFAULT_RESCAN_MS, VolumeCapture, type VolumeCaptureDeps } from './capture.ts';
-export { type CaptureSource, type CaptureSourceDeps, createCaptureSource } from './capture-source.ts';
+export {
+  type CaptureHealth,
+  type CaptureSource,
+  type CaptureSourceDeps,
+  createCaptureSource,
+} from './capture-source.ts';
 export { ChangeBatch, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_CHANGES } from './change-batch.ts';
 export {
   type FileKind,

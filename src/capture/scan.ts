@@ -44,6 +44,7 @@ export class Scanner {
   readonly #events: EventSink;
   readonly #clock: Clock;
   readonly #volume: string;
+  readonly #watchDir: ((dir: string) => void) | undefined;
 
   constructor(deps: {
     root: string;
@@ -54,6 +55,8 @@ export class Scanner {
     events: EventSink;
     clock: Clock;
     volume: string;
+    /** Called with each directory just before it is listed, so that the watch covers what the listing misses. */
+    watchDir?: (dir: string) => void;
   }) {
     this.#root = deps.root;
     this.#rows = deps.rows;
@@ -63,6 +66,7 @@ export class Scanner {
     this.#events = deps.events;
     this.#clock = deps.clock;
     this.#volume = deps.volume;
+    this.#watchDir = deps.watchDir;
   }
 
   /** scan walks the whole volume and appends what changed; `why` goes into the events. */
@@ -106,6 +110,7 @@ export class Scanner {
 
   async #walk(dir: string, report: ScanReport, signal: AbortSignal | undefined): Promise<void> {
     signal?.throwIfAborted();
+    this.#watchDir?.(dir);
     const names = await this.#list(dir);
     if (names === null) return;
     const rows = this.#rows.children(dir);

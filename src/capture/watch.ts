@@ -1,6 +1,4 @@
-import { basename, join, relative, sep } from 'node:path';
-import watcher from '@parcel/watcher';
-import { isStagingName } from '../sys/index.ts';
+import { join } from 'node:path';
 import type { GlobFilter } from './globs.ts';
 import { entryKind, lstatOrNull, type Reconciler } from './reconcile.ts';
 import type { Scanner } from './scan.ts';
@@ -79,79 +77,31 @@ export class DirtyPaths {
   }
 }
 
-/**
- * WATCH_BACKEND is named, never left to @parcel/watcher to choose: choosing probes for watchman
- * at every subscription with popen(), and where watchman is not installed that probe leaks a
- * pipe descriptor and a zombie shell each time (capture subscribes afresh after every directory
- * move). It also keeps the watch what the docs say it is: inotify, not whatever is installed.
- */
-const WATCH_BACKEND = process.platform === 'linux' ? 'inotify' : undefined;
-
-/** WatchHandle stops a tree watch. */
-export interface WatchHandle {
-  close(): Promise<void>;
-}
-
-/**
- * watchTree subscribes to native recursive change notification (inotify on Linux) below
- * `root` and reports volume-relative paths; '' stands for the root itself. Our staging files
- * and paths below excluded directories are dropped here; the full include/exclude rules are
- * applied when a path is processed, because only then is it known whether it is a directory.
- * A watcher failure (including a lost event queue) is passed to `onError`: the caller must
- * assume it missed events and rescan.
- */
-export async function watchTree(
-  root: string,
-  filter: GlobFilter,
-  onPaths: (paths: string[]) => void,
-  onError: (err: Error) => void,
-): Promise<WatchHandle> {
-  const subscription = await watcher.subscribe(
-    root,
-    (err, events) => {
-      if (err) {
-        onError(err);
-        return;
-      }
-      const paths: string[] = [];
-      for (const event of events) {
-        const rel = relative(root, event.path);
-        if (rel.startsWith('..')) continue;
-        const path = sep === '/' ? rel : rel.split(sep).join('/');
-        if (path !== '' && (isStagingName(basename(path)) || filter.hasExcludedAncestor(path))) continue;
-        paths.push(path);
-      }
-      if (paths.length > 0) onPaths(paths);
-    },
-    { backend: WATCH_BACKEND },
-  );
-  return { close: () => subscription.unsubscribe() };
-}
-
 /** WatchedPathResult says what capturing one watched path left to do. */
 export interface WatchedPathResult {
   /** Paths to read again later (files that changed while being read). */
   retry: string[];
-  /**
-   * True when a directory appeared or vanished, or the reported path does not exist and was
-   * never recorded. inotify keeps watching a moved directory under its old name, so after a
-   * directory move the watcher may report later events under paths that no longer exist: only
-   * a rescan finds those changes (found by the seeded kill -9 storm, seed 1085915997).
-   */
-  isStructural: boolean;
   /** True when a path could not be read or stored (Outcome `failed`): a rescan must follow soon. */
   isFailed: boolean;
 }
 
 /**
  * captureWatchedPath reconciles one settled path reported by the watcher. A path whose parent
- * capture has not recorded yet is handled through its highest unrecorded ancestor, and a
- * directory that is new (say, a tree moved into the volume) is scanned whole, because its
- * content may have arrived without events of its own.
+ * capture has not recorded yet is handled through its highest unrecorded ancestor. A directory
+ * that the watch does not cover — new, moved in, moved within the volume, or replaced — is
+ * scanned whole: the scan watches each directory before listing it, so what arrived in it
+ * before its watch is found, and what arrives after is heard.
  */
 export async function captureWatchedPath(
   path: string,
-  deps: { root: string; filter: GlobFilter; reconciler: Reconciler; scanner: Scanner; signal?: AbortSignal },
+  deps: {
+    root: string;
+    filter: GlobFilter;
+    reconciler: Reconciler;
+    scanner: Scanner;
+    isWatched: (dir: string) => boolean;
+    signal?: AbortSignal;
+  },
 ): Promise<WatchedPathResult> {
   const target = highestUnrecordedAncestor(path, deps.reconciler) ?? path;
   const st = await lstatOrNull(join(deps.root, target));
@@ -159,13 +109,12 @@ export async function captureWatchedPath(
   const isCaptured = st !== null && deps.filter.isCapturedPath(target, isDir);
   const row = deps.reconciler.rowOf(target);
   const outcome = await deps.reconciler.reconcile(target, isCaptured ? st : null, row);
-  const isStructural = outcome === 'new-dir' || (st === null && (row === undefined || row.kind === 'dir'));
-  if (outcome === 'unstable') return { retry: [target], isStructural, isFailed: false };
-  if (outcome === 'new-dir') {
+  if (outcome === 'unstable') return { retry: [target], isFailed: false };
+  if (outcome === 'new-dir' || (isCaptured && isDir && !deps.isWatched(target))) {
     const report = await deps.scanner.scanSubtree(target, deps.signal);
-    return { retry: report.unstable, isStructural, isFailed: report.failed > 0 };
+    return { retry: report.unstable, isFailed: outcome === 'failed' || report.failed > 0 };
   }
-  return { retry: [], isStructural, isFailed: outcome === 'failed' };
+  return { retry: [], isFailed: outcome === 'failed' };
 }
 
 function highestUnrecordedAncestor(path: string, reconciler: Reconciler): string | undefined {

@@ -1,4 +1,4 @@
-import type { StatusReport, ViewStatus } from '../api/index.ts';
+import type { CaptureStatus, StatusReport, ViewStatus } from '../api/index.ts';
 import { formatDuration, formatMoment } from '../core/index.ts';
 import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
 
@@ -40,10 +40,13 @@ export function formatStatus(s: StatusReport): string {
       out.push(`  failover auto, witness ${f.witness ?? 'NONE (alerts only)'}, ${detail}`);
     }
     if (v.role === 'primary') {
-      out.push(`  captured up to seq ${v.lastSeq}`);
+      out.push(`  captured up to seq ${v.lastSeq}${v.capture ? `, ${formatCapture(v.capture)}` : ''}`);
       for (const m of v.mirrors ?? []) {
-        const lag =
-          m.lagChanges === 0 ? 'in sync' : `behind by ${m.lagChanges} changes, ${m.lagSeconds.toFixed(1)} s`;
+        const lag = m.inSync
+          ? 'in sync'
+          : m.lagChanges === 0
+            ? `not known to be in sync (capture ${v.capture?.state ?? 'not running'}), ${m.lagSeconds.toFixed(1)} s`
+            : `behind by ${m.lagChanges} changes, ${m.lagSeconds.toFixed(1)} s`;
         const refused = m.refusal ? `  (refused: ${m.refusal})` : '';
         out.push(
           `  → ${m.node}: ${m.link}, acked seq ${m.ackedSeq}, ${lag}, ${formatBytes(m.bytesSent)} sent${refused}`,
@@ -74,6 +77,24 @@ export function formatStatus(s: StatusReport): string {
     out.push(`peer ${p.node} (${p.direction}): ${p.link}${rtt}`);
   }
   return `${out.join('\n')}\n`;
+}
+
+/** formatCapture says how complete capture is: "watching 120 directories", "RESCANNING (overflow), 40 paths pending". */
+export function formatCapture(c: CaptureStatus): string {
+  const pending = c.pendingPaths > 0 ? `, ${c.pendingPaths} paths pending` : '';
+  const overflows =
+    c.overflows > 0
+      ? `, ${c.overflows} kernel queue overflow${c.overflows === 1 ? '' : 's'} since start`
+      : '';
+  const head =
+    c.state === 'watching'
+      ? `watching ${c.watchedDirs} directories`
+      : c.state === 'scanning'
+        ? `RESCANNING (${c.why})`
+        : c.state === 'polling'
+          ? `NOT WATCHING (${c.why}): scanning every few seconds`
+          : 'capture stopped';
+  return `${head}${pending}${overflows}`;
 }
 
 /** formatView renders one view of a mirrored volume and its funnel. */

@@ -23,6 +23,7 @@ export function bindNodeApi(base: NodeBase, s: Stages, peerAddress: () => string
         outbox: s.outbox,
         links: s.links,
         views: s.views,
+        captureHealth: (volume) => s.lifecycle.captureHealth(volume),
       }),
     events: (since, waitMs, signal) => base.events.wait(since, waitMs, signal),
     volumes: () => s.volumes.list().map(({ nextSeq, ...v }) => ({ ...v, next_seq: nextSeq })),

@@ -1,4 +1,10 @@
-import { type CaptureSource, createCaptureSource, GlobFilter, type Outbox } from '../capture/index.ts';
+import {
+  type CaptureHealth,
+  type CaptureSource,
+  createCaptureSource,
+  GlobFilter,
+  type Outbox,
+} from '../capture/index.ts';
 import {
   type Clock,
   checkVolumeSpec,
@@ -49,6 +55,11 @@ export class VolumeLifecycle implements VolumeRunner {
 
   constructor(deps: VolumeLifecycleDeps) {
     this.#deps = deps;
+  }
+
+  /** captureHealth is the capture's account of a primary volume running here, if it runs. */
+  captureHealth(volume: string): CaptureHealth | undefined {
+    return this.#captures.get(volume)?.health();
   }
 
   /** startAll starts every volume of the node. */

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { DirtyPaths, GlobFilter, type VolumeCapture } from '../../../src/capture/index.ts';
-import { watchTree } from '../../../src/capture/watch.ts';
+import { TreeWatch } from '../../../src/capture/tree-watch.ts';
 import { allChanges, type CaptureEnv, contentOf, makeCapture, makeEnv, summary, waitFor } from './fixture.ts';
 
 describe('DirtyPaths', () => {
@@ -62,27 +62,27 @@ function zombieCount(): number {
   return zombies;
 }
 
-describe('watchTree', () => {
-  // Capture subscribes afresh after every directory move. Left to choose its backend,
-  // @parcel/watcher probed for watchman at each subscription with popen() and, where watchman
-  // is not installed, never closed the pipe nor reaped the shell: one descriptor and one zombie
-  // per directory move, until the agent ran out of descriptors (found by e2e/chaos-proxy).
-  it('holds no descriptor and leaves no child behind per subscription', async () => {
+describe('TreeWatch', () => {
+  // Capture used to subscribe afresh after every directory move, and @parcel/watcher leaked a
+  // pipe and a zombie shell per subscription (found by e2e/chaos-proxy). Capture's own watch
+  // opens one inotify descriptor, a pipe and a thread, and must give all three back.
+  it('holds no descriptor, thread or child once closed', async () => {
     const root = mkdtempSync(join(tmpdir(), 'hindsight-watch-'));
+    const threads = () => readdirSync('/proc/self/task').length;
     try {
-      const cycle = async () =>
-        (
-          await watchTree(
-            root,
-            new GlobFilter([], []),
-            () => {},
-            () => {},
-          )
-        ).close();
-      await cycle(); // the first subscription may set up state the watcher keeps for the process
-      const before = { pipes: pipeCount(), zombies: zombieCount() };
-      for (let i = 0; i < 10; i++) await cycle();
-      assert.deepEqual({ pipes: pipeCount(), zombies: zombieCount() }, before);
+      const cycle = () => {
+        const watch = TreeWatch.open(root, new GlobFilter([], []), {
+          onPaths: () => {},
+          onOverflow: () => {},
+          onWatchFailed: () => {},
+        });
+        watch.watchDir('');
+        watch.close();
+      };
+      cycle();
+      const before = { pipes: pipeCount(), zombies: zombieCount(), threads: threads() };
+      for (let i = 0; i < 10; i++) cycle();
+      assert.deepEqual({ pipes: pipeCount(), zombies: zombieCount(), threads: threads() }, before);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

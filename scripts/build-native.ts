@@ -1,0 +1,66 @@
+/**
+ * build-native compiles native/inotify.c into native/build/inotify.node (run by `npm install`).
+ *
+ * It needs a C compiler and Node-API's headers, and downloads nothing: the headers come from
+ * the Node that the `node` package brought (node_modules/node/node_modules/node-linux-*), from
+ * the running Node's own prefix, or from /usr/include/node. Without a compiler the install still
+ * succeeds, loudly: capture then has no way to hear that the kernel dropped events, and scans
+ * the volume on a timer instead (`hindsight status` says so).
+ *
+ *   node scripts/build-native.ts [--quiet]
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const SOURCE = join(ROOT, 'native', 'inotify.c');
+const OUTPUT = join(ROOT, 'native', 'build', 'inotify.node');
+
+/** headerDirs lists the candidate folders that hold node_api.h, best first. */
+function headerDirs(): string[] {
+  const bundled = join(ROOT, 'node_modules', 'node', 'node_modules');
+  const fromPackage = existsSync(bundled)
+    ? readdirSync(bundled)
+        .filter((name) => name.startsWith('node-linux-'))
+        .map((name) => join(bundled, name, 'include', 'node'))
+    : [];
+  return [...fromPackage, join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'];
+}
+
+function build(): string {
+  if (process.platform !== 'linux')
+    return `skipped: inotify exists on Linux only (this is ${process.platform})`;
+  const include = headerDirs().find((dir) => existsSync(join(dir, 'node_api.h')));
+  if (include === undefined) throw new Error(`no node_api.h in ${headerDirs().join(', ')}`);
+  mkdirSync(dirname(OUTPUT), { recursive: true });
+  const compiler = process.env.CC ?? 'cc';
+  const staging = `${OUTPUT}.tmp`;
+  execFileSync(
+    compiler,
+    ['-O2', '-fPIC', '-shared', '-pthread', '-Wall', '-Wextra', `-I${include}`, '-o', staging, SOURCE],
+    { stdio: ['ignore', 'inherit', 'pipe'] },
+  );
+  execFileSync('mv', ['-f', staging, OUTPUT]);
+  return `built ${OUTPUT} against ${include}`;
+}
+
+try {
+  const said = build();
+  if (!process.argv.includes('--quiet')) console.log(`hindsight: ${said}`);
+} catch (err) {
+  const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
+  const line = '!'.repeat(78);
+  console.warn(
+    [
+      line,
+      'hindsight: could not build the inotify addon (native/inotify.c).',
+      `  ${stderr || (err as Error).message}`,
+      '  Capture still works, but cannot hear the kernel drop events: it scans each volume',
+      '  every few seconds instead of watching it. Install a C compiler (apt-get install gcc',
+      '  libc6-dev) and run `npm run build:native`.',
+      line,
+    ].join('\n'),
+  );
+}
