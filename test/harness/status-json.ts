@@ -4,6 +4,8 @@ export interface MirrorLinkStatus {
   ackedSeq: number;
   lagChanges: number;
   lagSeconds: number;
+  /** Nothing unacknowledged, and the primary's capture vouches that it has every change. */
+  inSync: boolean;
   link: string;
   bytesSent: number;
 }
@@ -18,6 +20,14 @@ export interface VolumeStatus {
   epoch: number;
   /** primary only: the last sequence number captured. */
   lastSeq?: number;
+  /** primary only: how complete capture is (docs/capture.md, "Honest status"). */
+  capture?: {
+    state: string;
+    why: string | null;
+    isCertain: boolean;
+    pendingPaths: number;
+    overflows: number;
+  } | null;
   mirrors?: MirrorLinkStatus[];
   /** mirror only. */
   from?: string;
