@@ -43,12 +43,8 @@ export class FileRows {
     this.#volume = volume;
     const cols = 'path, kind, size, mtime_ns, ctime_ns, ino, mode, seq';
     this.#get = catalog.prepare(`SELECT ${cols} FROM files WHERE volume = ? AND path = ?`);
-    this.#after = catalog.prepare(
-      `SELECT ${cols} FROM files WHERE volume = ? AND path > ? ORDER BY path LIMIT 1`,
-    );
-    this.#from = catalog.prepare(
-      `SELECT ${cols} FROM files WHERE volume = ? AND path >= ? ORDER BY path LIMIT 1`,
-    );
+    this.#after = catalog.prepare(`SELECT ${cols} FROM files WHERE volume = ? AND path > ? ORDER BY path`);
+    this.#from = catalog.prepare(`SELECT ${cols} FROM files WHERE volume = ? AND path >= ? ORDER BY path`);
     this.#subtreeDesc = catalog.prepare(
       `SELECT path FROM files WHERE volume = ? AND (path = ? OR (path > ? AND path < ?))
        ORDER BY path DESC LIMIT ?`,
@@ -70,27 +66,31 @@ export class FileRows {
 
   /**
    * children returns the rows of the direct children of directory `dir` ('' is the root), keyed
-   * by name. It seeks past each child directory's subtree in the index instead of reading it,
-   * so the cost is one index seek per child.
+   * by name. It reads the index in order and, on reaching the subtree of a child directory,
+   * seeks past it instead of reading it: one seek per child directory, a step per child file.
    */
   children(dir: string): Map<string, FileRow> {
     const prefix = dir === '' ? '' : `${dir}/`;
     const out = new Map<string, FileRow>();
-    let row = this.#after.get(this.#volume, prefix);
-    while (row) {
-      const r = toFileRow(row);
-      if (!r.path.startsWith(prefix)) break;
-      const rest = r.path.slice(prefix.length);
-      const slash = rest.indexOf('/');
-      if (slash < 0) {
-        out.set(rest, r);
-        row = this.#after.get(this.#volume, r.path);
-      } else {
+    let rows = this.#after.iterate(this.#volume, prefix);
+    for (;;) {
+      let skipTo: string | undefined;
+      for (const row of rows) {
+        const r = toFileRow(row as Record<string, unknown>);
+        if (!r.path.startsWith(prefix)) break;
+        const rest = r.path.slice(prefix.length);
+        const slash = rest.indexOf('/');
+        if (slash < 0) {
+          out.set(rest, r);
+          continue;
+        }
         // '0' is the character after '/', so this skips every path below that child.
-        row = this.#from.get(this.#volume, `${prefix}${rest.slice(0, slash)}0`);
+        skipTo = `${prefix}${rest.slice(0, slash)}0`;
+        break;
       }
+      if (skipTo === undefined) return out;
+      rows = this.#from.iterate(this.#volume, skipTo);
     }
-    return out;
   }
 
   /**

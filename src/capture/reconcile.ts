@@ -1,5 +1,5 @@
 import type { BigIntStats } from 'node:fs';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, EventSink } from '../core/index.ts';
 import { errorMessage, isHindsightError } from '../core/index.ts';
@@ -90,11 +90,24 @@ export class Reconciler {
       });
       return 'skipped';
     }
+    if (this.isUnchanged(st, known)) return 'same';
     const now = draftOf(path, kind, st);
     if (kind === 'dir') return this.#reconcileDir(now, known);
-    if (known && isSameFileState({ ...known, seq: 0 }, now)) return 'same';
     if (kind === 'symlink') return this.#reconcileSymlink(now, known);
     return this.#reconcileFile(now, known);
+  }
+
+  /**
+   * isUnchanged says, without any I/O, whether the entry whose lstat is `st` is what `row`
+   * recorded: for a file or symlink the same size, mtime, ctime, inode and mode; for a directory
+   * the same inode and mode (its times change with every entry). reconcile answers `same` then.
+   */
+  isUnchanged(st: BigIntStats, row: FileRowDraft | undefined): boolean {
+    if (row === undefined) return false;
+    const kind = entryKind(st);
+    if (kind !== row.kind) return false;
+    if (kind === 'dir') return row.ino === BigInt.asIntN(64, st.ino) && row.mode === st.mode;
+    return isSameFileState({ ...row, seq: 0 }, draftOf('', kind, st));
   }
 
   /**
@@ -118,8 +131,6 @@ export class Reconciler {
   }
 
   async #reconcileDir(now: FileRowDraft, known: FileRowDraft | undefined): Promise<Outcome> {
-    // A directory's times change with every entry; only its mode and identity are its own state.
-    if (known && known.ino === now.ino && known.mode === now.mode) return 'same';
     const isNew = !known || known.ino !== now.ino;
     await this.#batch.add(this.#change(now, isNew ? 'mkdir' : 'meta'), now);
     return isNew ? 'new-dir' : 'changed';
@@ -244,6 +255,17 @@ function draftOf(path: string, kind: FileKind, st: BigIntStats): FileRowDraft {
     ino: BigInt.asIntN(64, st.ino),
     mode: st.mode,
   };
+}
+
+/** lstatOrNullSync is lstatOrNull without the round trip through the thread pool (see Scanner). */
+export function lstatOrNullSync(abs: string): BigIntStats | null {
+  try {
+    return lstatSync(abs, { bigint: true, throwIfNoEntry: false }) ?? null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') return null;
+    throw err;
+  }
 }
 
 /** lstatOrNull returns the lstat of `abs`, or null when it (or a parent) no longer exists. */

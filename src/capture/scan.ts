@@ -1,11 +1,11 @@
-import { promises as fsp } from 'node:fs';
+import { type BigIntStats, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, EventSink } from '../core/index.ts';
 import { isStagingName, runLimited } from '../sys/index.ts';
 import type { ChangeBatch } from './change-batch.ts';
 import type { FileRows } from './file-rows.ts';
 import type { GlobFilter } from './globs.ts';
-import { entryKind, lstatOrNull, type Reconciler } from './reconcile.ts';
+import { entryKind, lstatOrNullSync, type Reconciler } from './reconcile.ts';
 
 /** ScanReport is what one scan saw and did. */
 export interface ScanReport {
@@ -23,7 +23,9 @@ export interface ScanReport {
 
 /** MAX_UNSTABLE_REPORTED bounds the retry list; beyond it the next scan catches the rest. */
 const MAX_UNSTABLE_REPORTED = 10_000;
-/** DEFAULT_SCAN_PARALLEL is how many entries of one directory a scan reads at once. */
+/** SCAN_SLICE_MS is how long a scan compares entries before it lets the event loop run. */
+const SCAN_SLICE_MS = 20;
+/** DEFAULT_SCAN_PARALLEL is how many changed entries of one directory a scan reads at once. */
 export const DEFAULT_SCAN_PARALLEL = 8;
 
 /**
@@ -45,6 +47,7 @@ export class Scanner {
   readonly #clock: Clock;
   readonly #volume: string;
   readonly #watchDir: ((dir: string) => void) | undefined;
+  #sliceStart = performance.now();
 
   constructor(deps: {
     root: string;
@@ -124,15 +127,26 @@ export class Scanner {
       }
     }
     const subdirs: string[] = [];
-    // Entries are read a few at a time: a scan of many small files waits mostly on the
-    // open/stat/read round trips of each, not on the disk's bandwidth.
-    await runLimited(names, DEFAULT_SCAN_PARALLEL, async (name) => {
+    // First what is unchanged, without I/O beyond one lstat each: called directly rather than
+    // through the thread pool (three times faster, as rsync does), in slices that give the
+    // event loop its turn. Only what differs is reconciled, a few entries at a time: reading
+    // many small files waits mostly on the open/read round trips of each.
+    const differing: { name: string; st: BigIntStats | null; isDir: boolean }[] = [];
+    for (const name of names) {
       const path = prefix + name;
       report.entries++;
-      const st = await lstatOrNull(join(this.#root, path));
+      const st = lstatOrNullSync(join(this.#root, path));
       const isDir = st !== null && entryKind(st) === 'dir';
       const isCaptured = st !== null && this.#filter.isCaptured(path, isDir);
-      const outcome = await this.#reconciler.reconcile(path, isCaptured ? st : null, rows.get(name));
+      if (isCaptured && this.#reconciler.isUnchanged(st, rows.get(name))) {
+        if (isDir) subdirs.push(path);
+      } else differing.push({ name, st: isCaptured ? st : null, isDir });
+      if (performance.now() - this.#sliceStart > SCAN_SLICE_MS) await this.#yield();
+    }
+    await runLimited(differing, DEFAULT_SCAN_PARALLEL, async ({ name, st, isDir }) => {
+      const path = prefix + name;
+      const isCaptured = st !== null;
+      const outcome = await this.#reconciler.reconcile(path, st, rows.get(name));
       if (outcome === 'changed' || outcome === 'new-dir') report.changed++;
       if (outcome === 'new-dir') report.dirs.new++;
       if (outcome === 'gone' && rows.has(name)) report.changed++;
@@ -145,12 +159,17 @@ export class Scanner {
     for (const sub of subdirs.sort()) await this.#walk(sub, report, signal);
   }
 
+  /** #yield lets the event loop run (the link, the API) between slices of a long scan. */
+  async #yield(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    this.#sliceStart = performance.now();
+  }
+
   /** #list returns the entry names of `dir` without our staging files, or null if it vanished. */
   async #list(dir: string): Promise<Set<string> | null> {
-    const names = new Set<string>();
-    let handle: Awaited<ReturnType<typeof fsp.opendir>>;
+    let entries: string[];
     try {
-      handle = await fsp.opendir(join(this.#root, dir));
+      entries = await fsp.readdir(join(this.#root, dir));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       // Gone or replaced since its parent was listed: the next look at the parent settles it.
@@ -166,9 +185,6 @@ export class Scanner {
       });
       return null;
     }
-    for await (const entry of handle) {
-      if (!isStagingName(entry.name)) names.add(entry.name);
-    }
-    return names;
+    return new Set(entries.filter((name) => !isStagingName(name)));
   }
 }
