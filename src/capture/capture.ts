@@ -229,14 +229,23 @@ export class VolumeCapture implements CaptureSource {
         : !this.#watch.isOpen
           ? 'polling'
           : 'watching';
+    // Paths that could not be read or stored wait for the retry scan (#retryFailedSoon).
+    const isRetrying = this.#failedRetryMs > 0;
     const why =
-      state === 'scanning' ? this.#scanning : state === 'polling' ? this.#watch.noWatchWhy : undefined;
+      state === 'scanning'
+        ? this.#scanning
+        : state === 'polling'
+          ? this.#watch.noWatchWhy
+          : isRetrying
+            ? 'paths that could not be read or stored wait for a retry'
+            : undefined;
     const pendingPaths = this.#dirty.size;
     const isCertain =
       state === 'watching' &&
       pendingPaths === 0 &&
       this.#unrepairedOverflowAt === undefined &&
-      this.#rescanWhy === undefined;
+      this.#rescanWhy === undefined &&
+      !isRetrying;
     this.#noteCertainty(isCertain);
     return {
       state,

@@ -57,6 +57,7 @@ it('a file that could not be stored is captured soon after the disk has room, no
     'the failure to store big.bin',
   );
   assert.deepEqual(summary(allChanges(env, mark)), [], 'nothing captured while the disk is full');
+  assert.equal(capture.health().isCertain, false, 'capture does not vouch for the outbox while a file waits');
   disk.state.isFull = false;
   await waitFor(
     () => summary(allChanges(env, mark)).includes('put big.bin'),
@@ -64,4 +65,5 @@ it('a file that could not be stored is captured soon after the disk has room, no
   );
   const retried = env.events.ofType('capture.scan-finished').filter((e) => e.data?.why === 'read errors');
   assert.ok(retried.length > 0, 'a scan for the read errors ran');
+  await waitFor(() => capture.health().isCertain, 'capture vouching again once the retry succeeded');
 });
