@@ -1,7 +1,7 @@
 import type { Clock, EventSink } from '../core/index.ts';
 import { errorMessage, isHindsightError } from '../core/index.ts';
 import type { Catalog, ChunkStore } from '../store/index.ts';
-import type { Logger } from '../sys/index.ts';
+import { type Logger, readInotifyLimits } from '../sys/index.ts';
 import type { CaptureHealth, CaptureSource } from './capture-source.ts';
 import { ChangeBatch } from './change-batch.ts';
 import { FileRows } from './file-rows.ts';
@@ -359,7 +359,7 @@ export class VolumeCapture implements CaptureSource {
       if (report.failed > 0) this.#retryFailedSoon();
       else this.#failedRetryMs = 0;
       if (why === 'start' && this.#watch.isOpen) {
-        const warning = checkWatchLimits(this.#watch.watchedDirs);
+        const warning = checkWatchLimits(this.#watch.watchedDirs, readInotifyLimits());
         if (warning)
           this.#d.events.emit({
             level: 'warn',

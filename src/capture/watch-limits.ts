@@ -1,4 +1,4 @@
-import { readInotifyLimits } from '../sys/index.ts';
+import type { InotifyLimits } from '../sys/index.ts';
 
 /** MIN_QUEUED_EVENTS is the kernel's default queue; below it, ordinary bursts overflow it. */
 const MIN_QUEUED_EVENTS = 16_384;
@@ -6,12 +6,12 @@ const MIN_QUEUED_EVENTS = 16_384;
 const WATCH_SHARE = 0.5;
 
 /**
- * checkWatchLimits compares the kernel's inotify limits with what a volume of `watchedDirs`
+ * checkWatchLimits compares the kernel's inotify limits (readInotifyLimits) with what a volume of `watchedDirs`
  * directories needs, and returns the warning to raise, or undefined when they suffice.
  */
 export function checkWatchLimits(
   watchedDirs: number,
-  limits = readInotifyLimits(),
+  limits: InotifyLimits | undefined,
 ): { msg: string; data: Record<string, unknown> } | undefined {
   if (!limits) return undefined;
   const problems: string[] = [];
