@@ -96,8 +96,9 @@ export class TreeWatch {
 
   /**
    * watchDir watches directory `dir` before its caller lists it. A directory that vanished
-   * meanwhile is not an error (the listing finds it gone); any other failure goes to
-   * `onWatchFailed` and returns false.
+   * meanwhile is not an error (the listing finds it gone), nor is one the agent may not read:
+   * its listing fails too, and capture reports that and retries (`capture.read-error`). Any
+   * other failure (the watch limit) goes to `onWatchFailed` and returns false.
    */
   watchDir(dir: string): boolean {
     try {
@@ -105,7 +106,7 @@ export class TreeWatch {
       return true;
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      if (e.code === 'ENOENT' || e.code === 'ENOTDIR' || e.code === 'ELOOP') return false;
+      if (['ENOENT', 'ENOTDIR', 'ELOOP', 'EACCES', 'EPERM'].includes(e.code ?? '')) return false;
       this.#handlers.onWatchFailed(dir, e);
       return false;
     }
