@@ -1,0 +1,120 @@
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { HindsightError } from '../core/index.ts';
+
+/** KEY_LINE_PREFIX starts the one line of a key file (docs/backup-format.md, "The key"). */
+const KEY_LINE_PREFIX = 'hindsight-backup-key-v1 ';
+const KEY_BYTES = 64;
+const MAGIC = Buffer.from('HSB1');
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const AAD_PREFIX = Buffer.from('hindsight-backup-v1\0');
+const FLAG_RAW = 0;
+const FLAG_ZSTD = 1;
+
+/**
+ * RepoKey is a repository's master key: `K_enc` encrypts every sealed object, `K_id` names
+ * chunks and checks the key (docs/backup-format.md). It never leaves the node but through
+ * `toKeyFile`, for the administrator to keep.
+ */
+export class RepoKey {
+  readonly #enc: Buffer;
+  readonly #id: Buffer;
+
+  private constructor(bytes: Buffer) {
+    this.#enc = Buffer.from(bytes.subarray(0, 32));
+    this.#id = Buffer.from(bytes.subarray(32, 64));
+  }
+
+  /** generate makes a new random key. */
+  static generate(): RepoKey {
+    return new RepoKey(randomBytes(KEY_BYTES));
+  }
+
+  /** fromKeyFile reads the text of a key file; anything else is E_BACKUP_KEY_FILE with a hint. */
+  static fromKeyFile(text: string): RepoKey {
+    const line = text.trim();
+    const bytes = line.startsWith(KEY_LINE_PREFIX)
+      ? Buffer.from(line.slice(KEY_LINE_PREFIX.length), 'base64')
+      : Buffer.alloc(0);
+    if (bytes.length !== KEY_BYTES) {
+      throw new HindsightError('E_BACKUP_KEY_FILE', 'this is not a Hindsight backup key file', {
+        hint: `a key file is one line starting "${KEY_LINE_PREFIX.trim()}", as printed by hindsight backup key export`,
+      });
+    }
+    return new RepoKey(bytes);
+  }
+
+  /** toKeyFile is the key as the one line of a key file. */
+  toKeyFile(): string {
+    return `${KEY_LINE_PREFIX}${Buffer.concat([this.#enc, this.#id]).toString('base64')}\n`;
+  }
+
+  /** chunkId names a chunk of the mirror's store (by its BLAKE3 address) in the repository. */
+  chunkId(address: Buffer): string {
+    return this.#mac('chunk', address).toString('hex');
+  }
+
+  /** keyCheck is the value the repository header keeps so that a wrong key is told apart. */
+  keyCheck(repository: string): string {
+    return this.#mac('key-check', Buffer.from(repository)).toString('hex');
+  }
+
+  /** isKeyOf says whether this key is the one whose `keyCheck` the header holds. */
+  isKeyOf(repository: string, keyCheck: string): boolean {
+    const expected = Buffer.from(this.keyCheck(repository), 'hex');
+    const given = Buffer.from(keyCheck, 'hex');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  /** seal compresses (when it helps) and encrypts `body` as the object called `name`. */
+  seal(name: string, body: Uint8Array): Buffer {
+    const packed = zstdCompressSync(body);
+    const plain =
+      packed.length < body.length
+        ? Buffer.concat([Buffer.of(FLAG_ZSTD), packed])
+        : Buffer.concat([Buffer.of(FLAG_RAW), body]);
+    const nonce = randomBytes(NONCE_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.#enc, nonce);
+    cipher.setAAD(aadOf(name));
+    const encrypted = Buffer.concat([cipher.update(plain), cipher.final()]);
+    return Buffer.concat([MAGIC, nonce, encrypted, cipher.getAuthTag()]);
+  }
+
+  /** open decrypts the object `name`; damage, another key or another name is E_BACKUP_CORRUPT. */
+  open(name: string, sealed: Uint8Array): Buffer {
+    const data = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+    const corrupt = (why: string) =>
+      new HindsightError('E_BACKUP_CORRUPT', `backup object ${name} is damaged: ${why}`, {
+        hint: 'run hindsight backup verify; restore from another tier if one has it',
+      });
+    if (data.length < MAGIC.length + NONCE_BYTES + TAG_BYTES + 1 || !data.subarray(0, 4).equals(MAGIC)) {
+      throw corrupt('not a sealed object');
+    }
+    const nonce = data.subarray(4, 4 + NONCE_BYTES);
+    const tag = data.subarray(data.length - TAG_BYTES);
+    const decipher = createDecipheriv('aes-256-gcm', this.#enc, nonce);
+    decipher.setAAD(aadOf(name));
+    decipher.setAuthTag(tag);
+    let plain: Buffer;
+    try {
+      plain = Buffer.concat([
+        decipher.update(data.subarray(4 + NONCE_BYTES, data.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
+    } catch {
+      throw corrupt('its authentication tag does not match (changed bytes, or another object or key)');
+    }
+    if (plain[0] === FLAG_RAW) return plain.subarray(1);
+    if (plain[0] === FLAG_ZSTD) return zstdDecompressSync(plain.subarray(1));
+    throw corrupt(`unknown flags ${plain[0]}`);
+  }
+
+  #mac(purpose: string, data: Buffer): Buffer {
+    return createHmac('sha256', this.#id).update(`${purpose}\0`).update(data).digest();
+  }
+}
+
+function aadOf(name: string): Buffer {
+  return Buffer.concat([AAD_PREFIX, Buffer.from(name)]);
+}
