@@ -2,4 +2,5 @@
 
 export { FileTier, TIER_MARKER } from './file-tier.ts';
 export { RepoKey } from './repo-key.ts';
+export { type BackupTotals, type ManifestEntry, Repository, type Snapshot } from './repository.ts';
 export { checkObjectName, type Tier, tierMissing, tierOffline } from './tier.ts';

@@ -1,0 +1,309 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, lutimes, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { type Change, checkRelativePath, HASH_BYTES, HindsightError } from '../core/index.ts';
+import { hashChunk } from '../store/index.ts';
+import type { RepoKey } from './repo-key.ts';
+import { type Tier, tierMissing } from './tier.ts';
+
+const HEADER = 'hindsight-repository.json';
+const FORMAT = 1;
+/** PACK_TARGET_BYTES is the size at which a pack is closed and written. */
+const PACK_TARGET_BYTES = 8 * 1024 * 1024;
+
+/** ManifestEntry is one path of a backed-up tree (docs/backup-format.md, manifests). */
+export interface ManifestEntry {
+  path: string;
+  kind: 'put' | 'mkdir' | 'symlink';
+  mode: number;
+  mtimeMs: number;
+  size: number;
+  target: string | null;
+  /** Keyed chunk ids, in order (empty but for `put`). */
+  chunks: string[];
+}
+
+/** Snapshot is one backup of one volume at one moment of its timeline. */
+export interface Snapshot {
+  id: string;
+  volume: string;
+  /** The last seq of the timeline the backup holds, and that change's production time. */
+  seq: number;
+  at: number;
+  /** When and where it was taken. */
+  takenAt: number;
+  node: string;
+  manifest: string;
+  files: number;
+  bytes: number;
+}
+
+/** BackupTotals is what writing one backup cost: objects and bytes new to the repository. */
+export interface BackupTotals {
+  newChunks: number;
+  newBytes: number;
+  manifestReused: boolean;
+}
+
+interface ChunkPlace {
+  pack: string;
+  offset: number;
+  length: number;
+}
+
+/**
+ * Repository is one backup repository on one tier (docs/backup-format.md): its header, the
+ * index of every chunk it holds, and the backups. It writes packs before their index, indexes
+ * before manifests, manifests before snapshots, so a crash leaves only unreferenced objects.
+ *
+ * The chunk index is kept in memory while the repository is open (about 150 bytes a chunk).
+ */
+export class Repository {
+  readonly id: string;
+  readonly #tier: Tier;
+  readonly #key: RepoKey;
+  readonly #chunks = new Map<string, ChunkPlace>();
+  #pack: OpenPack = newPack();
+
+  private constructor(tier: Tier, key: RepoKey, id: string) {
+    this.#tier = tier;
+    this.#key = key;
+    this.id = id;
+  }
+
+  /** init creates a repository on an empty tier, for the cluster whose CA has fingerprint `cluster`. */
+  static async init(tier: Tier, key: RepoKey, cluster: string): Promise<Repository> {
+    if (await tier.exists(HEADER)) {
+      throw new HindsightError('E_TIER_FOREIGN', `${tier.url} already holds a repository`, {
+        hint: 'open it with its key, or give an empty location',
+      });
+    }
+    const id = randomBytes(16).toString('hex');
+    const header = { format: FORMAT, repository: id, cluster, keyCheck: key.keyCheck(id) };
+    await tier.put(HEADER, Buffer.from(`${JSON.stringify(header, null, 2)}\n`));
+    return new Repository(tier, key, id);
+  }
+
+  /** open reads the header and the chunk index; a wrong key is E_BACKUP_KEY, before anything else is read. */
+  static async open(tier: Tier, key: RepoKey): Promise<Repository> {
+    const header = JSON.parse((await tier.get(HEADER)).toString()) as {
+      format: number;
+      repository: string;
+      keyCheck: string;
+    };
+    if (header.format !== FORMAT) {
+      throw new HindsightError(
+        'E_BACKUP_FORMAT',
+        `${tier.url} holds repository format ${header.format}, not ${FORMAT}`,
+      );
+    }
+    if (!key.isKeyOf(header.repository, header.keyCheck)) {
+      throw new HindsightError('E_BACKUP_KEY', `the key does not open the repository on ${tier.url}`, {
+        hint: 'use the key file printed by hindsight backup key export on the node that made it',
+      });
+    }
+    const repo = new Repository(tier, key, header.repository);
+    for await (const name of tier.list('index/')) {
+      const rows = JSON.parse(key.open(name, await tier.get(name)).toString()) as {
+        pack: string;
+        chunks: [string, number, number][];
+      };
+      for (const [id, offset, length] of rows.chunks)
+        repo.#chunks.set(id, { pack: rows.pack, offset, length });
+    }
+    return repo;
+  }
+
+  /**
+   * backup writes the tree `entries` (the state of `volume` at `seq`, in path order) as a new
+   * snapshot; chunk content comes from `readChunk(address)`, the mirror's chunk store. Chunks
+   * and a manifest the repository already holds are not written again.
+   */
+  async backup(input: {
+    volume: string;
+    seq: number;
+    at: number;
+    node: string;
+    takenAt: number;
+    entries: Iterable<Pick<Change, 'path' | 'kind' | 'mode' | 'mtimeMs' | 'size' | 'target' | 'chunks'>>;
+    readChunk: (address: Buffer) => Buffer;
+  }): Promise<{ snapshot: Snapshot; totals: BackupTotals }> {
+    const totals: BackupTotals = { newChunks: 0, newBytes: 0, manifestReused: false };
+    const lines: string[] = [];
+    let files = 0;
+    let bytes = 0;
+    for (const e of input.entries) {
+      if (e.kind !== 'put' && e.kind !== 'mkdir' && e.kind !== 'symlink') continue;
+      const chunks: string[] = [];
+      for (let i = 0; e.chunks && i < e.chunks.length; i += HASH_BYTES) {
+        const address = e.chunks.subarray(i, i + HASH_BYTES);
+        const id = this.#key.chunkId(address);
+        chunks.push(id);
+        if (this.#chunks.has(id) || this.#pack.ids.has(id)) continue;
+        const sealed = this.#key.seal(`chunk/${id}`, input.readChunk(address));
+        totals.newChunks++;
+        totals.newBytes += sealed.length;
+        await this.#addToPack(id, sealed);
+      }
+      if (e.kind === 'put') {
+        files++;
+        bytes += e.size;
+      }
+      const entry: ManifestEntry = {
+        path: e.path,
+        kind: e.kind,
+        mode: e.mode,
+        mtimeMs: e.mtimeMs,
+        size: e.size,
+        target: e.target,
+        chunks,
+      };
+      lines.push(JSON.stringify(entry));
+    }
+    await this.#flushPack();
+    const body = Buffer.from(lines.join('\n'));
+    const manifest = `manifests/${this.#key.chunkId(createHash('sha256').update(body).digest())}`;
+    if (await this.#tier.exists(manifest)) totals.manifestReused = true;
+    else await this.#tier.put(manifest, this.#key.seal(manifest, body));
+    const id = randomBytes(16).toString('hex');
+    const snapshot: Snapshot = {
+      id,
+      volume: input.volume,
+      seq: input.seq,
+      at: input.at,
+      takenAt: input.takenAt,
+      node: input.node,
+      manifest,
+      files,
+      bytes,
+    };
+    const name = `snapshots/${id}`;
+    await this.#tier.put(name, this.#key.seal(name, Buffer.from(JSON.stringify(snapshot))));
+    return { snapshot, totals };
+  }
+
+  /** snapshots lists the backups in the repository, oldest moment first. */
+  async snapshots(): Promise<Snapshot[]> {
+    const out: Snapshot[] = [];
+    for await (const name of this.#tier.list('snapshots/')) {
+      out.push(JSON.parse(this.#key.open(name, await this.#tier.get(name)).toString()) as Snapshot);
+    }
+    return out.sort((a, b) => a.at - b.at || a.takenAt - b.takenAt);
+  }
+
+  /** manifest reads the entries of a snapshot, in path order. */
+  async manifest(snapshot: Snapshot): Promise<ManifestEntry[]> {
+    const body = this.#key.open(snapshot.manifest, await this.#tier.get(snapshot.manifest)).toString();
+    return body === '' ? [] : body.split('\n').map((line) => JSON.parse(line) as ManifestEntry);
+  }
+
+  /**
+   * restore writes snapshot `id` (or only `path` and what is beneath it) into directory `into`,
+   * with modes and modification times. Each chunk is checked against its id; a damaged one
+   * fails the restore naming the file (E_BACKUP_CORRUPT).
+   */
+  async restore(
+    id: string,
+    into: string,
+    options: { path?: string } = {},
+  ): Promise<{ files: number; bytes: number }> {
+    const snapshot = (await this.snapshots()).find((s) => s.id === id);
+    if (!snapshot) throw new HindsightError('E_BACKUP_UNKNOWN', `no backup ${id} in ${this.#tier.url}`);
+    const prefix = options.path;
+    const entries = (await this.manifest(snapshot)).filter(
+      (e) => prefix === undefined || e.path === prefix || e.path.startsWith(`${prefix}/`),
+    );
+    let files = 0;
+    let bytes = 0;
+    const dirs: ManifestEntry[] = [];
+    for (const e of entries) {
+      const target = join(into, checkRelativePath(e.path));
+      await mkdir(dirname(target), { recursive: true });
+      if (e.kind === 'mkdir') {
+        await mkdir(target, { recursive: true });
+        dirs.push(e);
+      } else if (e.kind === 'symlink') {
+        await symlink(e.target ?? '', target);
+        await lutimes(target, e.mtimeMs / 1000, e.mtimeMs / 1000);
+      } else {
+        const parts: Buffer[] = [];
+        for (const chunk of e.chunks) parts.push(await this.#readChunk(chunk, e.path));
+        const content = Buffer.concat(parts);
+        await writeFile(target, content, { mode: 0o600 });
+        await chmod(target, e.mode);
+        await lutimes(target, e.mtimeMs / 1000, e.mtimeMs / 1000);
+        files++;
+        bytes += content.length;
+      }
+    }
+    // Directories last: writing into them changed their times.
+    for (const d of dirs.reverse()) {
+      const target = join(into, d.path);
+      await chmod(target, d.mode);
+      await lutimes(target, d.mtimeMs / 1000, d.mtimeMs / 1000);
+    }
+    return { files, bytes };
+  }
+
+  async #readChunk(id: string, path: string): Promise<Buffer> {
+    const place = this.#chunks.get(id);
+    if (!place) throw tierMissing(this.#tier.url, `chunk ${id} of ${path}`);
+    let plain: Buffer;
+    try {
+      plain = this.#key.open(`chunk/${id}`, await this.#tier.get(place.pack, place));
+    } catch (err) {
+      throw new HindsightError(
+        'E_BACKUP_CORRUPT',
+        `${path} is damaged in this backup: ${(err as Error).message}`,
+        {
+          hint: 'restore it from another tier, or from an older backup',
+          cause: err,
+        },
+      );
+    }
+    if (this.#key.chunkId(hashChunk(plain)) !== id) {
+      throw new HindsightError(
+        'E_BACKUP_CORRUPT',
+        `${path} is damaged in this backup: a chunk does not match its id`,
+      );
+    }
+    return plain;
+  }
+
+  async #addToPack(id: string, sealed: Buffer): Promise<void> {
+    this.#pack.entries.push([id, this.#pack.bytes, sealed.length]);
+    this.#pack.ids.add(id);
+    this.#pack.parts.push(sealed);
+    this.#pack.bytes += sealed.length;
+    if (this.#pack.bytes >= PACK_TARGET_BYTES) await this.#flushPack();
+  }
+
+  /** #flushPack writes the open pack, then its index, then makes its chunks known. */
+  async #flushPack(): Promise<void> {
+    const pack = this.#pack;
+    if (pack.entries.length === 0) return;
+    this.#pack = newPack();
+    const bytes = Buffer.concat(pack.parts);
+    const hash = createHash('sha256').update(bytes).digest('hex');
+    const name = `packs/${hash.slice(0, 2)}/${hash}`;
+    await this.#tier.put(name, bytes);
+    const index = `index/${hash}`;
+    await this.#tier.put(
+      index,
+      this.#key.seal(index, Buffer.from(JSON.stringify({ pack: name, chunks: pack.entries }))),
+    );
+    for (const [id, offset, length] of pack.entries) this.#chunks.set(id, { pack: name, offset, length });
+  }
+}
+
+/** OpenPack is the pack being filled: its sealed chunks, and `[id, offset, length]` of each. */
+interface OpenPack {
+  parts: Buffer[];
+  bytes: number;
+  entries: [string, number, number][];
+  ids: Set<string>;
+}
+
+function newPack(): OpenPack {
+  return { parts: [], bytes: 0, entries: [], ids: new Set() };
+}
