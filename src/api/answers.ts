@@ -287,3 +287,38 @@ export interface ExportAnswer extends WrittenCounts {
   into: string;
   deleted: string[];
 }
+
+/** TierAnswer is one backup tier of this node, as `tier list --json` shows it (docs/commands.md). */
+export interface TierAnswer {
+  name: string;
+  position: number;
+  /** Without credentials. */
+  url: string;
+  state: 'online' | 'offline' | 'behind' | 'syncing' | 'foreign';
+  revision: number;
+  bytes: number;
+  lastSuccessAt: number | null;
+  lastError: string | null;
+  lastErrorAt: number | null;
+}
+
+/** BackupAnswer is one backup this node took: the moment, the size, and the tiers that hold it. */
+export interface BackupAnswer {
+  volume: string;
+  id: string;
+  seq: number;
+  at: number;
+  takenAt: number;
+  files: number;
+  bytes: number;
+  newBytes: number;
+  tiers: string[];
+}
+
+/** BackupRestoreAnswer says which backup was restored, from which tier, and how much. */
+export interface BackupRestoreAnswer {
+  id: string;
+  tier: string;
+  files: number;
+  bytes: number;
+}

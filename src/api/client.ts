@@ -1,6 +1,8 @@
 import { type RequestOptions, request } from 'node:http';
 import { HindsightError, type RolesInput, type VolumeInput, type VolumeSpec } from '../core/index.ts';
 import type {
+  BackupAnswer,
+  BackupRestoreAnswer,
   DiscardAnswer,
   EventsAnswer,
   ExportAnswer,
@@ -13,6 +15,7 @@ import type {
   RewindAnswer,
   StatusReport,
   SwitchoverOutcome,
+  TierAnswer,
   TimelineAnswer,
   VerifyReport,
   ViewInfo,
@@ -149,6 +152,34 @@ export class ApiClient implements ApiTransport {
 
   restore(volume: string, path: string, at: string, into: string): Promise<MaterializedAnswer> {
     return this.post(`${volumePath(volume)}/restore`, { path, at, into });
+  }
+
+  tiers(): Promise<{ tiers: TierAnswer[] }> {
+    return this.get('/v1/tiers');
+  }
+
+  addTier(name: string, url: string, adopt = false): Promise<{ tier: TierAnswer }> {
+    return this.post('/v1/tiers', { name, url, adopt });
+  }
+
+  /** backup backs up mirrored volume `volume` as of `at` (default: the moment its view shows). */
+  backup(volume: string, at?: string): Promise<{ backup: BackupAnswer }> {
+    return this.post(`${volumePath(volume)}/backups`, { at });
+  }
+
+  backups(volume?: string): Promise<{ backups: BackupAnswer[] }> {
+    return this.get(`/v1/backups${volume === undefined ? '' : `?${query({ volume })}`}`);
+  }
+
+  restoreBackup(
+    volume: string,
+    options: { id?: string; at?: string; into: string; path?: string; tier?: string },
+  ): Promise<BackupRestoreAnswer> {
+    return this.post(`${volumePath(volume)}/backups/restore`, options);
+  }
+
+  backupKey(): Promise<{ keyFile: string }> {
+    return this.get('/v1/backup-key');
   }
 
   promote(volume: string, options: { at?: string; force?: boolean } = {}): Promise<PromoteOutcome> {

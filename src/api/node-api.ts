@@ -1,5 +1,7 @@
 import type { HEvent, RolesInput, VolumeInput, VolumeSpec } from '../core/index.ts';
 import type {
+  BackupAnswer,
+  BackupRestoreAnswer,
   DiscardAnswer,
   ExportAnswer,
   GcAnswer,
@@ -11,6 +13,7 @@ import type {
   RewindAnswer,
   StatusReport,
   SwitchoverOutcome,
+  TierAnswer,
   TimelineAnswer,
   VerifyReport,
   ViewInfo,
@@ -51,6 +54,18 @@ export interface NodeApi {
     list(volume: string, at: number, path: string): ListAnswer;
     read(volume: string, at: number, path: string): { size: number; chunks: Iterable<Buffer> };
     timeline(volume: string, since: number, until: number, glob?: string): TimelineAnswer;
+  };
+  /** backups: this node's tiers and the backups it takes from its mirrored volumes. */
+  backups: {
+    tiers(): TierAnswer[];
+    addTier(name: string, url: string, options: { adopt?: boolean }): Promise<TierAnswer>;
+    run(volume: string, at?: number): Promise<BackupAnswer>;
+    list(volume?: string): BackupAnswer[];
+    restore(
+      volume: string,
+      options: { id?: string; at?: number; into: string; path?: string; tier?: string },
+    ): Promise<BackupRestoreAnswer>;
+    exportKey(): string;
   };
   /** roles: who is primary, and what role changes kept aside. */
   roles: {

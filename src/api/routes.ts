@@ -7,6 +7,7 @@ import type {
   VerifyReport,
   VolumeInfo,
 } from './answers.ts';
+import { backupRoutes } from './backup-routes.ts';
 import { metricsText } from './metrics.ts';
 import type { NodeApi } from './node-api.ts';
 import { bodyOf, textField } from './request-fields.ts';
@@ -22,7 +23,13 @@ const MAX_EVENT_WAIT_MS = 30_000;
  * called, so the table can be listed without one (the API test walks it).
  */
 export function apiRoutes(node: NodeApi): Route[] {
-  return [...nodeRoutes(node), ...volumeRoutes(node), ...timelineRoutes(node), ...roleRoutes(node)];
+  return [
+    ...nodeRoutes(node),
+    ...volumeRoutes(node),
+    ...timelineRoutes(node),
+    ...roleRoutes(node),
+    ...backupRoutes(node),
+  ];
 }
 
 /** nodeRoutes: status, events, metrics, invites, the chunk store, the relay to other nodes. */

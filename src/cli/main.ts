@@ -26,6 +26,8 @@ const COMMANDS: Record<string, () => Promise<{ run: (argv: string[], command: st
     promote: () => import('./roles.ts'),
     switchover: () => import('./roles.ts'),
     divergence: () => import('./roles.ts'),
+    tier: () => import('./tier.ts'),
+    backup: () => import('./backup.ts'),
   };
 
 const HELP = `hindsight — a standby server with a time funnel
@@ -50,6 +52,7 @@ On a mirror (T is ISO-8601 or relative: "10 minutes ago", "-10m"):
   preview   the whole volume as of T into a dir   restore         files or folders as of T
   promote   become the volume's primary (at T)    divergence      what an old primary had alone
   switchover  hand the primary role to the mirror, losing nothing (run it again to swap back)
+  tier      add or list the places backups go     backup          run, list, restore backups; export the key
 
 Every command takes --state DIR (default $HINDSIGHT_STATE, /var/lib/hindsight as root,
 else ~/.local/state/hindsight) and --help. See docs/commands.md.

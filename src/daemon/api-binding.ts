@@ -34,6 +34,7 @@ export function bindNodeApi(base: NodeBase, s: Stages, peerAddress: () => string
     collect: () => s.gc.collect(),
     relay: (node, method, path, body) => s.relay.relay(node, method, path, body),
     funnel: s.views,
+    backups: s.backups,
     past: s.past,
     roles: {
       promote: (volume, options) => s.promotion.promote(volume, options),

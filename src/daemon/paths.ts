@@ -10,6 +10,8 @@ export interface StatePaths {
   identity: string;
   socket: string;
   apiToken: string;
+  /** The backup repositories' key (created with the first tier, mode 0600). */
+  backupKey: string;
 }
 
 /** statePaths returns the layout of the state directory `dir`. */
@@ -22,5 +24,6 @@ export function statePaths(dir: string): StatePaths {
     identity: dir,
     socket: join(dir, AGENT_SOCKET_NAME),
     apiToken: join(dir, 'api-token'),
+    backupKey: join(dir, 'backup.key'),
   };
 }

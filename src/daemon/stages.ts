@@ -1,7 +1,8 @@
 import { Relay, type Route } from '../api/index.ts';
+import { Backups } from '../backup/index.ts';
 import { FileRowWriter, Outbox } from '../capture/index.ts';
 import type { Clock } from '../core/index.ts';
-import { Invites, Members, type NodeIdentity, NodeLinks } from '../link/index.ts';
+import { fingerprintOf, Invites, Members, type NodeIdentity, NodeLinks } from '../link/index.ts';
 import type { EventLog } from '../monitor/index.ts';
 import {
   Demotion,
@@ -56,6 +57,7 @@ export interface Stages {
   past: PastViews;
   gc: GarbageCollector;
   lifecycle: VolumeLifecycle;
+  backups: Backups;
   promotion: Promotion;
   demotion: Demotion;
   switchover: Switchover;
@@ -221,6 +223,15 @@ export function buildStages(base: NodeBase, routes: () => Route[]): Stages {
     past,
     gc,
     lifecycle,
+    backups: new Backups({
+      catalog,
+      store,
+      events,
+      clock,
+      node: self,
+      cluster: fingerprintOf(base.identity.caCertPem),
+      keyFile: base.paths.backupKey,
+    }),
     promotion,
     demotion,
     switchover,

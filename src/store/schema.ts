@@ -220,4 +220,36 @@ export const MIGRATIONS: readonly string[] = [
     SELECT substr(key, length('promoting:') + 1), CAST(value AS INTEGER) FROM meta WHERE key LIKE 'promoting:%';
   DELETE FROM meta WHERE key LIKE 'promoting:%';
   `,
+  // 5: backup tiers and the backups written to them (docs/catalog.md, docs/backup-format.md).
+  `
+  -- The tiers this node writes backups to, in order (reads come from the first online one).
+  CREATE TABLE tiers (
+    name TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    tier_id TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    revision INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'online' CHECK (state IN ('online', 'offline', 'behind', 'syncing', 'foreign')),
+    bytes INTEGER NOT NULL DEFAULT 0,
+    last_success_at INTEGER,
+    last_error TEXT,
+    last_error_at INTEGER,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+
+  -- Every backup this node took, and the tiers that hold it (a JSON array of tier names).
+  CREATE TABLE backups (
+    volume TEXT NOT NULL,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    taken_at INTEGER NOT NULL,
+    files INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    new_bytes INTEGER NOT NULL,
+    tiers TEXT NOT NULL,
+    PRIMARY KEY (volume, id)
+  ) STRICT;
+  `,
 ];

@@ -1,0 +1,64 @@
+import { HindsightError } from '../core/index.ts';
+import type { BackupAnswer, BackupRestoreAnswer, TierAnswer } from './answers.ts';
+import type { NodeApi } from './node-api.ts';
+import { bodyOf, momentField, textField } from './request-fields.ts';
+import type { Route } from './router.ts';
+
+/** backupRoutes are the tiers and backups of this node (docs/api.md, "Backups"). */
+export function backupRoutes(node: NodeApi): Route[] {
+  const moment = (text: unknown, what: string) =>
+    text === undefined || text === null || text === '' ? undefined : momentField(text, what, node.now());
+  return [
+    {
+      method: 'GET',
+      path: '/v1/tiers',
+      handler: (): { tiers: TierAnswer[] } => ({ tiers: node.backups.tiers() }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/tiers',
+      handler: async (c): Promise<{ tier: TierAnswer }> => {
+        const body = bodyOf(c);
+        const name = textField(body.name);
+        const url = textField(body.url);
+        if (!name || !url) throw new HindsightError('E_API_BAD_REQUEST', 'name and url are required');
+        return { tier: await node.backups.addTier(name, url, { adopt: body.adopt === true }) };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/backups',
+      handler: ({ query }): { backups: BackupAnswer[] } => ({
+        backups: node.backups.list(query.get('volume') ?? undefined),
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/backups',
+      handler: async (c): Promise<{ backup: BackupAnswer }> => ({
+        backup: await node.backups.run(c.params.name, moment(bodyOf(c).at, 'at')),
+      }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/backups/restore',
+      handler: (c): Promise<BackupRestoreAnswer> => {
+        const body = bodyOf(c);
+        const into = textField(body.into);
+        if (!into) throw new HindsightError('E_API_BAD_REQUEST', 'into is required');
+        return node.backups.restore(c.params.name, {
+          id: textField(body.id),
+          at: moment(body.at, 'at'),
+          into,
+          path: textField(body.path),
+          tier: textField(body.tier),
+        });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/backup-key',
+      handler: (): { keyFile: string } => ({ keyFile: node.backups.exportKey() }),
+    },
+  ];
+}

@@ -1,0 +1,45 @@
+import { formatMoment, HindsightError } from '../core/index.ts';
+import { clientFor, parseCommand, printJson, stateDirOf } from './args.ts';
+import { formatBytes } from './status.ts';
+
+const USAGE = `hindsight tier add NAME URL [--adopt] [--state DIR] [--json]
+hindsight tier list [--state DIR] [--json]
+
+URL: file:///mnt/backup (a local disk or a mounted share; it must exist and be empty).
+A tier belongs to the node that writes backups to it: add it on the mirror.`;
+
+/** tier adds and lists the places this node writes backups to (docs/commands.md, "Backups"). */
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommand(argv, { adopt: { type: 'boolean' } }, USAGE, true);
+  if (values.help) {
+    process.stdout.write(`usage: ${USAGE}\n`);
+    return 0;
+  }
+  const [sub, name, url] = positionals;
+  const client = clientFor(stateDirOf(values));
+  if (sub === 'add' && name && url && positionals.length === 3) {
+    const { tier } = await client.addTier(name, url, values.adopt === true);
+    if (values.json) printJson(tier);
+    else process.stdout.write(`tier ${tier.name} added: ${tier.url} (position ${tier.position})\n`);
+    return 0;
+  }
+  if (sub === 'list' && positionals.length === 1) {
+    const { tiers } = await client.tiers();
+    if (values.json) {
+      printJson(tiers);
+      return 0;
+    }
+    if (tiers.length === 0) process.stdout.write('no tiers yet: add one with hindsight tier add NAME URL\n');
+    for (const t of tiers) {
+      const success =
+        t.lastSuccessAt === null ? 'never written' : `last success ${formatMoment(t.lastSuccessAt)}`;
+      const error =
+        t.lastError === null ? '' : `\n    last error ${formatMoment(t.lastErrorAt ?? 0)}: ${t.lastError}`;
+      process.stdout.write(
+        `${t.position}. ${t.name}  ${t.state.toUpperCase()}  ${t.url}  revision ${t.revision}, ${formatBytes(t.bytes)}, ${success}${error}\n`,
+      );
+    }
+    return 0;
+  }
+  throw new HindsightError('E_USAGE', 'wrong arguments for tier', { hint: `usage: ${USAGE}` });
+}
