@@ -1,42 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { type Clock, type EventSink, errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import { listViews, liveAt, producedAtOf, seqAt } from '../timeline/index.ts';
-import { FileTier } from './file-tier.ts';
+import { catchUp } from './catch-up.ts';
 import { RepoKey } from './repo-key.ts';
-import { Repository, type Snapshot } from './repository.ts';
+import { Repository } from './repository.ts';
+import { judgeRevision, newRevision, readTierRevision, writeTierRevision } from './revisions.ts';
 import type { Tier } from './tier.ts';
+import { type TierMember, TierSet } from './tier-set.ts';
+import { type BackupInfo, type TierInfo, type TierRow, TierTable } from './tier-table.ts';
+import { openTier } from './tier-url.ts';
 
-/** TierState is what `tier list` says of a tier (docs/backup.md). */
-export type TierState = 'online' | 'offline' | 'behind' | 'syncing' | 'foreign';
-
-/** TierInfo is one tier as `tier list --json` shows it; the URL never carries credentials. */
-export interface TierInfo {
-  name: string;
-  position: number;
-  url: string;
-  state: TierState;
-  revision: number;
-  bytes: number;
-  lastSuccessAt: number | null;
-  lastError: string | null;
-  lastErrorAt: number | null;
-}
-
-/** BackupInfo is one backup this node took, and the tiers that hold it. */
-export interface BackupInfo {
-  volume: string;
-  id: string;
-  seq: number;
-  at: number;
-  takenAt: number;
-  files: number;
-  bytes: number;
-  newBytes: number;
-  tiers: string[];
-}
+/** DEFAULT_WAIT_MS is how long a backup waits for a tier while every tier is offline. */
+export const DEFAULT_WAIT_MS = 15 * 60_000;
+/** WAIT_POLL_MS is how often a waiting backup looks at the tiers again. */
+const WAIT_POLL_MS = 2000;
 
 export interface BackupsDeps {
   catalog: Catalog;
@@ -50,18 +29,28 @@ export interface BackupsDeps {
   keyFile: string;
 }
 
+/** Reachable is a tier that answered, with its row as the catalog now has it. */
+interface Reachable extends TierMember {
+  row: TierRow;
+}
+
 /**
- * Backups takes backups of the volumes this node mirrors and writes them to its tiers
- * (docs/backup-format.md): a backup is the state of a volume's timeline at one moment, so it
- * never touches production. A write goes to every tier, in order, and the backup counts once
- * one tier holds it; a tier that fails is marked offline with its error, and the others go on.
+ * Backups takes backups of the volumes this node mirrors and writes them to its tiers, under
+ * the two-tier rules (docs/backup.md): a write goes to every online tier that is in sync and
+ * is done once one took it; reads come from the first tier that answers; each tier's revision
+ * is raised, in the catalog and then in the tier, before it is written, so that another
+ * installation writing to it is found (`foreign`); a tier that missed writes is `behind` and
+ * is caught up in idle time by copying what it lacks, which a new backup pre-empts.
  */
 export class Backups {
   readonly #d: BackupsDeps;
-  readonly #open = new Map<string, Repository>();
+  readonly #table: TierTable;
+  #running = 0;
+  #isCatchingUp = false;
 
   constructor(deps: BackupsDeps) {
     this.#d = deps;
+    this.#table = new TierTable(deps.catalog);
   }
 
   /** exportKey returns the repository key file's text, to keep somewhere safe. */
@@ -70,8 +59,9 @@ export class Backups {
   }
 
   /**
-   * addTier sets up `url` as tier `name` (file:// today) with a new repository, or opens the
-   * repository already there when `adopt` is given and the key opens it.
+   * addTier sets up `url` as tier `name` holding this node's repository (a new one for the
+   * first tier); a later tier starts `behind` and is filled by the catch-up. A location that
+   * holds a repository already is refused unless `adopt` is given and this node's key opens it.
    */
   async addTier(name: string, url: string, options: { adopt?: boolean } = {}): Promise<TierInfo> {
     if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name)) {
@@ -79,182 +69,262 @@ export class Backups {
         hint: 'lower-case letters, digits, - and _, up to 32',
       });
     }
-    if (this.#row(name)) throw new HindsightError('E_TIER_EXISTS', `tier ${name} exists already`);
+    if (this.#table.get(name)) throw new HindsightError('E_TIER_EXISTS', `tier ${name} exists already`);
     const tierId = `${this.#d.cluster.slice(0, 16)}-${randomBytes(8).toString('hex')}`;
-    const tier = await tierFor(url, tierId, true);
+    const tier = await openTier(url, tierId, true);
     const key = this.#key(true);
+    const known = this.#table.repository();
     let repo: Repository;
     try {
-      repo = await Repository.init(tier, key, this.#d.cluster);
+      repo = await Repository.init(tier, key, this.#d.cluster, known);
     } catch (err) {
-      if (!isHindsightError(err, 'E_TIER_FOREIGN') || !options.adopt) throw err;
+      if (!isHindsightError(err, 'E_TIER_FOREIGN') || !options.adopt) {
+        if (isHindsightError(err, 'E_TIER_FOREIGN')) {
+          throw new HindsightError('E_TIER_FOREIGN', `${tier.url} already holds a backup repository`, {
+            hint: 'to take it over (after losing this node), add it with --adopt and the key that made it',
+          });
+        }
+        throw err;
+      }
       repo = await Repository.open(tier, key);
     }
-    const position = (
-      this.#d.catalog.prepare('SELECT COALESCE(MAX(position), 0) + 1 AS p FROM tiers').get() as { p: number }
-    ).p;
-    this.#d.catalog
-      .prepare(
-        'INSERT INTO tiers (name, position, url, tier_id, repository, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-      )
-      .run(name, position, tier.url, tierId, repo.id, this.#d.clock.now());
-    this.#open.set(name, repo);
+    const isFirst = known === undefined;
+    this.#table.add({
+      name,
+      url: tier.url,
+      tierId,
+      repository: repo.id,
+      state: isFirst ? 'online' : 'behind',
+      at: this.#d.clock.now(),
+    });
     this.#d.events.emit({
       level: 'info',
       type: 'tier.added',
-      msg: `tier ${name} added`,
+      msg: `tier ${name} added${isFirst ? '' : '; it is filled from the other tiers when the node is idle'}`,
       data: { tier: name, url: tier.url, repository: repo.id },
     });
+    if (!isFirst) this.#soon();
     return this.tiers().find((t) => t.name === name)!;
   }
 
   /** tiers lists the tiers in order. */
   tiers(): TierInfo[] {
-    const rows = this.#d.catalog.prepare('SELECT * FROM tiers ORDER BY position').all() as Record<
-      string,
-      unknown
-    >[];
-    return rows.map((r) => ({
-      name: r.name as string,
-      position: r.position as number,
-      url: r.url as string,
-      state: r.state as TierState,
-      revision: r.revision as number,
-      bytes: r.bytes as number,
-      lastSuccessAt: (r.last_success_at as number | null) ?? null,
-      lastError: (r.last_error as string | null) ?? null,
-      lastErrorAt: (r.last_error_at as number | null) ?? null,
-    }));
+    return this.#table
+      .list()
+      .map(({ tierId: _t, repository: _r, recorded: _v, synced: _s, ...info }) => info);
+  }
+
+  /** list returns the backups recorded here, newest first, of one volume or all. */
+  list(volume?: string): BackupInfo[] {
+    return this.#table.backups(volume);
   }
 
   /**
    * run backs up mirrored volume `volume` as of `at` (default: the moment its main view shows)
-   * to every tier; it succeeds once one tier holds the backup.
+   * to every tier in sync. While every tier is offline it waits up to `waitMs` for one.
    */
-  async run(volume: string, at?: number): Promise<BackupInfo> {
-    const tiers = this.tiers();
-    if (tiers.length === 0) {
+  async run(volume: string, at?: number, options: { waitMs?: number } = {}): Promise<BackupInfo> {
+    if (this.#table.list().length === 0) {
       throw new HindsightError('E_BACKUP_NO_TIER', 'this node has no backup tier', {
         hint: 'add one first: hindsight tier add NAME file:///mnt/backup',
       });
     }
     const seq = at === undefined ? this.#viewSeq(volume) : seqAt(this.#d.catalog, volume, at);
+    this.#running++;
+    try {
+      return await this.#write(volume, seq, options.waitMs ?? DEFAULT_WAIT_MS);
+    } finally {
+      this.#running--;
+      this.#soon();
+    }
+  }
+
+  async #write(volume: string, seq: number, waitMs: number): Promise<BackupInfo> {
+    const { clock, events } = this.#d;
+    const key = this.#key();
+    const writers = await this.#waitForWriters(volume, waitMs);
+    const max = Math.max(...writers.map((w) => w.row.synced));
+    const revision = newRevision(max);
+    const started: TierMember[] = [];
+    // The revision goes up before anything else is written, first in the catalog, then in the tier.
+    for (const w of writers) {
+      this.#table.beginRevision(w.name, revision);
+      try {
+        await writeTierRevision(w.tier, key, revision, this.#d.node, clock.now());
+        started.push(w);
+      } catch (err) {
+        this.#tierFailed(w.name, err, volume);
+      }
+    }
+    if (started.length === 0) return this.#write(volume, seq, waitMs);
     const producedAt = producedAtOf(this.#d.catalog, volume, seq) ?? 0;
-    const takenAt = this.#d.clock.now();
-    const entries = liveAt(this.#d.catalog, volume, seq);
-    this.#d.events.emit({
+    const takenAt = clock.now();
+    events.emit({
       level: 'info',
       type: 'backup.started',
       volume,
-      msg: `backup of ${volume} as of seq ${seq} started`,
-      data: { seq, at: producedAt, tiers: tiers.map((t) => t.name) },
+      msg: `backup of ${volume} as of seq ${seq} started on ${started.map((w) => w.name).join(', ')}`,
+      data: { seq, at: producedAt, tiers: started.map((w) => w.name), revision: revision.revision },
     });
-    const done: { tier: string; snapshot: Snapshot; newBytes: number }[] = [];
-    const failed: { tier: string; error: string }[] = [];
-    for (const t of tiers) {
-      try {
-        const repo = await this.#repository(t.name);
-        const { snapshot, totals } = await repo.backup({
-          volume,
-          seq,
-          at: producedAt,
-          node: this.#d.node,
-          takenAt,
-          entries,
-          readChunk: (address) => this.#d.store.readRaw(address),
-        });
-        done.push({ tier: t.name, snapshot, newBytes: totals.newBytes });
-        this.#d.catalog
-          .prepare("UPDATE tiers SET state = 'online', last_success_at = ?, bytes = bytes + ? WHERE name = ?")
-          .run(this.#d.clock.now(), totals.newBytes, t.name);
-      } catch (err) {
-        this.#open.delete(t.name);
-        failed.push({ tier: t.name, error: errorMessage(err) });
-        const offline = isHindsightError(err, 'E_TIER_OFFLINE');
-        this.#d.catalog
-          .prepare('UPDATE tiers SET state = ?, last_error = ?, last_error_at = ? WHERE name = ?')
-          .run(offline ? 'offline' : t.state, errorMessage(err), this.#d.clock.now(), t.name);
-        this.#d.events.emit({
-          level: 'warn',
-          type: offline ? 'tier.offline' : 'backup.failed',
-          volume,
-          msg: `tier ${t.name} did not take the backup of ${volume}: ${errorMessage(err)}`,
-          data: { tier: t.name, error: errorMessage(err) },
-        });
-      }
+    const set = new TierSet(started, started, (name, err) => this.#tierFailed(name, err, volume));
+    const repo = await Repository.open(set, key);
+    const { snapshot, totals } = await repo.backup({
+      volume,
+      seq,
+      at: producedAt,
+      node: this.#d.node,
+      takenAt,
+      entries: liveAt(this.#d.catalog, volume, seq),
+      readChunk: (address) => this.#d.store.readRaw(address),
+    });
+    for (const w of started) this.#table.commitRevision(w.name);
+    for (const name of set.writers) {
+      this.#table.setSynced(name, revision.revision);
+      this.#table.recordSuccess(name, clock.now(), totals.newBytes);
     }
-    if (done.length === 0) {
-      this.#d.events.emit({
-        level: 'error',
-        type: 'backup.failed',
-        volume,
-        msg: `backup of ${volume} failed on every tier`,
-        data: { failed },
-      });
-      throw new HindsightError(
-        'E_BACKUP_FAILED',
-        `no tier took the backup of ${volume}: ${failed.map((f) => `${f.tier}: ${f.error}`).join('; ')}`,
-        {
-          hint: 'hindsight tier list shows each tier and its last error',
-        },
-      );
-    }
-    const first = done[0].snapshot;
     const info: BackupInfo = {
       volume,
-      id: first.id,
+      id: snapshot.id,
       seq,
       at: producedAt,
       takenAt,
-      files: first.files,
-      bytes: first.bytes,
-      newBytes: done[0].newBytes,
-      tiers: done.map((d) => d.tier),
+      files: snapshot.files,
+      bytes: snapshot.bytes,
+      newBytes: totals.newBytes,
+      tiers: set.writers,
     };
-    // Each tier names the backup by its own snapshot id; the first one's names it here.
-    this.#d.catalog
-      .prepare(
-        'INSERT INTO backups (volume, id, seq, at, taken_at, files, bytes, new_bytes, tiers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        volume,
-        info.id,
-        seq,
-        producedAt,
-        takenAt,
-        info.files,
-        info.bytes,
-        info.newBytes,
-        JSON.stringify(info.tiers),
-      );
-    this.#d.events.emit({
+    this.#table.addBackup(info);
+    events.emit({
       level: 'info',
       type: 'backup.finished',
       volume,
       msg: `backup of ${volume} done on ${info.tiers.join(', ')}`,
-      data: { ...info, failed },
+      data: { ...info, revision: revision.revision },
     });
     return info;
   }
 
-  /** list returns the backups recorded here, newest first, of one volume or all. */
-  list(volume?: string): BackupInfo[] {
-    const rows = (
-      volume === undefined
-        ? this.#d.catalog.prepare('SELECT * FROM backups ORDER BY taken_at DESC').all()
-        : this.#d.catalog.prepare('SELECT * FROM backups WHERE volume = ? ORDER BY taken_at DESC').all(volume)
-    ) as Record<string, unknown>[];
-    return rows.map((r) => ({
-      volume: r.volume as string,
-      id: r.id as string,
-      seq: r.seq as number,
-      at: r.at as number,
-      takenAt: r.taken_at as number,
-      files: r.files as number,
-      bytes: r.bytes as number,
-      newBytes: r.new_bytes as number,
-      tiers: JSON.parse(r.tiers as string) as string[],
-    }));
+  /** #waitForWriters returns the tiers to write to, waiting (with an event) while there is none. */
+  async #waitForWriters(volume: string, waitMs: number): Promise<Reachable[]> {
+    const deadline = this.#d.clock.monotonic() + waitMs;
+    let hasSaid = false;
+    for (;;) {
+      const { writers } = await this.#survey();
+      if (writers.length > 0) return writers;
+      if (this.#d.clock.monotonic() >= deadline) {
+        throw new HindsightError('E_BACKUP_ALL_OFFLINE', `no tier could take the backup of ${volume}`, {
+          hint: 'hindsight tier list shows each tier and its last error; the backup runs once one is back',
+        });
+      }
+      if (!hasSaid) {
+        hasSaid = true;
+        this.#d.events.emit({
+          level: 'warn',
+          type: 'backup.waiting',
+          volume,
+          msg: `every tier is offline or behind; the backup of ${volume} waits for one`,
+          data: { tiers: this.tiers().map((t) => `${t.name}: ${t.state}`) },
+        });
+      }
+      await this.#d.clock.sleep(WAIT_POLL_MS);
+    }
+  }
+
+  /**
+   * #survey looks at every tier not known as foreign: whether it answers, and whether the
+   * revision it holds is the one this node recorded (or was writing when it stopped). It
+   * returns the tiers in sync (the writers) and those behind them.
+   */
+  async #survey(): Promise<{ writers: Reachable[]; behind: Reachable[]; max: number }> {
+    const key = this.#key();
+    const rows = this.#table.list().filter((r) => r.state !== 'foreign');
+    const max = Math.max(0, ...rows.map((r) => r.synced));
+    const reachable: Reachable[] = [];
+    for (const row of rows) {
+      let tier: Tier;
+      try {
+        tier = await openTier(row.url, row.tierId, false);
+        await tier.check();
+      } catch (err) {
+        this.#tierFailed(row.name, err);
+        continue;
+      }
+      const verdict = judgeRevision(row.recorded, await readTierRevision(tier, key));
+      if (verdict === 'foreign') {
+        this.#markForeign(row);
+        continue;
+      }
+      if (verdict === 'ours') this.#table.commitRevision(row.name);
+      reachable.push({ name: row.name, tier, row: this.#table.get(row.name)! });
+    }
+    const writers = reachable.filter((r) => r.row.synced === max);
+    const behind = reachable.filter((r) => r.row.synced < max);
+    for (const b of behind) {
+      if (b.row.state !== 'behind' && b.row.state !== 'syncing') {
+        this.#table.setState(b.name, 'behind');
+        this.#d.events.emit({
+          level: 'warn',
+          type: 'tier.behind',
+          msg: `tier ${b.name} missed writes; it is caught up when the node is idle`,
+          data: { tier: b.name, synced: b.row.synced, max },
+        });
+      }
+    }
+    for (const w of writers) if (w.row.state !== 'online') this.#table.setState(w.name, 'online');
+    return { writers, behind, max };
+  }
+
+  /**
+   * catchUp fills the tiers that are behind from the first tier in sync, by copying what they
+   * lack, when no backup runs; a backup that starts meanwhile stops it, and it resumes later.
+   */
+  async catchUp(): Promise<void> {
+    if (this.#running > 0 || this.#isCatchingUp) return;
+    this.#isCatchingUp = true;
+    try {
+      const { writers, behind, max } = await this.#survey();
+      const source = writers[0];
+      if (!source) return;
+      for (const b of behind) {
+        this.#table.setState(b.name, 'syncing');
+        const result = await catchUp(source.tier, b.tier, () => this.#running > 0);
+        if (result.isStopped) {
+          this.#table.setState(b.name, 'behind');
+          return;
+        }
+        // Its revision is set to the highest, explicitly (and first recorded here).
+        if (b.row.recorded.revision < max) {
+          const r = { revision: max, nonce: randomBytes(8).toString('hex') };
+          this.#table.beginRevision(b.name, r);
+          await writeTierRevision(b.tier, this.#key(), r, this.#d.node, this.#d.clock.now());
+          this.#table.commitRevision(b.name);
+        }
+        this.#table.setSynced(b.name, max);
+        this.#table.recordSuccess(b.name, this.#d.clock.now(), result.bytes);
+        this.#table.addTierToBackups(b.name);
+        this.#d.events.emit({
+          level: 'info',
+          type: 'tier.caught-up',
+          msg: `tier ${b.name} caught up from ${source.name}: ${result.copied} objects`,
+          data: {
+            tier: b.name,
+            from: source.name,
+            objects: result.copied,
+            bytes: result.bytes,
+            revision: max,
+          },
+        });
+      }
+    } catch (err) {
+      this.#d.events.emit({
+        level: 'warn',
+        type: 'tier.behind',
+        msg: `catching up a tier failed; it is tried again later: ${errorMessage(err)}`,
+        data: { error: errorMessage(err) },
+      });
+    } finally {
+      this.#isCatchingUp = false;
+    }
   }
 
   /**
@@ -265,25 +335,29 @@ export class Backups {
     volume: string,
     options: { id?: string; at?: number; into: string; path?: string; tier?: string },
   ): Promise<{ id: string; tier: string; files: number; bytes: number }> {
-    const names = options.tier ? [options.tier] : this.tiers().map((t) => t.name);
+    const rows = this.#table
+      .list()
+      .filter((r) => (options.tier ? r.name === options.tier : r.state !== 'foreign'));
+    if (options.tier && rows.length === 0)
+      throw new HindsightError('E_TIER_UNKNOWN', `no tier ${options.tier}`);
     const errors: string[] = [];
-    for (const name of names) {
+    for (const row of rows) {
       try {
-        const repo = await this.#repository(name);
+        const repo = await Repository.open(await openTier(row.url, row.tierId, false), this.#key());
         const snapshots = (await repo.snapshots()).filter((s) => s.volume === volume);
         const chosen =
           options.id !== undefined
             ? snapshots.find((s) => s.id === options.id)
             : snapshots.filter((s) => options.at === undefined || s.at <= options.at).at(-1);
         if (!chosen) {
-          errors.push(`${name}: no such backup`);
+          errors.push(`${row.name}: no such backup`);
           continue;
         }
         const done = await repo.restore(chosen.id, options.into, { path: options.path });
-        return { id: chosen.id, tier: name, ...done };
+        return { id: chosen.id, tier: row.name, ...done };
       } catch (err) {
         if (!isHindsightError(err, 'E_TIER_OFFLINE')) throw err;
-        errors.push(`${name}: ${errorMessage(err)}`);
+        errors.push(`${row.name}: ${errorMessage(err)}`);
       }
     }
     throw new HindsightError(
@@ -295,24 +369,39 @@ export class Backups {
     );
   }
 
-  #row(name: string): Record<string, unknown> | undefined {
-    return this.#d.catalog.prepare('SELECT * FROM tiers WHERE name = ?').get(name) as
-      | Record<string, unknown>
-      | undefined;
+  #tierFailed(name: string, err: unknown, volume?: string): void {
+    const offline = isHindsightError(err, 'E_TIER_OFFLINE');
+    const row = this.#table.get(name);
+    this.#table.recordError(name, errorMessage(err), this.#d.clock.now(), offline ? 'offline' : undefined);
+    if (offline && row?.state === 'offline') return; // said already
+    this.#d.events.emit({
+      level: 'warn',
+      type: offline ? 'tier.offline' : 'backup.failed',
+      volume,
+      msg: `tier ${name}: ${errorMessage(err)}`,
+      data: { tier: name, error: errorMessage(err) },
+    });
   }
 
-  async #repository(name: string): Promise<Repository> {
-    const cached = this.#open.get(name);
-    if (cached) return cached;
-    const row = this.#row(name);
-    if (!row) throw new HindsightError('E_TIER_UNKNOWN', `no tier ${name}`, { hint: 'hindsight tier list' });
-    const tier = await tierFor(row.url as string, row.tier_id as string, false);
-    const repo = await Repository.open(tier, this.#key());
-    if (repo.id !== row.repository) {
-      throw new HindsightError('E_TIER_FOREIGN', `tier ${name} now holds another repository (${repo.id})`);
-    }
-    this.#open.set(name, repo);
-    return repo;
+  #markForeign(row: TierRow): void {
+    const why =
+      'another installation wrote to this tier (a copied state directory or VM, or another cluster)';
+    this.#table.recordError(row.name, why, this.#d.clock.now(), 'foreign');
+    this.#d.events.emit({
+      level: 'error',
+      type: 'tier.foreign',
+      msg: `tier ${row.name} (${row.url}): ${why}; nothing more is written to it`,
+      data: {
+        tier: row.name,
+        url: row.url,
+        hint: 'find the other installation and stop it; then give this node a new tier, or remove the other one',
+      },
+    });
+  }
+
+  /** #soon runs the catch-up after the current work, when the node may be idle. */
+  #soon(): void {
+    setImmediate(() => void this.catchUp());
   }
 
   #viewSeq(volume: string): number {
@@ -342,21 +431,4 @@ export class Backups {
       return key;
     }
   }
-}
-
-/** tierFor opens the tier at `url`; `create` sets a new one up. Only file:// exists today. */
-async function tierFor(url: string, tierId: string, create: boolean): Promise<Tier> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new HindsightError('E_TIER_URL', `not a tier URL: ${url}`, { hint: 'e.g. file:///mnt/backup' });
-  }
-  if (parsed.protocol !== 'file:') {
-    throw new HindsightError('E_TIER_SCHEME', `tiers of kind ${parsed.protocol} are not supported yet`, {
-      hint: 'file:// (a local disk or a mounted share) works today; sftp:// and s3:// come next',
-    });
-  }
-  const root = fileURLToPath(parsed);
-  return create ? FileTier.create(root, tierId) : new FileTier(root, tierId);
 }

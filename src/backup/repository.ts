@@ -71,14 +71,21 @@ export class Repository {
     this.id = id;
   }
 
-  /** init creates a repository on an empty tier, for the cluster whose CA has fingerprint `cluster`. */
-  static async init(tier: Tier, key: RepoKey, cluster: string): Promise<Repository> {
+  /**
+   * init creates a repository on an empty tier, for the cluster whose CA has fingerprint
+   * `cluster`; `id` gives a further tier the id of the repository the node already has.
+   */
+  static async init(
+    tier: Tier,
+    key: RepoKey,
+    cluster: string,
+    id = randomBytes(16).toString('hex'),
+  ): Promise<Repository> {
     if (await tier.exists(HEADER)) {
       throw new HindsightError('E_TIER_FOREIGN', `${tier.url} already holds a repository`, {
         hint: 'open it with its key, or give an empty location',
       });
     }
-    const id = randomBytes(16).toString('hex');
     const header = { format: FORMAT, repository: id, cluster, keyCheck: key.keyCheck(id) };
     await tier.put(HEADER, Buffer.from(`${JSON.stringify(header, null, 2)}\n`));
     return new Repository(tier, key, id);

@@ -1,0 +1,94 @@
+import { errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
+import type { Tier } from './tier.ts';
+
+/** TierMember is one tier of a TierSet, by the name the node knows it by. */
+export interface TierMember {
+  name: string;
+  tier: Tier;
+}
+
+/**
+ * TierSet is the tiers of one write as one Tier (the two-tier rules, docs/backup.md): a write
+ * goes to every writer and is done once one of them took it; a writer that fails is dropped
+ * (and reported through `onFailed`) and the write goes on without it; reads come from the
+ * first tier that answers. The Repository above writes each sealed object once, so the tiers
+ * hold the same bytes under the same names, and a tier that falls behind can be caught up by
+ * copying what it lacks.
+ */
+export class TierSet implements Tier {
+  readonly url = 'every tier';
+  readonly #writers: TierMember[];
+  readonly #readers: TierMember[];
+  readonly #onFailed: (name: string, err: unknown) => void;
+
+  constructor(writers: TierMember[], readers: TierMember[], onFailed: (name: string, err: unknown) => void) {
+    this.#writers = [...writers];
+    this.#readers = readers;
+    this.#onFailed = onFailed;
+  }
+
+  /** writers names the tiers that took every write so far. */
+  get writers(): string[] {
+    return this.#writers.map((m) => m.name);
+  }
+
+  async check(): Promise<void> {}
+
+  async put(name: string, bytes: Uint8Array): Promise<void> {
+    for (const m of [...this.#writers]) {
+      try {
+        await m.tier.put(name, bytes);
+      } catch (err) {
+        this.#writers.splice(this.#writers.indexOf(m), 1);
+        this.#onFailed(m.name, err);
+      }
+    }
+    if (this.#writers.length === 0) {
+      throw new HindsightError(
+        'E_BACKUP_ALL_OFFLINE',
+        'every tier failed during the write; it runs again once one is back',
+        {
+          hint: 'hindsight tier list shows each tier and its last error',
+        },
+      );
+    }
+  }
+
+  async get(name: string, range?: { offset: number; length: number }): Promise<Buffer> {
+    return this.#first((t) => t.get(name, range));
+  }
+
+  async exists(name: string): Promise<boolean> {
+    return this.#first((t) => t.exists(name));
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    const names = await this.#first(async (t) => {
+      const out: string[] = [];
+      for await (const n of t.list(prefix)) out.push(n);
+      return out;
+    });
+    yield* names;
+  }
+
+  async delete(name: string): Promise<void> {
+    for (const m of this.#writers) await m.tier.delete(name);
+  }
+
+  /** #first asks the readers in order and returns the first answer; an offline tier passes the question on. */
+  async #first<T>(ask: (tier: Tier) => Promise<T>): Promise<T> {
+    const errors: string[] = [];
+    for (const m of this.#readers) {
+      try {
+        return await ask(m.tier);
+      } catch (err) {
+        if (!isHindsightError(err, 'E_TIER_OFFLINE')) throw err;
+        errors.push(`${m.name}: ${errorMessage(err)}`);
+      }
+    }
+    throw new HindsightError(
+      'E_TIER_OFFLINE',
+      `no tier answered: ${errors.join('; ') || 'no tier to read from'}`,
+    );
+  }
+}
