@@ -49,7 +49,7 @@ export const LAYERS = [
  * daemon is answering yet (`init` and `join` create its state, `agent` is the daemon), so they
  * cannot go through the API client as every other command does.
  */
-export const OFFLINE_COMMANDS: readonly string[] = ['init.ts', 'join.ts', 'agent.ts'];
+export const OFFLINE_COMMANDS: readonly string[] = ['init.ts', 'join.ts', 'agent.ts', 'backup-offline.ts'];
 
 /** CLI_IMPORTABLE are the folders an ordinary command may import: it talks to the daemon only through the API. */
 const CLI_IMPORTABLE: readonly string[] = ['cli', 'api', 'core'];

@@ -7,6 +7,8 @@ import { checkObjectName, type Tier, tierMissing, tierOffline } from './tier.ts'
 
 /** TIER_MARKER is the file `tier add` writes at the top of a `file://` tier. */
 export const TIER_MARKER = '.hindsight-tier';
+/** ANY_TIER is the tier id of a tier opened from elsewhere (a restore on a bare machine): any marker will do. */
+export const ANY_TIER = '*';
 
 /**
  * FileTier keeps a repository in a directory: a local disk or a mounted share. `create` writes
@@ -65,7 +67,7 @@ export class FileTier implements Tier {
     } catch (err) {
       throw tierOffline(this.url, `its marker ${TIER_MARKER} is missing: is the share mounted?`, err);
     }
-    if (text.trim() !== this.#id)
+    if (this.#id !== ANY_TIER && text.trim() !== this.#id)
       throw tierOffline(this.url, `its marker names another tier (${text.trim()})`);
   }
 

@@ -2,7 +2,7 @@
 
 export { Backups, type BackupsDeps, DEFAULT_WAIT_MS } from './backups.ts';
 export { catchUp } from './catch-up.ts';
-export { FileTier, TIER_MARKER } from './file-tier.ts';
+export { ANY_TIER, FileTier, TIER_MARKER } from './file-tier.ts';
 export { RepoKey } from './repo-key.ts';
 export { type BackupTotals, type ManifestEntry, Repository, type Snapshot } from './repository.ts';
 export { judgeRevision, type Revision, readTierRevision, writeTierRevision } from './revisions.ts';

@@ -6,6 +6,7 @@ import { formatBytes } from './status.ts';
 const USAGE = `hindsight backup run VOLUME [--at T] [--state DIR] [--json]
 hindsight backup list [VOLUME] [--state DIR] [--json]
 hindsight backup restore VOLUME [PATH] (--id ID | --at T) --into DIR [--tier NAME] [--state DIR] [--json]
+hindsight backup restore --from URL --key-file FILE --volume VOLUME [PATH] [--id ID | --at T] --into DIR [--json]
 hindsight backup key export [--state DIR]
 
 Run on the mirror: a backup is the volume's timeline as of T (default: the moment its view shows).`;
@@ -14,7 +15,15 @@ Run on the mirror: a backup is the volume's timeline as of T (default: the momen
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommand(
     argv,
-    { at: { type: 'string' }, id: { type: 'string' }, into: { type: 'string' }, tier: { type: 'string' } },
+    {
+      at: { type: 'string' },
+      id: { type: 'string' },
+      into: { type: 'string' },
+      tier: { type: 'string' },
+      from: { type: 'string' },
+      'key-file': { type: 'string' },
+      volume: { type: 'string' },
+    },
     USAGE,
     true,
   );
@@ -23,6 +32,25 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const [sub, ...rest] = positionals;
+  if (sub === 'restore' && values.from !== undefined) {
+    // After losing everything: no agent, only the tier and the key.
+    if (!values['key-file'] || !values.volume || !values.into || rest.length > 1) {
+      throw new HindsightError('E_USAGE', 'backup restore --from needs --key-file, --volume and --into', {
+        hint: `usage: ${USAGE}`,
+      });
+    }
+    const { restoreOffline } = await import('./backup-offline.ts');
+    return restoreOffline({
+      from: values.from,
+      keyFile: values['key-file'],
+      volume: values.volume,
+      into: values.into,
+      path: rest[0],
+      id: values.id,
+      at: values.at,
+      json: values.json === true,
+    });
+  }
   const client = clientFor(stateDirOf(values));
   const usage = () =>
     new HindsightError('E_USAGE', 'wrong arguments for backup', { hint: `usage: ${USAGE}` });

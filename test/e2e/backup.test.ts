@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { treeHash, waitConverged, waitFor, withCluster } from '../harness/cluster.ts';
+import { runCli, treeHash, waitConverged, waitFor, withCluster } from '../harness/cluster.ts';
 import { createRng, makeTree, seedFromEnv } from '../harness/workload.ts';
 
 interface Backup {
@@ -96,6 +96,41 @@ test('backups from the mirror to a file tier restore what preview shows at the s
     assert.equal(list.length, 3);
     const key = await beta.cliOk(['backup', 'key', 'export']);
     assert.match(key, /^hindsight-backup-key-v1 [A-Za-z0-9+/=]+\n$/);
+
+    // After losing everything: only the tier and the key, no agent, no state directory.
+    const keyFile = cluster.dir('kept-apart.key');
+    await writeFile(keyFile, key);
+    const bare = cluster.dir('bare-machine');
+    const offline = await runCli([
+      'backup',
+      'restore',
+      '--from',
+      `file://${nas}`,
+      '--key-file',
+      keyFile,
+      '--volume',
+      'docs',
+      '--into',
+      bare,
+    ]);
+    assert.equal(offline.code, 0, offline.stderr);
+    assert.equal(await treeHash(bare), await treeHash(src), 'the newest backup, restored on a bare machine');
+    const wrongKey = cluster.dir('wrong.key');
+    await writeFile(wrongKey, 'hindsight-backup-key-v1 ' + Buffer.alloc(64, 1).toString('base64') + '\n');
+    const refused = await runCli([
+      'backup',
+      'restore',
+      '--from',
+      `file://${nas}`,
+      '--key-file',
+      wrongKey,
+      '--volume',
+      'docs',
+      '--into',
+      cluster.dir('never'),
+    ]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /the key does not open the repository/);
 
     // Nothing in the tier shows a file name or its content.
     const names = await readdir(nas, { recursive: true });
