@@ -322,3 +322,51 @@ export interface BackupRestoreAnswer {
   files: number;
   bytes: number;
 }
+
+/** PruneAnswer says what `backup prune` removed and kept, and on which tiers. */
+export interface PruneAnswer {
+  snapshots: number;
+  manifests: number;
+  packs: number;
+  bytes: number;
+  kept: number;
+  tiers: string[];
+}
+
+/** VerifyTierAnswer is `backup verify` of one tier: its report, or why it could not be verified. */
+export interface VerifyTierAnswer {
+  tier: string;
+  report: {
+    snapshots: number;
+    manifests: number;
+    chunks: number;
+    packs: number;
+    packsRead: number;
+    problems: string[];
+  } | null;
+  error: string | null;
+}
+
+/** DrillAnswer is one restore drill: the measured recovery time and throughput, and what was wrong. */
+export interface DrillAnswer {
+  volume: string;
+  id: string;
+  tier: string;
+  at: number;
+  ms: number;
+  files: number;
+  bytes: number;
+  bytesPerSecond: number;
+  problems: string[];
+  isOk: boolean;
+}
+
+/** KeepPolicyInput is `backup prune`'s --keep-* options. */
+export interface KeepPolicyInput {
+  last?: number;
+  hourly?: number;
+  daily?: number;
+  weekly?: number;
+  monthly?: number;
+  yearly?: number;
+}

@@ -1,5 +1,13 @@
 import { HindsightError } from '../core/index.ts';
-import type { BackupAnswer, BackupRestoreAnswer, TierAnswer } from './answers.ts';
+import type {
+  BackupAnswer,
+  BackupRestoreAnswer,
+  DrillAnswer,
+  KeepPolicyInput,
+  PruneAnswer,
+  TierAnswer,
+  VerifyTierAnswer,
+} from './answers.ts';
 import type { NodeApi } from './node-api.ts';
 import { bodyOf, momentField, textField } from './request-fields.ts';
 import type { Route } from './router.ts';
@@ -54,6 +62,41 @@ export function backupRoutes(node: NodeApi): Route[] {
           tier: textField(body.tier),
         });
       },
+    },
+    {
+      method: 'POST',
+      path: '/v1/backups/prune',
+      handler: (c): Promise<PruneAnswer> => {
+        const body = bodyOf(c);
+        const policy: KeepPolicyInput = {};
+        for (const k of ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const) {
+          const v = body[k];
+          if (v === undefined || v === null) continue;
+          if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+            throw new HindsightError('E_API_BAD_REQUEST', `${k} must be a whole number of backups to keep`);
+          }
+          policy[k] = v;
+        }
+        return node.backups.prune(policy, { volume: textField(body.volume) });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/backups/verify',
+      handler: async (c): Promise<{ tiers: VerifyTierAnswer[] }> => {
+        const body = bodyOf(c);
+        const share = body.readShare ?? 0;
+        if (typeof share !== 'number' || !(share >= 0 && share <= 1)) {
+          throw new HindsightError('E_API_BAD_REQUEST', 'readShare must be a number from 0 to 1');
+        }
+        return { tiers: await node.backups.verify({ readShare: share, tier: textField(body.tier) }) };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/backups/drill',
+      handler: (c): Promise<DrillAnswer> =>
+        node.backups.drill(c.params.name, { tier: textField(bodyOf(c).tier) }),
     },
     {
       method: 'GET',

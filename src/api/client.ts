@@ -4,13 +4,16 @@ import type {
   BackupAnswer,
   BackupRestoreAnswer,
   DiscardAnswer,
+  DrillAnswer,
   EventsAnswer,
   ExportAnswer,
   GcAnswer,
   InviteAnswer,
+  KeepPolicyInput,
   ListAnswer,
   MaterializedAnswer,
   PromoteOutcome,
+  PruneAnswer,
   QuarantineEntry,
   RewindAnswer,
   StatusReport,
@@ -18,6 +21,7 @@ import type {
   TierAnswer,
   TimelineAnswer,
   VerifyReport,
+  VerifyTierAnswer,
   ViewInfo,
   VolumeInfo,
 } from './answers.ts';
@@ -176,6 +180,18 @@ export class ApiClient implements ApiTransport {
     options: { id?: string; at?: string; into: string; path?: string; tier?: string },
   ): Promise<BackupRestoreAnswer> {
     return this.post(`${volumePath(volume)}/backups/restore`, options);
+  }
+
+  prune(policy: KeepPolicyInput & { volume?: string }): Promise<PruneAnswer> {
+    return this.post('/v1/backups/prune', policy);
+  }
+
+  verifyBackups(readShare: number, tier?: string): Promise<{ tiers: VerifyTierAnswer[] }> {
+    return this.post('/v1/backups/verify', { readShare, tier });
+  }
+
+  drill(volume: string, tier?: string): Promise<DrillAnswer> {
+    return this.post(`${volumePath(volume)}/backups/drill`, { tier });
   }
 
   backupKey(): Promise<{ keyFile: string }> {

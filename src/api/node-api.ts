@@ -3,12 +3,15 @@ import type {
   BackupAnswer,
   BackupRestoreAnswer,
   DiscardAnswer,
+  DrillAnswer,
   ExportAnswer,
   GcAnswer,
   InviteAnswer,
+  KeepPolicyInput,
   ListAnswer,
   MaterializedAnswer,
   PromoteOutcome,
+  PruneAnswer,
   QuarantineEntry,
   RewindAnswer,
   StatusReport,
@@ -16,6 +19,7 @@ import type {
   TierAnswer,
   TimelineAnswer,
   VerifyReport,
+  VerifyTierAnswer,
   ViewInfo,
   VolumeInfo,
 } from './answers.ts';
@@ -66,6 +70,9 @@ export interface NodeApi {
       options: { id?: string; at?: number; into: string; path?: string; tier?: string },
     ): Promise<BackupRestoreAnswer>;
     exportKey(): string;
+    prune(policy: KeepPolicyInput, options: { volume?: string }): Promise<PruneAnswer>;
+    verify(options: { readShare: number; tier?: string }): Promise<VerifyTierAnswer[]>;
+    drill(volume: string, options: { tier?: string }): Promise<DrillAnswer>;
   };
   /** roles: who is primary, and what role changes kept aside. */
   roles: {

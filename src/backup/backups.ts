@@ -3,9 +3,11 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { type Clock, type EventSink, errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import { listViews, liveAt, producedAtOf, seqAt } from '../timeline/index.ts';
+import { BackupReads } from './backup-reads.ts';
 import { catchUp } from './catch-up.ts';
 import { RepoKey } from './repo-key.ts';
-import { Repository } from './repository.ts';
+import { type PruneReport, Repository } from './repository.ts';
+import { type KeepPolicy, keptBackups } from './retention.ts';
 import { judgeRevision, newRevision, readTierRevision, writeTierRevision } from './revisions.ts';
 import type { Tier } from './tier.ts';
 import { type TierMember, TierSet } from './tier-set.ts';
@@ -27,6 +29,14 @@ export interface BackupsDeps {
   cluster: string;
   /** Where the repository key is kept (created with the first tier, mode 0600). */
   keyFile: string;
+  /** Where restore drills restore to (a scratch directory beneath it, removed afterwards). */
+  scratchDir: string;
+}
+
+/** PruneAnswer says what `prune` removed, what it kept, and on which tiers. */
+export interface PruneAnswer extends PruneReport {
+  kept: number;
+  tiers: string[];
 }
 
 /** Reachable is a tier that answered, with its row as the catalog now has it. */
@@ -45,12 +55,38 @@ interface Reachable extends TierMember {
 export class Backups {
   readonly #d: BackupsDeps;
   readonly #table: TierTable;
+  readonly #reads: BackupReads;
   #running = 0;
   #isCatchingUp = false;
 
   constructor(deps: BackupsDeps) {
     this.#d = deps;
     this.#table = new TierTable(deps.catalog);
+    this.#reads = new BackupReads({
+      table: this.#table,
+      key: () => this.#key(),
+      events: deps.events,
+      clock: deps.clock,
+      scratchDir: deps.scratchDir,
+    });
+  }
+
+  /** restore, verify and drill only read the tiers (backup-reads.ts). */
+  restore(...args: Parameters<BackupReads['restore']>): ReturnType<BackupReads['restore']> {
+    return this.#reads.restore(...args);
+  }
+
+  verify(...args: Parameters<BackupReads['verify']>): ReturnType<BackupReads['verify']> {
+    return this.#reads.verify(...args);
+  }
+
+  drill(...args: Parameters<BackupReads['drill']>): ReturnType<BackupReads['drill']> {
+    return this.#reads.drill(...args);
+  }
+
+  /** lastDrill is the newest restore drill of `volume`, for status. */
+  lastDrill(volume: string): ReturnType<TierTable['lastDrill']> {
+    return this.#table.lastDrill(volume);
   }
 
   /** exportKey returns the repository key file's text, to keep somewhere safe. */
@@ -141,57 +177,37 @@ export class Backups {
 
   async #write(volume: string, seq: number, waitMs: number): Promise<BackupInfo> {
     const { clock, events } = this.#d;
-    const key = this.#key();
-    const writers = await this.#waitForWriters(volume, waitMs);
-    const max = Math.max(...writers.map((w) => w.row.synced));
-    const revision = newRevision(max);
-    const started: TierMember[] = [];
-    // The revision goes up before anything else is written, first in the catalog, then in the tier.
-    for (const w of writers) {
-      this.#table.beginRevision(w.name, revision);
-      try {
-        await writeTierRevision(w.tier, key, revision, this.#d.node, clock.now());
-        started.push(w);
-      } catch (err) {
-        this.#tierFailed(w.name, err, volume);
-      }
-    }
-    if (started.length === 0) return this.#write(volume, seq, waitMs);
     const producedAt = producedAtOf(this.#d.catalog, volume, seq) ?? 0;
     const takenAt = clock.now();
-    events.emit({
-      level: 'info',
-      type: 'backup.started',
-      volume,
-      msg: `backup of ${volume} as of seq ${seq} started on ${started.map((w) => w.name).join(', ')}`,
-      data: { seq, at: producedAt, tiers: started.map((w) => w.name), revision: revision.revision },
+    const { value, writers, revision } = await this.#writing(volume, waitMs, async (_set, repo, started) => {
+      events.emit({
+        level: 'info',
+        type: 'backup.started',
+        volume,
+        msg: `backup of ${volume} as of seq ${seq} started on ${started.join(', ')}`,
+        data: { seq, at: producedAt, tiers: started },
+      });
+      return repo.backup({
+        volume,
+        seq,
+        at: producedAt,
+        node: this.#d.node,
+        takenAt,
+        entries: liveAt(this.#d.catalog, volume, seq),
+        readChunk: (address) => this.#d.store.readRaw(address),
+      });
     });
-    const set = new TierSet(started, started, (name, err) => this.#tierFailed(name, err, volume));
-    const repo = await Repository.open(set, key);
-    const { snapshot, totals } = await repo.backup({
-      volume,
-      seq,
-      at: producedAt,
-      node: this.#d.node,
-      takenAt,
-      entries: liveAt(this.#d.catalog, volume, seq),
-      readChunk: (address) => this.#d.store.readRaw(address),
-    });
-    for (const w of started) this.#table.commitRevision(w.name);
-    for (const name of set.writers) {
-      this.#table.setSynced(name, revision.revision);
-      this.#table.recordSuccess(name, clock.now(), totals.newBytes);
-    }
+    for (const name of writers) this.#table.recordSuccess(name, clock.now(), value.totals.newBytes);
     const info: BackupInfo = {
       volume,
-      id: snapshot.id,
+      id: value.snapshot.id,
       seq,
       at: producedAt,
       takenAt,
-      files: snapshot.files,
-      bytes: snapshot.bytes,
-      newBytes: totals.newBytes,
-      tiers: set.writers,
+      files: value.snapshot.files,
+      bytes: value.snapshot.bytes,
+      newBytes: value.totals.newBytes,
+      tiers: writers,
     };
     this.#table.addBackup(info);
     events.emit({
@@ -199,9 +215,92 @@ export class Backups {
       type: 'backup.finished',
       volume,
       msg: `backup of ${volume} done on ${info.tiers.join(', ')}`,
-      data: { ...info, revision: revision.revision },
+      data: { ...info, revision },
     });
     return info;
+  }
+
+  /**
+   * prune deletes, on every tier in sync, the backups `policy` does not keep (per volume; the
+   * backups of volumes it does not name are kept), and what only they used. A tier whose
+   * account may not delete (an append-only tier) refuses, with what to do.
+   */
+  async prune(policy: KeepPolicy, options: { volume?: string; waitMs?: number } = {}): Promise<PruneAnswer> {
+    this.#running++;
+    try {
+      const { value, writers } = await this.#writing(
+        options.volume,
+        options.waitMs ?? DEFAULT_WAIT_MS,
+        async (_set, repo) => {
+          const all = await repo.snapshots();
+          const keep = new Set(
+            all.filter((s) => options.volume !== undefined && s.volume !== options.volume).map((s) => s.id),
+          );
+          const volumes = new Set(all.map((s) => s.volume));
+          for (const v of volumes) {
+            if (options.volume !== undefined && v !== options.volume) continue;
+            for (const id of keptBackups(
+              all.filter((s) => s.volume === v),
+              policy,
+            ))
+              keep.add(id);
+          }
+          return {
+            report: await repo.prune(keep),
+            kept: keep.size,
+            removed: all.filter((s) => !keep.has(s.id)).map((s) => s.id),
+          };
+        },
+      );
+      this.#table.forgetBackups(value.removed);
+      const answer = { ...value.report, kept: value.kept, tiers: writers };
+      this.#d.events.emit({
+        level: 'info',
+        type: 'backup.pruned',
+        volume: options.volume,
+        msg: `pruned ${answer.snapshots} backups, ${answer.packs} packs on ${writers.join(', ')}`,
+        data: { ...answer, policy },
+      });
+      return answer;
+    } finally {
+      this.#running--;
+    }
+  }
+
+  /**
+   * #writing runs one write on every tier in sync (the two-tier rules): it waits for such a
+   * tier, raises their revision (first in the catalog, then in the tier) before anything else
+   * is written, runs `fn` on the repository over those tiers, then records the tiers that took
+   * every write as in sync at the new revision; the others fall behind.
+   */
+  async #writing<T>(
+    volume: string | undefined,
+    waitMs: number,
+    fn: (set: TierSet, repo: Repository, started: string[]) => Promise<T>,
+  ): Promise<{ value: T; writers: string[]; revision: number }> {
+    const key = this.#key();
+    const writers = await this.#waitForWriters(volume ?? 'the repository', waitMs);
+    const revision = newRevision(Math.max(...writers.map((w) => w.row.synced)));
+    const started: TierMember[] = [];
+    for (const w of writers) {
+      this.#table.beginRevision(w.name, revision);
+      try {
+        await writeTierRevision(w.tier, key, revision, this.#d.node, this.#d.clock.now());
+        started.push(w);
+      } catch (err) {
+        this.#tierFailed(w.name, err, volume);
+      }
+    }
+    if (started.length === 0) return this.#writing(volume, waitMs, fn);
+    const set = new TierSet(started, started, (name, err) => this.#tierFailed(name, err, volume));
+    const value = await fn(
+      set,
+      await Repository.open(set, key),
+      started.map((w) => w.name),
+    );
+    for (const w of started) this.#table.commitRevision(w.name);
+    for (const name of set.writers) this.#table.setSynced(name, revision.revision);
+    return { value, writers: set.writers, revision: revision.revision };
   }
 
   /** #waitForWriters returns the tiers to write to, waiting (with an event) while there is none. */
@@ -325,48 +424,6 @@ export class Backups {
     } finally {
       this.#isCatchingUp = false;
     }
-  }
-
-  /**
-   * restore writes the backup of `volume` taken at or before `at` (or with id `id`), or only
-   * `path` of it, into `into`, reading from the first tier (or `tier`) that holds it.
-   */
-  async restore(
-    volume: string,
-    options: { id?: string; at?: number; into: string; path?: string; tier?: string },
-  ): Promise<{ id: string; tier: string; files: number; bytes: number }> {
-    const rows = this.#table
-      .list()
-      .filter((r) => (options.tier ? r.name === options.tier : r.state !== 'foreign'));
-    if (options.tier && rows.length === 0)
-      throw new HindsightError('E_TIER_UNKNOWN', `no tier ${options.tier}`);
-    const errors: string[] = [];
-    for (const row of rows) {
-      try {
-        const repo = await Repository.open(await openTier(row.url, row.tierId, false), this.#key());
-        const snapshots = (await repo.snapshots()).filter((s) => s.volume === volume);
-        const chosen =
-          options.id !== undefined
-            ? snapshots.find((s) => s.id === options.id)
-            : snapshots.filter((s) => options.at === undefined || s.at <= options.at).at(-1);
-        if (!chosen) {
-          errors.push(`${row.name}: no such backup`);
-          continue;
-        }
-        const done = await repo.restore(chosen.id, options.into, { path: options.path });
-        return { id: chosen.id, tier: row.name, ...done };
-      } catch (err) {
-        if (!isHindsightError(err, 'E_TIER_OFFLINE')) throw err;
-        errors.push(`${row.name}: ${errorMessage(err)}`);
-      }
-    }
-    throw new HindsightError(
-      'E_BACKUP_UNKNOWN',
-      `no tier could restore a backup of ${volume}: ${errors.join('; ')}`,
-      {
-        hint: 'hindsight backup list shows the backups and their tiers',
-      },
-    );
   }
 
   #tierFailed(name: string, err: unknown, volume?: string): void {

@@ -45,7 +45,17 @@ export interface BackupTotals {
   manifestReused: boolean;
 }
 
-interface ChunkPlace {
+/** PruneReport says what `prune` deleted. */
+export interface PruneReport {
+  snapshots: number;
+  manifests: number;
+  packs: number;
+  /** Sealed bytes of the deleted chunks. */
+  bytes: number;
+}
+
+/** ChunkPlace is where a chunk is: its pack, and its range in it. */
+export interface ChunkPlace {
   pack: string;
   offset: number;
   length: number;
@@ -250,6 +260,54 @@ export class Repository {
       await lutimes(target, d.mtimeMs / 1000, d.mtimeMs / 1000);
     }
     return { files, bytes };
+  }
+
+  /**
+   * prune deletes the backups whose ids are not in `keep`, then what only they used: their
+   * manifests, and the packs none of whose chunks a kept backup needs (a pack that still holds
+   * one needed chunk stays whole). The order — snapshots, manifests, each index before its
+   * pack — leaves only unreferenced objects wherever a crash stops it.
+   */
+  async prune(keep: ReadonlySet<string>): Promise<PruneReport> {
+    const report: PruneReport = { snapshots: 0, manifests: 0, packs: 0, bytes: 0 };
+    const all = await this.snapshots();
+    const kept = all.filter((s) => keep.has(s.id));
+    for (const s of all) {
+      if (keep.has(s.id)) continue;
+      await this.#tier.delete(`snapshots/${s.id}`);
+      report.snapshots++;
+    }
+    const manifests = new Set(kept.map((s) => s.manifest));
+    const needed = new Set<string>();
+    for (const s of kept) for (const e of await this.manifest(s)) for (const c of e.chunks) needed.add(c);
+    for await (const name of this.#tier.list('manifests/')) {
+      if (manifests.has(name)) continue;
+      await this.#tier.delete(name);
+      report.manifests++;
+    }
+    const byPack = new Map<string, string[]>();
+    for (const [id, place] of this.#chunks) byPack.set(place.pack, [...(byPack.get(place.pack) ?? []), id]);
+    for (const [pack, ids] of byPack) {
+      if (ids.some((id) => needed.has(id))) continue;
+      await this.#tier.delete(`index/${pack.slice(pack.lastIndexOf('/') + 1)}`);
+      await this.#tier.delete(pack);
+      for (const id of ids) {
+        report.bytes += this.#chunks.get(id)?.length ?? 0;
+        this.#chunks.delete(id);
+      }
+      report.packs++;
+    }
+    return report;
+  }
+
+  /** chunkPlaces yields every chunk the index knows, with its pack, offset and length. */
+  *chunkPlaces(): Iterable<[string, ChunkPlace]> {
+    yield* this.#chunks;
+  }
+
+  /** readChunk returns chunk `id`, checked against its id; `path` names the file in errors. */
+  readChunk(id: string, path: string): Promise<Buffer> {
+    return this.#readChunk(id, path);
   }
 
   async #readChunk(id: string, path: string): Promise<Buffer> {

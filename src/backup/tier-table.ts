@@ -141,6 +141,46 @@ export class TierTable {
     }
   }
 
+  addDrill(d: {
+    volume: string;
+    at: number;
+    id: string;
+    tier: string;
+    ms: number;
+    files: number;
+    bytes: number;
+    problems: string[];
+  }): void {
+    this.#catalog
+      .prepare(
+        'INSERT OR REPLACE INTO backup_drills (volume, at, id, tier, ms, files, bytes, problems) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(d.volume, d.at, d.id, d.tier, d.ms, d.files, d.bytes, JSON.stringify(d.problems));
+  }
+
+  /** lastDrill is the newest restore drill of `volume`. */
+  lastDrill(
+    volume: string,
+  ): { at: number; ms: number; files: number; bytes: number; problems: number } | undefined {
+    const r = this.#catalog
+      .prepare('SELECT * FROM backup_drills WHERE volume = ? ORDER BY at DESC LIMIT 1')
+      .get(volume) as Record<string, unknown> | undefined;
+    if (!r) return undefined;
+    return {
+      at: r.at as number,
+      ms: r.ms as number,
+      files: r.files as number,
+      bytes: r.bytes as number,
+      problems: (JSON.parse(r.problems as string) as string[]).length,
+    };
+  }
+
+  /** forgetBackups removes the records of backups that prune deleted. */
+  forgetBackups(ids: readonly string[]): void {
+    const stmt = this.#catalog.prepare('DELETE FROM backups WHERE id = ?');
+    for (const id of ids) stmt.run(id);
+  }
+
   backups(volume?: string): BackupInfo[] {
     const rows = (
       volume === undefined

@@ -7,6 +7,9 @@ const USAGE = `hindsight backup run VOLUME [--at T] [--state DIR] [--json]
 hindsight backup list [VOLUME] [--state DIR] [--json]
 hindsight backup restore VOLUME [PATH] (--id ID | --at T) --into DIR [--tier NAME] [--state DIR] [--json]
 hindsight backup restore --from URL --key-file FILE --volume VOLUME [PATH] [--id ID | --at T] --into DIR [--json]
+hindsight backup verify [--read-data PERCENT] [--tier NAME] [--state DIR] [--json]
+hindsight backup prune [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--volume VOLUME] [--json]
+hindsight backup drill VOLUME [--tier NAME] [--state DIR] [--json]
 hindsight backup key export [--state DIR]
 
 Run on the mirror: a backup is the volume's timeline as of T (default: the moment its view shows).`;
@@ -23,6 +26,13 @@ export async function run(argv: string[]): Promise<number> {
       from: { type: 'string' },
       'key-file': { type: 'string' },
       volume: { type: 'string' },
+      'read-data': { type: 'string' },
+      'keep-last': { type: 'string' },
+      'keep-hourly': { type: 'string' },
+      'keep-daily': { type: 'string' },
+      'keep-weekly': { type: 'string' },
+      'keep-monthly': { type: 'string' },
+      'keep-yearly': { type: 'string' },
     },
     USAGE,
     true,
@@ -100,6 +110,58 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0;
   }
+  if (sub === 'verify' && rest.length === 0) {
+    const share = percentOf(values['read-data'] ?? '0%');
+    const { tiers } = await client.verifyBackups(share, values.tier);
+    if (values.json) printJson(tiers);
+    else {
+      for (const t of tiers) {
+        if (t.report === null) process.stdout.write(`${t.tier}: NOT VERIFIED: ${t.error}\n`);
+        else {
+          const r = t.report;
+          const state = r.problems.length === 0 ? 'ok' : `${r.problems.length} PROBLEMS`;
+          process.stdout.write(
+            `${t.tier}: ${state}: ${r.snapshots} backups, ${r.chunks} chunks in ${r.packs} packs, ${r.packsRead} packs read whole\n`,
+          );
+          for (const p of r.problems) process.stdout.write(`  ${p}\n`);
+        }
+      }
+    }
+    const isOk = tiers.every((t) => t.report !== null && t.report.problems.length === 0);
+    return isOk ? 0 : 1;
+  }
+  if (sub === 'prune' && rest.length === 0) {
+    const policy = {
+      last: countOf(values['keep-last'], 'keep-last'),
+      hourly: countOf(values['keep-hourly'], 'keep-hourly'),
+      daily: countOf(values['keep-daily'], 'keep-daily'),
+      weekly: countOf(values['keep-weekly'], 'keep-weekly'),
+      monthly: countOf(values['keep-monthly'], 'keep-monthly'),
+      yearly: countOf(values['keep-yearly'], 'keep-yearly'),
+    };
+    const answer = await client.prune({ ...policy, volume: values.volume });
+    if (values.json) printJson(answer);
+    else {
+      process.stdout.write(
+        `pruned ${answer.snapshots} backups (${answer.kept} kept), ${answer.manifests} manifests and ${answer.packs} packs (${formatBytes(answer.bytes)}) on ${answer.tiers.join(', ')}\n`,
+      );
+    }
+    return 0;
+  }
+  if (sub === 'drill' && rest.length === 1) {
+    const answer = await client.drill(rest[0], values.tier);
+    if (values.json) printJson(answer);
+    else {
+      const head = answer.isOk
+        ? 'restore drill passed'
+        : `restore drill FAILED (${answer.problems.length} problems)`;
+      process.stdout.write(
+        `${head}: backup ${answer.id} from ${answer.tier}, ${answer.files} files, ${formatBytes(answer.bytes)} in ${(answer.ms / 1000).toFixed(1)} s (${formatBytes(answer.bytesPerSecond)}/s)\n`,
+      );
+      for (const p of answer.problems) process.stdout.write(`  ${p}\n`);
+    }
+    return answer.isOk ? 0 : 1;
+  }
   if (sub === 'key' && rest.length === 1 && rest[0] === 'export') {
     const { keyFile } = await client.backupKey();
     process.stdout.write(keyFile);
@@ -107,4 +169,27 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   throw usage();
+}
+
+/** percentOf reads "10%" (or "0.1") as a share from 0 to 1. */
+function percentOf(text: string): number {
+  const share = text.endsWith('%') ? Number(text.slice(0, -1)) / 100 : Number(text);
+  if (!Number.isFinite(share) || share < 0 || share > 1) {
+    throw new HindsightError('E_USAGE', `--read-data ${text} is not a share of the data`, {
+      hint: 'e.g. --read-data 10%',
+    });
+  }
+  return share;
+}
+
+/** countOf reads a --keep-* count. */
+function countOf(text: string | undefined, option: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new HindsightError('E_USAGE', `--${option} ${text} is not a number of backups`, {
+      hint: 'e.g. --keep-daily 7',
+    });
+  }
+  return n;
 }

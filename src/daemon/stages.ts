@@ -231,6 +231,7 @@ export function buildStages(base: NodeBase, routes: () => Route[]): Stages {
       node: self,
       cluster: fingerprintOf(base.identity.caCertPem),
       keyFile: base.paths.backupKey,
+      scratchDir: base.paths.dir,
     }),
     promotion,
     demotion,

@@ -255,5 +255,18 @@ export const MIGRATIONS: readonly string[] = [
     tiers TEXT NOT NULL,
     PRIMARY KEY (volume, id)
   ) STRICT;
+
+  -- Restore drills: a backup restored into scratch and checked, and how long it took.
+  CREATE TABLE backup_drills (
+    volume TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    ms INTEGER NOT NULL,
+    files INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    problems TEXT NOT NULL,
+    PRIMARY KEY (volume, at)
+  ) STRICT;
   `,
 ];

@@ -46,6 +46,7 @@ describe('the two-tier rules', () => {
       node: 'beta',
       cluster: 'c0ffee0123456789abcdef',
       keyFile,
+      scratchDir: fx.dir,
     });
   const tierUrl = (name: string) => `file://${join(fx.dir, name)}`;
   const unmount = (name: string) => {
