@@ -128,6 +128,18 @@ export interface StatusReport {
   peerAddress: string;
   volumes: VolumeStatus[];
   peers: PeerStatus[];
+  /** This node's backup tiers, and per volume backed up here its last backup and drill. */
+  backups: BackupStatus;
+}
+
+/** BackupStatus is the backup side of a node's status. */
+export interface BackupStatus {
+  tiers: TierAnswer[];
+  volumes: {
+    volume: string;
+    lastBackup: BackupAnswer | null;
+    lastDrill: { at: number; ms: number; files: number; bytes: number; problems: number } | null;
+  }[];
 }
 
 /** EventsAnswer is the answer of `GET /v1/events`. */
@@ -369,4 +381,12 @@ export interface KeepPolicyInput {
   weekly?: number;
   monthly?: number;
   yearly?: number;
+}
+
+/** BackupPlanAnswer is when a volume is backed up here, what prune keeps, and when a drill runs. */
+export interface BackupPlanAnswer {
+  volume: string;
+  schedule: string | null;
+  keep: KeepPolicyInput | null;
+  drill: string | null;
 }

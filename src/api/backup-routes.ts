@@ -1,6 +1,7 @@
 import { HindsightError } from '../core/index.ts';
 import type {
   BackupAnswer,
+  BackupPlanAnswer,
   BackupRestoreAnswer,
   DrillAnswer,
   KeepPolicyInput,
@@ -68,16 +69,7 @@ export function backupRoutes(node: NodeApi): Route[] {
       path: '/v1/backups/prune',
       handler: (c): Promise<PruneAnswer> => {
         const body = bodyOf(c);
-        const policy: KeepPolicyInput = {};
-        for (const k of ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const) {
-          const v = body[k];
-          if (v === undefined || v === null) continue;
-          if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-            throw new HindsightError('E_API_BAD_REQUEST', `${k} must be a whole number of backups to keep`);
-          }
-          policy[k] = v;
-        }
-        return node.backups.prune(policy, { volume: textField(body.volume) });
+        return node.backups.prune(keepOf(body), { volume: textField(body.volume) });
       },
     },
     {
@@ -100,8 +92,51 @@ export function backupRoutes(node: NodeApi): Route[] {
     },
     {
       method: 'GET',
+      path: '/v1/backup-plans',
+      handler: (): { plans: BackupPlanAnswer[] } => ({ plans: node.backupPlans.list() }),
+    },
+    {
+      method: 'POST',
+      path: '/v1/volumes/:name/backup-plan',
+      handler: (c): { plan: BackupPlanAnswer } => {
+        const body = bodyOf(c);
+        const textOrOff = (v: unknown, what: string) => {
+          if (v === undefined) return undefined;
+          if (v === null || v === 'off') return null;
+          if (typeof v !== 'string' || v === '')
+            throw new HindsightError('E_API_BAD_REQUEST', `${what} must be a schedule or "off"`);
+          return v;
+        };
+        let keep: KeepPolicyInput | null | undefined;
+        if (body.keep === null) keep = null;
+        else if (body.keep !== undefined) keep = keepOf(body.keep as Record<string, unknown>);
+        return {
+          plan: node.backupPlans.set(c.params.name, {
+            schedule: textOrOff(body.schedule, 'schedule'),
+            keep,
+            drill: textOrOff(body.drill, 'drill'),
+          }),
+        };
+      },
+    },
+    {
+      method: 'GET',
       path: '/v1/backup-key',
       handler: (): { keyFile: string } => ({ keyFile: node.backups.exportKey() }),
     },
   ];
+}
+
+/** keepOf reads a keep policy (`last`, `hourly`, … as whole numbers) from a request body. */
+function keepOf(body: Record<string, unknown>): KeepPolicyInput {
+  const policy: KeepPolicyInput = {};
+  for (const k of ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const) {
+    const v = body[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      throw new HindsightError('E_API_BAD_REQUEST', `${k} must be a whole number of backups to keep`);
+    }
+    policy[k] = v;
+  }
+  return policy;
 }

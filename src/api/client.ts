@@ -2,6 +2,7 @@ import { type RequestOptions, request } from 'node:http';
 import { HindsightError, type RolesInput, type VolumeInput, type VolumeSpec } from '../core/index.ts';
 import type {
   BackupAnswer,
+  BackupPlanAnswer,
   BackupRestoreAnswer,
   DiscardAnswer,
   DrillAnswer,
@@ -192,6 +193,18 @@ export class ApiClient implements ApiTransport {
 
   drill(volume: string, tier?: string): Promise<DrillAnswer> {
     return this.post(`${volumePath(volume)}/backups/drill`, { tier });
+  }
+
+  backupPlans(): Promise<{ plans: BackupPlanAnswer[] }> {
+    return this.get('/v1/backup-plans');
+  }
+
+  /** setBackupPlan changes a volume's plan; undefined leaves a field, null (or "off") turns it off. */
+  setBackupPlan(
+    volume: string,
+    change: { schedule?: string | null; keep?: KeepPolicyInput | null; drill?: string | null },
+  ): Promise<{ plan: BackupPlanAnswer }> {
+    return this.post(`${volumePath(volume)}/backup-plan`, change);
   }
 
   backupKey(): Promise<{ keyFile: string }> {

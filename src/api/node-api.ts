@@ -1,6 +1,7 @@
 import type { HEvent, RolesInput, VolumeInput, VolumeSpec } from '../core/index.ts';
 import type {
   BackupAnswer,
+  BackupPlanAnswer,
   BackupRestoreAnswer,
   DiscardAnswer,
   DrillAnswer,
@@ -73,6 +74,17 @@ export interface NodeApi {
     prune(policy: KeepPolicyInput, options: { volume?: string }): Promise<PruneAnswer>;
     verify(options: { readShare: number; tier?: string }): Promise<VerifyTierAnswer[]>;
     drill(volume: string, options: { tier?: string }): Promise<DrillAnswer>;
+    lastDrill(
+      volume: string,
+    ): { at: number; ms: number; files: number; bytes: number; problems: number } | undefined;
+  };
+  /** backupPlans: when each volume is backed up here, what prune keeps, when drills run. */
+  backupPlans: {
+    list(): BackupPlanAnswer[];
+    set(
+      volume: string,
+      change: { schedule?: string | null; keep?: KeepPolicyInput | null; drill?: string | null },
+    ): BackupPlanAnswer;
   };
   /** roles: who is primary, and what role changes kept aside. */
   roles: {

@@ -4,7 +4,8 @@ import type { Quorum } from '../roles/index.ts';
 import type { Catalog } from '../store/index.ts';
 import { listViews, type MirrorViews, receivedPosition } from '../timeline/index.ts';
 import type { VolumeRow, Volumes } from '../volumes/index.ts';
-import type { MirrorStatus, StatusReport, VolumeStatus } from './answers.ts';
+import type { BackupStatus, MirrorStatus, StatusReport, VolumeStatus } from './answers.ts';
+import type { NodeApi } from './node-api.ts';
 
 /** StatusSources are the stages whose own status makes up the node's. */
 export interface StatusSources {
@@ -20,6 +21,7 @@ export interface StatusSources {
   views: MirrorViews;
   /** The capture's own account of a primary volume that runs here (undefined: not capturing). */
   captureHealth: (volume: string) => CaptureHealth | undefined;
+  backups: Pick<NodeApi['backups'], 'tiers' | 'list' | 'lastDrill'>;
 }
 
 /**
@@ -38,6 +40,7 @@ export function buildStatus(src: StatusSources): StatusReport {
     peerAddress: src.peerAddress,
     volumes,
     peers: src.links.peers(),
+    backups: backupStatus(src),
   };
 }
 
@@ -99,5 +102,19 @@ function mirrorStatus(src: StatusSources, v: VolumeRow): VolumeStatus {
     primarySeq,
     lagChanges: primarySeq === null ? null : Math.max(0, primarySeq - receivedSeq),
     ...src.views.status(v.name),
+  };
+}
+
+/** backupStatus: the tiers, and per volume backed up here, the newest backup and drill. */
+function backupStatus(src: StatusSources): BackupStatus {
+  const all = src.backups.list();
+  const volumes = [...new Set(all.map((b) => b.volume))].sort();
+  return {
+    tiers: src.backups.tiers(),
+    volumes: volumes.map((volume) => ({
+      volume,
+      lastBackup: all.find((b) => b.volume === volume) ?? null,
+      lastDrill: src.backups.lastDrill(volume) ?? null,
+    })),
   };
 }

@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, type EventSink, errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
+import type { BackupTables, TierRow } from './backup-tables.ts';
 import type { RepoKey } from './repo-key.ts';
 import { Repository, type Snapshot } from './repository.ts';
-import type { TierRow, TierTable } from './tier-table.ts';
 import { openTier } from './tier-url.ts';
 import { checkRestored, type VerifyReport, verifyRepository } from './verify.ts';
 
@@ -22,7 +22,7 @@ export interface DrillAnswer {
 }
 
 export interface BackupReadsDeps {
-  table: TierTable;
+  table: BackupTables;
   key: () => RepoKey;
   events: EventSink;
   clock: Clock;

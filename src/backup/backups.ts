@@ -4,6 +4,7 @@ import { type Clock, type EventSink, errorMessage, HindsightError, isHindsightEr
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import { listViews, liveAt, producedAtOf, seqAt } from '../timeline/index.ts';
 import { BackupReads } from './backup-reads.ts';
+import { type BackupInfo, BackupTables, type TierInfo, type TierRow } from './backup-tables.ts';
 import { catchUp } from './catch-up.ts';
 import { RepoKey } from './repo-key.ts';
 import { type PruneReport, Repository } from './repository.ts';
@@ -11,7 +12,6 @@ import { type KeepPolicy, keptBackups } from './retention.ts';
 import { judgeRevision, newRevision, readTierRevision, writeTierRevision } from './revisions.ts';
 import type { Tier } from './tier.ts';
 import { type TierMember, TierSet } from './tier-set.ts';
-import { type BackupInfo, type TierInfo, type TierRow, TierTable } from './tier-table.ts';
 import { openTier } from './tier-url.ts';
 
 /** DEFAULT_WAIT_MS is how long a backup waits for a tier while every tier is offline. */
@@ -54,14 +54,14 @@ interface Reachable extends TierMember {
  */
 export class Backups {
   readonly #d: BackupsDeps;
-  readonly #table: TierTable;
+  readonly #table: BackupTables;
   readonly #reads: BackupReads;
   #running = 0;
   #isCatchingUp = false;
 
   constructor(deps: BackupsDeps) {
     this.#d = deps;
-    this.#table = new TierTable(deps.catalog);
+    this.#table = new BackupTables(deps.catalog);
     this.#reads = new BackupReads({
       table: this.#table,
       key: () => this.#key(),
@@ -85,7 +85,7 @@ export class Backups {
   }
 
   /** lastDrill is the newest restore drill of `volume`, for status. */
-  lastDrill(volume: string): ReturnType<TierTable['lastDrill']> {
+  lastDrill(volume: string): ReturnType<BackupTables['lastDrill']> {
     return this.#table.lastDrill(volume);
   }
 

@@ -1,6 +1,15 @@
 /** backup: repositories of encrypted, deduplicated backups on several tiers (docs/backup-format.md). */
 
+export { BackupPlans, parseSchedule } from './backup-plans.ts';
 export { BackupReads, type BackupReadsDeps, type DrillAnswer } from './backup-reads.ts';
+export {
+  type BackupInfo,
+  type BackupPlan,
+  BackupTables,
+  type TierInfo,
+  type TierRow,
+  type TierState,
+} from './backup-tables.ts';
 export { Backups, type BackupsDeps, DEFAULT_WAIT_MS, type PruneAnswer } from './backups.ts';
 export { catchUp } from './catch-up.ts';
 export { ANY_TIER, FileTier, TIER_MARKER } from './file-tier.ts';
@@ -10,6 +19,5 @@ export { type KeepPolicy, keptBackups } from './retention.ts';
 export { judgeRevision, type Revision, readTierRevision, writeTierRevision } from './revisions.ts';
 export { checkObjectName, type Tier, tierMissing, tierOffline } from './tier.ts';
 export { type TierMember, TierSet } from './tier-set.ts';
-export { type BackupInfo, type TierInfo, type TierRow, type TierState, TierTable } from './tier-table.ts';
 export { openTier } from './tier-url.ts';
 export { checkRestored, type VerifyReport, verifyRepository } from './verify.ts';

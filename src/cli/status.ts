@@ -69,6 +69,19 @@ export function formatStatus(s: StatusReport): string {
       }
     }
   }
+  for (const t of s.backups?.tiers ?? []) {
+    const error = t.lastError ? `, last error: ${t.lastError}` : '';
+    out.push(`tier ${t.name}  ${t.state.toUpperCase()}  ${t.url}  revision ${t.revision}${error}`);
+  }
+  for (const b of s.backups?.volumes ?? []) {
+    const last = b.lastBackup
+      ? `last backup ${formatMoment(b.lastBackup.takenAt)} (as of ${formatMoment(b.lastBackup.at)}) on ${b.lastBackup.tiers.join(', ')}`
+      : 'no backup yet';
+    const drill = b.lastDrill
+      ? `, last drill ${formatMoment(b.lastDrill.at)}: ${b.lastDrill.problems === 0 ? 'ok' : `${b.lastDrill.problems} PROBLEMS`}, restored in ${(b.lastDrill.ms / 1000).toFixed(1)} s`
+      : '';
+    out.push(`backups of ${b.volume}: ${last}${drill}`);
+  }
   for (const p of s.peers) {
     const rtt =
       p.rttMs === null

@@ -8,6 +8,8 @@ const USAGE =
   '       hindsight volume set NAME [--failover auto|manual] [--heartbeat D] [--timeout D]\n' +
   '       [--address IP/PREFIX --interface IFACE | --no-address] [--hook NAME=EXECUTABLE | --hook NAME=]...\n' +
   '       [--hook-timeout D] [--witness NODE] [--state DIR] [--json]\n' +
+  "       hindsight volume set NAME [--backup 'daily 02:00'|hourly|'every 6h'|off] [--keep-last N] [--keep-daily N]...\n" +
+  '       [--drill weekly|daily|monthly|off]   (on the node that takes the backups)\n' +
   '       hindsight volume list [--state DIR] [--json]';
 
 type ExtraView = { name: string; path: string; delayMs: number };
@@ -38,6 +40,14 @@ export async function run(argv: string[]): Promise<number> {
       hook: { type: 'string', multiple: true },
       'hook-timeout': { type: 'string' },
       witness: { type: 'string' },
+      backup: { type: 'string' },
+      drill: { type: 'string' },
+      'keep-last': { type: 'string' },
+      'keep-hourly': { type: 'string' },
+      'keep-daily': { type: 'string' },
+      'keep-weekly': { type: 'string' },
+      'keep-monthly': { type: 'string' },
+      'keep-yearly': { type: 'string' },
     },
     USAGE,
     true,
@@ -58,6 +68,22 @@ export async function run(argv: string[]): Promise<number> {
       if (i <= 0)
         throw new HindsightError('E_USAGE', `--hook ${h}: expected NAME=EXECUTABLE (or NAME= to remove)`);
       hooks[h.slice(0, i)] = h.slice(i + 1);
+    }
+    const plan = backupPlanOf(values);
+    if (plan !== undefined) {
+      const { plan: set } = await client.setBackupPlan(positionals[0], plan);
+      if (values.json) printJson(set);
+      else {
+        const keep = set.keep
+          ? Object.entries(set.keep)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')
+          : 'everything';
+        process.stdout.write(
+          `${set.volume}: backups ${set.schedule ?? 'not scheduled'}, keep ${keep}, drills ${set.drill ?? 'not scheduled'}\n`,
+        );
+      }
+      if (!hasRoleOptions(values)) return 0;
     }
     const ms = (d: string | undefined) => (d === undefined ? undefined : parseDuration(d));
     const failover = values.failover as 'manual' | 'auto' | undefined;
@@ -131,4 +157,41 @@ export async function run(argv: string[]): Promise<number> {
       `volume ${volume.name} added: ${volume.primary.node}:${volume.primary.path} → ${mirrors.map((m) => `${m.node}:${m.path}`).join(', ')}\n`,
     );
   return 0;
+}
+
+const KEEPS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
+
+/** backupPlanOf reads the backup options of `volume set`, or undefined when none is given. */
+function backupPlanOf(
+  values: Record<string, unknown>,
+): { schedule?: string | null; keep?: Record<string, number>; drill?: string | null } | undefined {
+  const keep: Record<string, number> = {};
+  for (const k of KEEPS) {
+    const v = values[`keep-${k}`];
+    if (v === undefined) continue;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new HindsightError('E_USAGE', `--keep-${k} ${v} is not a number of backups`);
+    keep[k] = n;
+  }
+  const off = (v: unknown) => (v === undefined ? undefined : v === 'off' ? null : String(v));
+  const schedule = off(values.backup);
+  const drill = off(values.drill);
+  if (schedule === undefined && drill === undefined && Object.keys(keep).length === 0) return undefined;
+  return { schedule, drill, keep: Object.keys(keep).length > 0 ? keep : undefined };
+}
+
+/** hasRoleOptions says whether `volume set` was given any option of the volume's roles. */
+function hasRoleOptions(values: Record<string, unknown>): boolean {
+  return [
+    'failover',
+    'heartbeat',
+    'timeout',
+    'address',
+    'interface',
+    'no-address',
+    'hook',
+    'hook-timeout',
+    'witness',
+  ].some((k) => values[k] !== undefined);
 }

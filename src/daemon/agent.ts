@@ -97,6 +97,7 @@ export class Agent {
       scheduleEvery(this.#gcIntervalMs),
       () => s.gc.collect().catch(() => {}), // reported as gc.failed by collect
     );
+    s.backupPlans.start();
     events.emit({ level: 'info', type: 'agent.started', msg: 'agent started', data: { node: config.name } });
   }
 

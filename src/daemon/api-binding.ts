@@ -24,6 +24,7 @@ export function bindNodeApi(base: NodeBase, s: Stages, peerAddress: () => string
         links: s.links,
         views: s.views,
         captureHealth: (volume) => s.lifecycle.captureHealth(volume),
+        backups: s.backups,
       }),
     events: (since, waitMs, signal) => base.events.wait(since, waitMs, signal),
     volumes: () => s.volumes.list().map(({ nextSeq, ...v }) => ({ ...v, next_seq: nextSeq })),
@@ -35,6 +36,7 @@ export function bindNodeApi(base: NodeBase, s: Stages, peerAddress: () => string
     relay: (node, method, path, body) => s.relay.relay(node, method, path, body),
     funnel: s.views,
     backups: s.backups,
+    backupPlans: s.backupPlans,
     past: s.past,
     roles: {
       promote: (volume, options) => s.promotion.promote(volume, options),

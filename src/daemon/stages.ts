@@ -1,5 +1,5 @@
 import { Relay, type Route } from '../api/index.ts';
-import { Backups } from '../backup/index.ts';
+import { BackupPlans, Backups, BackupTables } from '../backup/index.ts';
 import { FileRowWriter, Outbox } from '../capture/index.ts';
 import type { Clock } from '../core/index.ts';
 import { fingerprintOf, Invites, Members, type NodeIdentity, NodeLinks } from '../link/index.ts';
@@ -58,6 +58,7 @@ export interface Stages {
   gc: GarbageCollector;
   lifecycle: VolumeLifecycle;
   backups: Backups;
+  backupPlans: BackupPlans;
   promotion: Promotion;
   demotion: Demotion;
   switchover: Switchover;
@@ -204,6 +205,16 @@ export function buildStages(base: NodeBase, routes: () => Route[]): Stages {
     linkTo: (node) => links.linkTo(node),
     routes,
   });
+  const backups = new Backups({
+    catalog,
+    store,
+    events,
+    clock,
+    node: self,
+    cluster: fingerprintOf(base.identity.caCertPem),
+    keyFile: base.paths.backupKey,
+    scratchDir: base.paths.dir,
+  });
   const invites = new Invites({
     catalog,
     clock,
@@ -223,16 +234,8 @@ export function buildStages(base: NodeBase, routes: () => Route[]): Stages {
     past,
     gc,
     lifecycle,
-    backups: new Backups({
-      catalog,
-      store,
-      events,
-      clock,
-      node: self,
-      cluster: fingerprintOf(base.identity.caCertPem),
-      keyFile: base.paths.backupKey,
-      scratchDir: base.paths.dir,
-    }),
+    backups,
+    backupPlans: new BackupPlans({ tables: new BackupTables(catalog), backups, scheduler, events }),
     promotion,
     demotion,
     switchover,

@@ -256,6 +256,14 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (volume, id)
   ) STRICT;
 
+  -- What a volume's backups run on: when (a schedule text), what prune keeps, when to drill.
+  CREATE TABLE backup_plans (
+    volume TEXT PRIMARY KEY,
+    schedule TEXT,
+    keep TEXT,
+    drill TEXT
+  ) STRICT;
+
   -- Restore drills: a backup restored into scratch and checked, and how long it took.
   CREATE TABLE backup_drills (
     volume TEXT NOT NULL,

@@ -132,6 +132,37 @@ test('backups from the mirror to a file tier restore what preview shows at the s
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /the key does not open the repository/);
 
+    // Verify, drill, a plan, status, and prune, through the CLI.
+    await beta.cliOk(['backup', 'verify', '--read-data', '100%']);
+    const drill = JSON.parse(await beta.cliOk(['backup', 'drill', 'docs', '--json']));
+    assert.equal(drill.isOk, true, drill.problems?.join('\n'));
+    const plan = JSON.parse(
+      await beta.cliOk([
+        'volume',
+        'set',
+        'docs',
+        '--backup',
+        'daily 02:00',
+        '--keep-last',
+        '2',
+        '--drill',
+        'weekly',
+        '--json',
+      ]),
+    );
+    assert.deepEqual(plan, { volume: 'docs', schedule: 'daily 02:00', keep: { last: 2 }, drill: 'weekly' });
+    const badPlan = await beta.cli(['volume', 'set', 'docs', '--backup', 'at tea time']);
+    assert.notEqual(badPlan.code, 0);
+    assert.match(badPlan.stderr, /not a schedule[\s\S]*daily 02:00/);
+    const status = JSON.parse(await beta.cliOk(['status', '--json']));
+    assert.equal(status.backups.tiers[0].name, 'local');
+    assert.equal(status.backups.volumes[0].lastBackup.id, second.id);
+    assert.equal(status.backups.volumes[0].lastDrill.problems, 0);
+    const pruned = JSON.parse(await beta.cliOk(['backup', 'prune', '--keep-last', '1', '--json']));
+    assert.equal(pruned.snapshots, 2);
+    assert.equal(JSON.parse(await beta.cliOk(['backup', 'list', '--json'])).length, 1);
+    await beta.cliOk(['backup', 'verify', '--read-data', '100%']);
+
     // Nothing in the tier shows a file name or its content.
     const names = await readdir(nas, { recursive: true });
     assert.ok(!names.some((n) => n.includes('secret')), 'object names say nothing of the files');

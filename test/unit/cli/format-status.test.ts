@@ -83,6 +83,50 @@ const report: StatusReport = {
     { node: 'alpha', direction: 'from-primary', link: 'connected', rttMs: 0.42, clockOffsetMs: -1.3 },
     { node: 'gamma', direction: 'to-mirror', link: 'disconnected', rttMs: null, clockOffsetMs: null },
   ],
+  backups: {
+    tiers: [
+      {
+        name: 'local',
+        position: 1,
+        url: 'file:///mnt/backup',
+        state: 'online',
+        revision: 12,
+        bytes: 1 << 30,
+        lastSuccessAt: 7_200_000,
+        lastError: null,
+        lastErrorAt: null,
+      },
+      {
+        name: 'office',
+        position: 2,
+        url: 'file:///mnt/nas',
+        state: 'offline',
+        revision: 11,
+        bytes: 1 << 30,
+        lastSuccessAt: 3_600_000,
+        lastError:
+          'tier file:///mnt/nas is offline: its marker .hindsight-tier is missing: is the share mounted?',
+        lastErrorAt: 7_200_000,
+      },
+    ],
+    volumes: [
+      {
+        volume: 'docs',
+        lastBackup: {
+          volume: 'docs',
+          id: 'a1',
+          seq: 118,
+          at: 7_000_000,
+          takenAt: 7_200_000,
+          files: 300,
+          bytes: 1 << 20,
+          newBytes: 0,
+          tiers: ['local'],
+        },
+        lastDrill: { at: 7_300_000, ms: 4200, files: 300, bytes: 1 << 20, problems: 0 },
+      },
+    ],
+  },
 };
 
 test('status for people matches the golden file', () => {

@@ -1,4 +1,5 @@
 import type { Catalog } from '../store/index.ts';
+import type { KeepPolicy } from './retention.ts';
 import type { RecordedRevision, Revision } from './revisions.ts';
 
 /** TierState is what `tier list` says of a tier (docs/backup.md). */
@@ -39,8 +40,18 @@ export interface BackupInfo {
   tiers: string[];
 }
 
-/** TierTable owns the `tiers` and `backups` tables (docs/catalog.md): the only SQL for them. */
-export class TierTable {
+/** BackupPlan is when a volume is backed up, what prune keeps of it, and when a drill checks it. */
+export interface BackupPlan {
+  volume: string;
+  /** "daily 02:00", "hourly", "every 6h"; null: no scheduled backups. */
+  schedule: string | null;
+  keep: KeepPolicy | null;
+  /** "daily", "weekly", "monthly", "every 3d"; null: no scheduled drills. */
+  drill: string | null;
+}
+
+/** BackupTables owns the backup stage's tables — `tiers`, `backups`, `backup_drills`, `backup_plans` (docs/catalog.md): the only SQL for them. */
+export class BackupTables {
   readonly #catalog: Catalog;
 
   constructor(catalog: Catalog) {
@@ -173,6 +184,25 @@ export class TierTable {
       bytes: r.bytes as number,
       problems: (JSON.parse(r.problems as string) as string[]).length,
     };
+  }
+
+  plans(): BackupPlan[] {
+    const rows = this.#catalog.prepare('SELECT * FROM backup_plans ORDER BY volume').all() as Record<
+      string,
+      unknown
+    >[];
+    return rows.map((r) => ({
+      volume: r.volume as string,
+      schedule: (r.schedule as string | null) ?? null,
+      keep: r.keep === null ? null : (JSON.parse(r.keep as string) as KeepPolicy),
+      drill: (r.drill as string | null) ?? null,
+    }));
+  }
+
+  setPlan(plan: BackupPlan): void {
+    this.#catalog
+      .prepare('INSERT OR REPLACE INTO backup_plans (volume, schedule, keep, drill) VALUES (?, ?, ?, ?)')
+      .run(plan.volume, plan.schedule, plan.keep === null ? null : JSON.stringify(plan.keep), plan.drill);
   }
 
   /** forgetBackups removes the records of backups that prune deleted. */
