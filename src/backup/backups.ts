@@ -280,7 +280,9 @@ export class Backups {
   ): Promise<{ value: T; writers: string[]; revision: number }> {
     const key = this.#key();
     const writers = await this.#waitForWriters(volume ?? 'the repository', waitMs);
-    const revision = newRevision(Math.max(...writers.map((w) => w.row.synced)));
+    // Above every revision any tier holds or was being given: a tier must never be handed a
+    // number it holds already (its own object stays, and the node would take itself for a clone).
+    const revision = newRevision(this.#highestRevision());
     const started: TierMember[] = [];
     for (const w of writers) {
       this.#table.beginRevision(w.name, revision);
@@ -301,6 +303,14 @@ export class Backups {
     for (const w of started) this.#table.commitRevision(w.name);
     for (const name of set.writers) this.#table.setSynced(name, revision.revision);
     return { value, writers: set.writers, revision: revision.revision };
+  }
+
+  #highestRevision(): number {
+    const rows = this.#table.list().filter((r) => r.state !== 'foreign');
+    return Math.max(
+      0,
+      ...rows.flatMap((r) => [r.recorded.revision, r.recorded.pending?.revision ?? 0, r.synced]),
+    );
   }
 
   /** #waitForWriters returns the tiers to write to, waiting (with an event) while there is none. */
@@ -391,9 +401,11 @@ export class Backups {
           this.#table.setState(b.name, 'behind');
           return;
         }
-        // Its revision is set to the highest, explicitly (and first recorded here).
-        if (b.row.recorded.revision < max) {
-          const r = { revision: max, nonce: randomBytes(8).toString('hex') };
+        // Its revision is set explicitly to its source's (first recorded here). It never holds
+        // that number yet: every number it was given is in the catalog before it is in the tier.
+        const target = source.row.recorded.revision;
+        if (b.row.recorded.revision < target) {
+          const r = { revision: target, nonce: randomBytes(8).toString('hex') };
           this.#table.beginRevision(b.name, r);
           await writeTierRevision(b.tier, this.#key(), r, this.#d.node, this.#d.clock.now());
           this.#table.commitRevision(b.name);

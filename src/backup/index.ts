@@ -17,6 +17,8 @@ export { RepoKey } from './repo-key.ts';
 export { type BackupTotals, type ManifestEntry, Repository, type Snapshot } from './repository.ts';
 export { type KeepPolicy, keptBackups } from './retention.ts';
 export { judgeRevision, type Revision, readTierRevision, writeTierRevision } from './revisions.ts';
+export { readS3Credentials, type S3Credentials, S3Tier, type S3TierOptions } from './s3-tier.ts';
+export { SftpTier, type SftpTierOptions } from './sftp-tier.ts';
 export { checkObjectName, type Tier, tierMissing, tierOffline } from './tier.ts';
 export { type TierMember, TierSet } from './tier-set.ts';
 export { openTier } from './tier-url.ts';
