@@ -31,7 +31,13 @@ export function backupRoutes(node: NodeApi): Route[] {
         const name = textField(body.name);
         const url = textField(body.url);
         if (!name || !url) throw new HindsightError('E_API_BAD_REQUEST', 'name and url are required');
-        return { tier: await node.backups.addTier(name, url, { adopt: body.adopt === true }) };
+        return {
+          tier: await node.backups.addTier(name, url, {
+            adopt: body.adopt === true,
+            credentials: textField(body.credentials),
+            identity: textField(body.identity),
+          }),
+        };
       },
     },
     {

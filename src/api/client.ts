@@ -163,8 +163,13 @@ export class ApiClient implements ApiTransport {
     return this.get('/v1/tiers');
   }
 
-  addTier(name: string, url: string, adopt = false): Promise<{ tier: TierAnswer }> {
-    return this.post('/v1/tiers', { name, url, adopt });
+  /** addTier sets up a tier; `credentials` (S3) and `identity` (SFTP) are paths of files on the agent's node. */
+  addTier(
+    name: string,
+    url: string,
+    options: { adopt?: boolean; credentials?: string; identity?: string } = {},
+  ): Promise<{ tier: TierAnswer }> {
+    return this.post('/v1/tiers', { name, url, ...options });
   }
 
   /** backup backs up mirrored volume `volume` as of `at` (default: the moment its view shows). */

@@ -63,7 +63,11 @@ export interface NodeApi {
   /** backups: this node's tiers and the backups it takes from its mirrored volumes. */
   backups: {
     tiers(): TierAnswer[];
-    addTier(name: string, url: string, options: { adopt?: boolean }): Promise<TierAnswer>;
+    addTier(
+      name: string,
+      url: string,
+      options: { adopt?: boolean; credentials?: string; identity?: string },
+    ): Promise<TierAnswer>;
     run(volume: string, at?: number): Promise<BackupAnswer>;
     list(volume?: string): BackupAnswer[];
     restore(

@@ -67,7 +67,10 @@ export class BackupReads {
     const out: { tier: string; report: VerifyReport | null; error: string | null }[] = [];
     for (const row of this.#rows(options.tier)) {
       try {
-        const repo = await Repository.open(await openTier(row.url, row.tierId, false), this.#d.key());
+        const repo = await Repository.open(
+          await openTier(row.url, row.tierId, false, row.access),
+          this.#d.key(),
+        );
         const report = await verifyRepository(repo, options.readShare);
         out.push({ tier: row.name, report, error: null });
         this.#d.events.emit({
@@ -154,7 +157,10 @@ export class BackupReads {
     const errors: string[] = [];
     for (const row of this.#rows(options.tier)) {
       try {
-        const repo = await Repository.open(await openTier(row.url, row.tierId, false), this.#d.key());
+        const repo = await Repository.open(
+          await openTier(row.url, row.tierId, false, row.access),
+          this.#d.key(),
+        );
         const snapshots = (await repo.snapshots()).filter((s) => s.volume === volume);
         const chosen =
           options.id !== undefined

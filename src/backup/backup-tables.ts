@@ -1,6 +1,7 @@
 import type { Catalog } from '../store/index.ts';
 import type { KeepPolicy } from './retention.ts';
 import type { RecordedRevision, Revision } from './revisions.ts';
+import type { TierAccess } from './tier-url.ts';
 
 /** TierState is what `tier list` says of a tier (docs/backup.md). */
 export type TierState = 'online' | 'offline' | 'behind' | 'syncing' | 'foreign';
@@ -25,6 +26,8 @@ export interface TierRow extends TierInfo {
   recorded: RecordedRevision;
   /** The highest revision of which the tier holds every object (below the others' it is behind). */
   synced: number;
+  /** How the tier is reached beyond its URL (credentials file, identity, host key). */
+  access: TierAccess;
 }
 
 /** BackupInfo is one backup this node took, and the tiers that hold it. */
@@ -82,6 +85,7 @@ export class BackupTables {
     tierId: string;
     repository: string;
     state: TierState;
+    access: TierAccess;
     at: number;
   }): void {
     const position = (
@@ -89,9 +93,18 @@ export class BackupTables {
     ).p;
     this.#catalog
       .prepare(
-        'INSERT INTO tiers (name, position, url, tier_id, repository, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO tiers (name, position, url, tier_id, repository, state, access, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(row.name, position, row.url, row.tierId, row.repository, row.state, row.at);
+      .run(
+        row.name,
+        position,
+        row.url,
+        row.tierId,
+        row.repository,
+        row.state,
+        JSON.stringify(row.access),
+        row.at,
+      );
   }
 
   setState(name: string, state: TierState): void {
@@ -250,5 +263,6 @@ function toTierRow(r: Record<string, unknown>): TierRow {
     repository: r.repository as string,
     recorded: { revision: r.revision as number, nonce: r.nonce as string, pending },
     synced: r.synced as number,
+    access: JSON.parse(r.access as string) as TierAccess,
   };
 }

@@ -1,18 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { type Clock, type EventSink, errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import { listViews, liveAt, producedAtOf, seqAt } from '../timeline/index.ts';
 import { BackupReads } from './backup-reads.ts';
 import { type BackupInfo, BackupTables, type TierInfo, type TierRow } from './backup-tables.ts';
 import { catchUp } from './catch-up.ts';
-import { RepoKey } from './repo-key.ts';
+import { type RepoKey, readKeyFile } from './repo-key.ts';
 import { type PruneReport, Repository } from './repository.ts';
 import { type KeepPolicy, keptBackups } from './retention.ts';
 import { judgeRevision, newRevision, readTierRevision, writeTierRevision } from './revisions.ts';
 import type { Tier } from './tier.ts';
 import { type TierMember, TierSet } from './tier-set.ts';
-import { openTier } from './tier-url.ts';
+import { openTier, type TierAccess } from './tier-url.ts';
 
 /** DEFAULT_WAIT_MS is how long a backup waits for a tier while every tier is offline. */
 export const DEFAULT_WAIT_MS = 15 * 60_000;
@@ -99,7 +98,11 @@ export class Backups {
    * first tier); a later tier starts `behind` and is filled by the catch-up. A location that
    * holds a repository already is refused unless `adopt` is given and this node's key opens it.
    */
-  async addTier(name: string, url: string, options: { adopt?: boolean } = {}): Promise<TierInfo> {
+  async addTier(
+    name: string,
+    url: string,
+    options: { adopt?: boolean } & TierAccess = {},
+  ): Promise<TierInfo> {
     if (!/^[a-z0-9][a-z0-9_-]{0,31}$/.test(name)) {
       throw new HindsightError('E_USAGE', `tier name ${JSON.stringify(name)} is not allowed`, {
         hint: 'lower-case letters, digits, - and _, up to 32',
@@ -107,7 +110,12 @@ export class Backups {
     }
     if (this.#table.get(name)) throw new HindsightError('E_TIER_EXISTS', `tier ${name} exists already`);
     const tierId = `${this.#d.cluster.slice(0, 16)}-${randomBytes(8).toString('hex')}`;
-    const tier = await openTier(url, tierId, true);
+    const access: TierAccess = {
+      credentials: options.credentials,
+      identity: options.identity,
+      hostKey: options.hostKey,
+    };
+    const tier = await openTier(url, tierId, true, access);
     const key = this.#key(true);
     const known = this.#table.repository();
     let repo: Repository;
@@ -131,6 +139,7 @@ export class Backups {
       tierId,
       repository: repo.id,
       state: isFirst ? 'online' : 'behind',
+      access,
       at: this.#d.clock.now(),
     });
     this.#d.events.emit({
@@ -147,7 +156,7 @@ export class Backups {
   tiers(): TierInfo[] {
     return this.#table
       .list()
-      .map(({ tierId: _t, repository: _r, recorded: _v, synced: _s, ...info }) => info);
+      .map(({ tierId: _t, repository: _r, recorded: _v, synced: _s, access: _a, ...info }) => info);
   }
 
   /** list returns the backups recorded here, newest first, of one volume or all. */
@@ -352,7 +361,7 @@ export class Backups {
     for (const row of rows) {
       let tier: Tier;
       try {
-        tier = await openTier(row.url, row.tierId, false);
+        tier = await openTier(row.url, row.tierId, false, row.access);
         await tier.check();
       } catch (err) {
         this.#tierFailed(row.name, err);
@@ -485,19 +494,6 @@ export class Backups {
 
   /** #key reads the repository key, creating it (mode 0600) with the first tier. */
   #key(create = false): RepoKey {
-    try {
-      return RepoKey.fromKeyFile(readFileSync(this.#d.keyFile, 'utf8'));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      if (!create) {
-        throw new HindsightError('E_BACKUP_KEY_MISSING', `the repository key ${this.#d.keyFile} is missing`, {
-          hint: 'put back the key file printed by hindsight backup key export; without it no backup can be read',
-        });
-      }
-      const key = RepoKey.generate();
-      writeFileSync(this.#d.keyFile, key.toKeyFile(), { mode: 0o600, flag: 'wx' });
-      chmodSync(this.#d.keyFile, 0o600);
-      return key;
-    }
+    return readKeyFile(this.#d.keyFile, create);
   }
 }

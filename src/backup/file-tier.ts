@@ -3,12 +3,7 @@ import { promises as fsp } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { HindsightError } from '../core/index.ts';
 import { fsyncDir } from '../sys/index.ts';
-import { checkObjectName, type Tier, tierMissing, tierOffline } from './tier.ts';
-
-/** TIER_MARKER is the file `tier add` writes at the top of a `file://` tier. */
-export const TIER_MARKER = '.hindsight-tier';
-/** ANY_TIER is the tier id of a tier opened from elsewhere (a restore on a bare machine): any marker will do. */
-export const ANY_TIER = '*';
+import { ANY_TIER, checkObjectName, TIER_MARKER, type Tier, tierMissing, tierOffline } from './tier.ts';
 
 /**
  * FileTier keeps a repository in a directory: a local disk or a mounted share. `create` writes

@@ -12,14 +12,14 @@ export {
 } from './backup-tables.ts';
 export { Backups, type BackupsDeps, DEFAULT_WAIT_MS, type PruneAnswer } from './backups.ts';
 export { catchUp } from './catch-up.ts';
-export { ANY_TIER, FileTier, TIER_MARKER } from './file-tier.ts';
-export { RepoKey } from './repo-key.ts';
+export { FileTier } from './file-tier.ts';
+export { RepoKey, readKeyFile } from './repo-key.ts';
 export { type BackupTotals, type ManifestEntry, Repository, type Snapshot } from './repository.ts';
 export { type KeepPolicy, keptBackups } from './retention.ts';
 export { judgeRevision, type Revision, readTierRevision, writeTierRevision } from './revisions.ts';
 export { readS3Credentials, type S3Credentials, S3Tier, type S3TierOptions } from './s3-tier.ts';
 export { SftpTier, type SftpTierOptions } from './sftp-tier.ts';
-export { checkObjectName, type Tier, tierMissing, tierOffline } from './tier.ts';
+export { ANY_TIER, checkObjectName, TIER_MARKER, type Tier, tierMissing, tierOffline } from './tier.ts';
 export { type TierMember, TierSet } from './tier-set.ts';
-export { openTier } from './tier-url.ts';
+export { openTier, type TierAccess } from './tier-url.ts';
 export { checkRestored, type VerifyReport, verifyRepository } from './verify.ts';

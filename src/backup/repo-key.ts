@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { HindsightError } from '../core/index.ts';
 
@@ -117,4 +118,26 @@ export class RepoKey {
 
 function aadOf(name: string): Buffer {
   return Buffer.concat([AAD_PREFIX, Buffer.from(name)]);
+}
+
+/**
+ * readKeyFile reads the key of the node's repositories from `path`; with `create`, a missing
+ * file is made with a new key (mode 0600). A missing key is E_BACKUP_KEY_MISSING: without it no
+ * backup can be read.
+ */
+export function readKeyFile(path: string, create = false): RepoKey {
+  try {
+    return RepoKey.fromKeyFile(readFileSync(path, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (!create) {
+      throw new HindsightError('E_BACKUP_KEY_MISSING', `the repository key ${path} is missing`, {
+        hint: 'put back the key file printed by hindsight backup key export; without it no backup can be read',
+      });
+    }
+    const key = RepoKey.generate();
+    writeFileSync(path, key.toKeyFile(), { mode: 0o600, flag: 'wx' });
+    chmodSync(path, 0o600);
+    return key;
+  }
 }

@@ -7,9 +7,8 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { HindsightError } from '../core/index.ts';
-import { ANY_TIER, TIER_MARKER } from './file-tier.ts';
 import { parseS3Url, type S3Credentials, type S3Location } from './s3-config.ts';
-import { checkObjectName, type Tier, tierMissing, tierOffline } from './tier.ts';
+import { ANY_TIER, checkObjectName, TIER_MARKER, type Tier, tierMissing, tierOffline } from './tier.ts';
 
 export { readS3Credentials, type S3Credentials } from './s3-config.ts';
 

@@ -23,6 +23,11 @@ export interface Tier {
   delete(name: string): Promise<void>;
 }
 
+/** TIER_MARKER is the object (or file) `tier add` writes at the top of every tier, holding the tier's id. */
+export const TIER_MARKER = '.hindsight-tier';
+/** ANY_TIER is the tier id of a tier opened from elsewhere (a restore on a bare machine): any marker will do. */
+export const ANY_TIER = '*';
+
 /** tierOffline is the error of a tier that cannot be reached; `why` says what to check. */
 export function tierOffline(url: string, why: string, cause?: unknown): HindsightError {
   return new HindsightError('E_TIER_OFFLINE', `tier ${url} is offline: ${why}`, { cause });

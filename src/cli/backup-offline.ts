@@ -13,6 +13,9 @@ import { formatBytes } from './status.ts';
 export async function restoreOffline(options: {
   from: string;
   keyFile: string;
+  /** S3 credentials file or SSH identity for the tier, as `tier add` takes them. */
+  credentials?: string;
+  identity?: string;
   volume: string;
   into: string;
   path?: string;
@@ -31,7 +34,13 @@ export async function restoreOffline(options: {
   }
   const key = RepoKey.fromKeyFile(keyText);
   // A tier read from elsewhere is taken as it is, whatever id its marker gives it.
-  const repo = await Repository.open(await openTier(options.from, ANY_TIER, false), key);
+  const repo = await Repository.open(
+    await openTier(options.from, ANY_TIER, false, {
+      credentials: options.credentials,
+      identity: options.identity,
+    }),
+    key,
+  );
   const snapshots = (await repo.snapshots()).filter((s) => s.volume === options.volume);
   const at = options.at === undefined ? undefined : parseMoment(options.at, Date.now());
   const chosen =

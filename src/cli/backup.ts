@@ -6,7 +6,7 @@ import { formatBytes } from './status.ts';
 const USAGE = `hindsight backup run VOLUME [--at T] [--state DIR] [--json]
 hindsight backup list [VOLUME] [--state DIR] [--json]
 hindsight backup restore VOLUME [PATH] (--id ID | --at T) --into DIR [--tier NAME] [--state DIR] [--json]
-hindsight backup restore --from URL --key-file FILE --volume VOLUME [PATH] [--id ID | --at T] --into DIR [--json]
+hindsight backup restore --from URL --key-file FILE [--credentials FILE | --identity FILE] --volume VOLUME [PATH] [--id ID | --at T] --into DIR [--json]
 hindsight backup verify [--read-data PERCENT] [--tier NAME] [--state DIR] [--json]
 hindsight backup prune [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--volume VOLUME] [--json]
 hindsight backup drill VOLUME [--tier NAME] [--state DIR] [--json]
@@ -26,6 +26,8 @@ export async function run(argv: string[]): Promise<number> {
       from: { type: 'string' },
       'key-file': { type: 'string' },
       volume: { type: 'string' },
+      credentials: { type: 'string' },
+      identity: { type: 'string' },
       'read-data': { type: 'string' },
       'keep-last': { type: 'string' },
       'keep-hourly': { type: 'string' },
@@ -53,6 +55,8 @@ export async function run(argv: string[]): Promise<number> {
     return restoreOffline({
       from: values.from,
       keyFile: values['key-file'],
+      credentials: values.credentials,
+      identity: values.identity,
       volume: values.volume,
       into: values.into,
       path: rest[0],

@@ -234,6 +234,7 @@ export const MIGRATIONS: readonly string[] = [
     pending_revision INTEGER,
     pending_nonce TEXT,
     synced INTEGER NOT NULL DEFAULT 0,
+    access TEXT NOT NULL DEFAULT '{}',
     state TEXT NOT NULL DEFAULT 'online' CHECK (state IN ('online', 'offline', 'behind', 'syncing', 'foreign')),
     bytes INTEGER NOT NULL DEFAULT 0,
     last_success_at INTEGER,
