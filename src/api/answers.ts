@@ -343,6 +343,8 @@ export interface PruneAnswer {
   bytes: number;
   kept: number;
   tiers: string[];
+  /** Tiers whose account may not delete (append-only): nothing was pruned there. */
+  refused: string[];
 }
 
 /** VerifyTierAnswer is `backup verify` of one tier: its report, or why it could not be verified. */

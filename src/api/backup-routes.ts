@@ -75,7 +75,10 @@ export function backupRoutes(node: NodeApi): Route[] {
       path: '/v1/backups/prune',
       handler: (c): Promise<PruneAnswer> => {
         const body = bodyOf(c);
-        return node.backups.prune(keepOf(body), { volume: textField(body.volume) });
+        return node.backups.prune(keepOf(body), {
+          volume: textField(body.volume),
+          access: { credentials: textField(body.credentials), identity: textField(body.identity) },
+        });
       },
     },
     {

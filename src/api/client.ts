@@ -188,7 +188,10 @@ export class ApiClient implements ApiTransport {
     return this.post(`${volumePath(volume)}/backups/restore`, options);
   }
 
-  prune(policy: KeepPolicyInput & { volume?: string }): Promise<PruneAnswer> {
+  /** prune deletes what `policy` does not keep; `credentials`/`identity` are the delete-capable access for this run. */
+  prune(
+    policy: KeepPolicyInput & { volume?: string; credentials?: string; identity?: string },
+  ): Promise<PruneAnswer> {
     return this.post('/v1/backups/prune', policy);
   }
 

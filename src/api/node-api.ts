@@ -75,7 +75,10 @@ export interface NodeApi {
       options: { id?: string; at?: number; into: string; path?: string; tier?: string },
     ): Promise<BackupRestoreAnswer>;
     exportKey(): string;
-    prune(policy: KeepPolicyInput, options: { volume?: string }): Promise<PruneAnswer>;
+    prune(
+      policy: KeepPolicyInput,
+      options: { volume?: string; access?: { credentials?: string; identity?: string } },
+    ): Promise<PruneAnswer>;
     verify(options: { readShare: number; tier?: string }): Promise<VerifyTierAnswer[]>;
     drill(volume: string, options: { tier?: string }): Promise<DrillAnswer>;
     lastDrill(

@@ -10,6 +10,7 @@ import { type PruneReport, Repository } from './repository.ts';
 import { type KeepPolicy, keptBackups } from './retention.ts';
 import { judgeRevision, newRevision, readTierRevision, writeTierRevision } from './revisions.ts';
 import type { Tier } from './tier.ts';
+import { markForeign, tierFailed } from './tier-events.ts';
 import { type TierMember, TierSet } from './tier-set.ts';
 import { openTier, type TierAccess } from './tier-url.ts';
 
@@ -32,10 +33,12 @@ export interface BackupsDeps {
   scratchDir: string;
 }
 
-/** PruneAnswer says what `prune` removed, what it kept, and on which tiers. */
+/** PruneAnswer says what `prune` removed, what it kept, on which tiers, and which tiers refused to delete. */
 export interface PruneAnswer extends PruneReport {
   kept: number;
   tiers: string[];
+  /** Tiers whose account may not delete (append-only): nothing was pruned there. */
+  refused: string[];
 }
 
 /** Reachable is a tier that answered, with its row as the catalog now has it. */
@@ -234,13 +237,16 @@ export class Backups {
    * backups of volumes it does not name are kept), and what only they used. A tier whose
    * account may not delete (an append-only tier) refuses, with what to do.
    */
-  async prune(policy: KeepPolicy, options: { volume?: string; waitMs?: number } = {}): Promise<PruneAnswer> {
+  async prune(
+    policy: KeepPolicy,
+    options: { volume?: string; waitMs?: number; access?: TierAccess } = {},
+  ): Promise<PruneAnswer> {
     this.#running++;
     try {
       const { value, writers } = await this.#writing(
         options.volume,
         options.waitMs ?? DEFAULT_WAIT_MS,
-        async (_set, repo) => {
+        async (set, repo) => {
           const all = await repo.snapshots();
           const keep = new Set(
             all.filter((s) => options.volume !== undefined && s.volume !== options.volume).map((s) => s.id),
@@ -258,11 +264,25 @@ export class Backups {
             report: await repo.prune(keep),
             kept: keep.size,
             removed: all.filter((s) => !keep.has(s.id)).map((s) => s.id),
+            refused: set.refusedDeletes,
           };
         },
+        options.access,
       );
       this.#table.forgetBackups(value.removed);
-      const answer = { ...value.report, kept: value.kept, tiers: writers };
+      const answer = { ...value.report, kept: value.kept, tiers: writers, refused: value.refused };
+      for (const tier of value.refused) {
+        this.#d.events.emit({
+          level: 'warn',
+          type: 'backup.failed',
+          volume: options.volume,
+          msg: `tier ${tier} refused to delete: its account may only add (an append-only tier); nothing was pruned there`,
+          data: {
+            tier,
+            hint: 'prune it with the credentials that may delete: hindsight backup prune … --credentials FILE (S3) or --identity FILE (SFTP)',
+          },
+        });
+      }
       this.#d.events.emit({
         level: 'info',
         type: 'backup.pruned',
@@ -286,9 +306,10 @@ export class Backups {
     volume: string | undefined,
     waitMs: number,
     fn: (set: TierSet, repo: Repository, started: string[]) => Promise<T>,
+    access?: TierAccess,
   ): Promise<{ value: T; writers: string[]; revision: number }> {
     const key = this.#key();
-    const writers = await this.#waitForWriters(volume ?? 'the repository', waitMs);
+    const writers = await this.#waitForWriters(volume ?? 'the repository', waitMs, access);
     // Above every revision any tier holds or was being given: a tier must never be handed a
     // number it holds already (its own object stays, and the node would take itself for a clone).
     const revision = newRevision(this.#highestRevision());
@@ -302,7 +323,7 @@ export class Backups {
         this.#tierFailed(w.name, err, volume);
       }
     }
-    if (started.length === 0) return this.#writing(volume, waitMs, fn);
+    if (started.length === 0) return this.#writing(volume, waitMs, fn, access);
     const set = new TierSet(started, started, (name, err) => this.#tierFailed(name, err, volume));
     const value = await fn(
       set,
@@ -323,11 +344,11 @@ export class Backups {
   }
 
   /** #waitForWriters returns the tiers to write to, waiting (with an event) while there is none. */
-  async #waitForWriters(volume: string, waitMs: number): Promise<Reachable[]> {
+  async #waitForWriters(volume: string, waitMs: number, access?: TierAccess): Promise<Reachable[]> {
     const deadline = this.#d.clock.monotonic() + waitMs;
     let hasSaid = false;
     for (;;) {
-      const { writers } = await this.#survey();
+      const { writers } = await this.#survey(access);
       if (writers.length > 0) return writers;
       if (this.#d.clock.monotonic() >= deadline) {
         throw new HindsightError('E_BACKUP_ALL_OFFLINE', `no tier could take the backup of ${volume}`, {
@@ -353,7 +374,7 @@ export class Backups {
    * revision it holds is the one this node recorded (or was writing when it stopped). It
    * returns the tiers in sync (the writers) and those behind them.
    */
-  async #survey(): Promise<{ writers: Reachable[]; behind: Reachable[]; max: number }> {
+  async #survey(access?: TierAccess): Promise<{ writers: Reachable[]; behind: Reachable[]; max: number }> {
     const key = this.#key();
     const rows = this.#table.list().filter((r) => r.state !== 'foreign');
     const max = Math.max(0, ...rows.map((r) => r.synced));
@@ -361,7 +382,7 @@ export class Backups {
     for (const row of rows) {
       let tier: Tier;
       try {
-        tier = await openTier(row.url, row.tierId, false, row.access);
+        tier = await openTier(row.url, row.tierId, false, { ...row.access, ...access });
         await tier.check();
       } catch (err) {
         this.#tierFailed(row.name, err);
@@ -448,33 +469,11 @@ export class Backups {
   }
 
   #tierFailed(name: string, err: unknown, volume?: string): void {
-    const offline = isHindsightError(err, 'E_TIER_OFFLINE');
-    const row = this.#table.get(name);
-    this.#table.recordError(name, errorMessage(err), this.#d.clock.now(), offline ? 'offline' : undefined);
-    if (offline && row?.state === 'offline') return; // said already
-    this.#d.events.emit({
-      level: 'warn',
-      type: offline ? 'tier.offline' : 'backup.failed',
-      volume,
-      msg: `tier ${name}: ${errorMessage(err)}`,
-      data: { tier: name, error: errorMessage(err) },
-    });
+    tierFailed({ table: this.#table, events: this.#d.events, now: this.#d.clock.now() }, name, err, volume);
   }
 
   #markForeign(row: TierRow): void {
-    const why =
-      'another installation wrote to this tier (a copied state directory or VM, or another cluster)';
-    this.#table.recordError(row.name, why, this.#d.clock.now(), 'foreign');
-    this.#d.events.emit({
-      level: 'error',
-      type: 'tier.foreign',
-      msg: `tier ${row.name} (${row.url}): ${why}; nothing more is written to it`,
-      data: {
-        tier: row.name,
-        url: row.url,
-        hint: 'find the other installation and stop it; then give this node a new tier, or remove the other one',
-      },
-    });
+    markForeign({ table: this.#table, events: this.#d.events, now: this.#d.clock.now() }, row);
   }
 
   /** #soon runs the catch-up after the current work, when the node may be idle. */

@@ -20,6 +20,7 @@ export class TierSet implements Tier {
   readonly #writers: TierMember[];
   readonly #readers: TierMember[];
   readonly #onFailed: (name: string, err: unknown) => void;
+  readonly #refusedDeletes = new Set<string>();
 
   constructor(writers: TierMember[], readers: TierMember[], onFailed: (name: string, err: unknown) => void) {
     this.#writers = [...writers];
@@ -71,8 +72,29 @@ export class TierSet implements Tier {
     yield* names;
   }
 
+  /** refusedDeletes names the writers whose account may not delete (append-only tiers). */
+  get refusedDeletes(): string[] {
+    return [...this.#refusedDeletes];
+  }
+
+  /**
+   * delete removes `name` from every writer. A tier whose account may only add refuses once and
+   * is not asked again in this operation (it keeps what it has, a superset); any other failure
+   * drops the tier as `put` does.
+   */
   async delete(name: string): Promise<void> {
-    for (const m of this.#writers) await m.tier.delete(name);
+    for (const m of [...this.#writers]) {
+      if (this.#refusedDeletes.has(m.name)) continue;
+      try {
+        await m.tier.delete(name);
+      } catch (err) {
+        if (isHindsightError(err, 'E_TIER_READ_ONLY')) this.#refusedDeletes.add(m.name);
+        else {
+          this.#writers.splice(this.#writers.indexOf(m), 1);
+          this.#onFailed(m.name, err);
+        }
+      }
+    }
   }
 
   /** #first asks the readers in order and returns the first answer; an offline tier passes the question on. */

@@ -8,7 +8,8 @@ hindsight backup list [VOLUME] [--state DIR] [--json]
 hindsight backup restore VOLUME [PATH] (--id ID | --at T) --into DIR [--tier NAME] [--state DIR] [--json]
 hindsight backup restore --from URL --key-file FILE [--credentials FILE | --identity FILE] --volume VOLUME [PATH] [--id ID | --at T] --into DIR [--json]
 hindsight backup verify [--read-data PERCENT] [--tier NAME] [--state DIR] [--json]
-hindsight backup prune [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--volume VOLUME] [--json]
+hindsight backup prune [--keep-last N] [--keep-hourly N] [--keep-daily N] [--keep-weekly N] [--keep-monthly N] [--keep-yearly N]
+       [--volume VOLUME] [--credentials FILE | --identity FILE] [--json]   (the access that may delete, for this run)
 hindsight backup drill VOLUME [--tier NAME] [--state DIR] [--json]
 hindsight backup key export [--state DIR]
 
@@ -143,14 +144,25 @@ export async function run(argv: string[]): Promise<number> {
       monthly: countOf(values['keep-monthly'], 'keep-monthly'),
       yearly: countOf(values['keep-yearly'], 'keep-yearly'),
     };
-    const answer = await client.prune({ ...policy, volume: values.volume });
+    const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(p));
+    const answer = await client.prune({
+      ...policy,
+      volume: values.volume,
+      credentials: abs(values.credentials),
+      identity: abs(values.identity),
+    });
     if (values.json) printJson(answer);
     else {
       process.stdout.write(
-        `pruned ${answer.snapshots} backups (${answer.kept} kept), ${answer.manifests} manifests and ${answer.packs} packs (${formatBytes(answer.bytes)}) on ${answer.tiers.join(', ')}\n`,
+        `pruned ${answer.snapshots} backups (${answer.kept} kept), ${answer.manifests} manifests and ${answer.packs} packs (${formatBytes(answer.bytes)}) on ${answer.tiers.filter((t) => !answer.refused.includes(t)).join(', ') || 'no tier'}\n`,
       );
+      for (const t of answer.refused) {
+        process.stderr.write(
+          `tier ${t} refused to delete (an append-only account): nothing pruned there; run prune with --credentials or --identity that may delete\n`,
+        );
+      }
     }
-    return 0;
+    return answer.refused.length === 0 ? 0 : 1;
   }
   if (sub === 'drill' && rest.length === 1) {
     const answer = await client.drill(rest[0], values.tier);
