@@ -175,9 +175,12 @@ test('backup commands say what to do when something is missing', { timeout: 120_
     const noTier = await alpha.cli(['backup', 'run', 'docs']);
     assert.notEqual(noTier.code, 0);
     assert.match(noTier.stderr, /no backup tier[\s\S]*hindsight tier add/);
-    const scheme = await alpha.cli(['tier', 'add', 'cloud', 's3://bucket/prefix']);
+    const noCredentials = await alpha.cli(['tier', 'add', 'cloud', 's3://bucket/prefix']);
+    assert.notEqual(noCredentials.code, 0);
+    assert.match(noCredentials.stderr, /needs a credentials file[\s\S]*--credentials FILE/);
+    const scheme = await alpha.cli(['tier', 'add', 'tape', 'ftp://nas/backups']);
     assert.notEqual(scheme.code, 0);
-    assert.match(scheme.stderr, /not supported yet/);
+    assert.match(scheme.stderr, /not supported[\s\S]*file:\/\/.*sftp:\/\/.*s3:\/\//);
     const absent = await alpha.cli(['tier', 'add', 'nas', `file://${cluster.dir('not-mounted')}`]);
     assert.notEqual(absent.code, 0);
     assert.match(absent.stderr, /mount the share first/);
