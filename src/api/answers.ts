@@ -312,6 +312,8 @@ export interface TierAnswer {
   lastSuccessAt: number | null;
   lastError: string | null;
   lastErrorAt: number | null;
+  /** An SFTP tier's pinned host key fingerprint (`SHA256:…`); null for other kinds. */
+  hostKey?: string | null;
 }
 
 /** BackupAnswer is one backup this node took: the moment, the size, and the tiers that hold it. */

@@ -17,6 +17,8 @@ export interface TierInfo {
   lastSuccessAt: number | null;
   lastError: string | null;
   lastErrorAt: number | null;
+  /** An SFTP tier's pinned host key fingerprint (null for other kinds). */
+  hostKey?: string | null;
 }
 
 /** TierRow is a tier with what only the node needs: its marker id, repository and revision record. */
@@ -72,6 +74,15 @@ export class BackupTables {
       | Record<string, unknown>
       | undefined;
     return row ? toTierRow(row) : undefined;
+  }
+
+  /** highestRevision is the highest revision any tier not foreign holds, was given, or is in sync at. */
+  highestRevision(): number {
+    const rows = this.list().filter((r) => r.state !== 'foreign');
+    return Math.max(
+      0,
+      ...rows.flatMap((r) => [r.recorded.revision, r.recorded.pending?.revision ?? 0, r.synced]),
+    );
   }
 
   /** repository is the id of the repository this node's tiers hold, if it has any tier. */

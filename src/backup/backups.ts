@@ -12,7 +12,7 @@ import { judgeRevision, newRevision, readTierRevision, writeTierRevision } from 
 import type { Tier } from './tier.ts';
 import { markForeign, tierFailed } from './tier-events.ts';
 import { type TierMember, TierSet } from './tier-set.ts';
-import { openTier, type TierAccess } from './tier-url.ts';
+import { openTier, pinAccess, type TierAccess, withOverride } from './tier-url.ts';
 
 /** DEFAULT_WAIT_MS is how long a backup waits for a tier while every tier is offline. */
 export const DEFAULT_WAIT_MS = 15 * 60_000;
@@ -113,11 +113,11 @@ export class Backups {
     }
     if (this.#table.get(name)) throw new HindsightError('E_TIER_EXISTS', `tier ${name} exists already`);
     const tierId = `${this.#d.cluster.slice(0, 16)}-${randomBytes(8).toString('hex')}`;
-    const access: TierAccess = {
+    const access = await pinAccess(url, {
       credentials: options.credentials,
       identity: options.identity,
       hostKey: options.hostKey,
-    };
+    });
     const tier = await openTier(url, tierId, true, access);
     const key = this.#key(true);
     const known = this.#table.repository();
@@ -159,7 +159,10 @@ export class Backups {
   tiers(): TierInfo[] {
     return this.#table
       .list()
-      .map(({ tierId: _t, repository: _r, recorded: _v, synced: _s, access: _a, ...info }) => info);
+      .map(({ tierId: _t, repository: _r, recorded: _v, synced: _s, access, ...info }) => ({
+        ...info,
+        hostKey: access.hostKey ?? null,
+      }));
   }
 
   /** list returns the backups recorded here, newest first, of one volume or all. */
@@ -312,7 +315,7 @@ export class Backups {
     const writers = await this.#waitForWriters(volume ?? 'the repository', waitMs, access);
     // Above every revision any tier holds or was being given: a tier must never be handed a
     // number it holds already (its own object stays, and the node would take itself for a clone).
-    const revision = newRevision(this.#highestRevision());
+    const revision = newRevision(this.#table.highestRevision());
     const started: TierMember[] = [];
     for (const w of writers) {
       this.#table.beginRevision(w.name, revision);
@@ -335,22 +338,15 @@ export class Backups {
     return { value, writers: set.writers, revision: revision.revision };
   }
 
-  #highestRevision(): number {
-    const rows = this.#table.list().filter((r) => r.state !== 'foreign');
-    return Math.max(
-      0,
-      ...rows.flatMap((r) => [r.recorded.revision, r.recorded.pending?.revision ?? 0, r.synced]),
-    );
-  }
-
   /** #waitForWriters returns the tiers to write to, waiting (with an event) while there is none. */
   async #waitForWriters(volume: string, waitMs: number, access?: TierAccess): Promise<Reachable[]> {
     const deadline = this.#d.clock.monotonic() + waitMs;
     let hasSaid = false;
     for (;;) {
-      const { writers } = await this.#survey(access);
+      const { writers, offline } = await this.#survey(access);
       if (writers.length > 0) return writers;
-      if (this.#d.clock.monotonic() >= deadline) {
+      // Waiting helps only a tier that is offline; one that is misconfigured will not mend itself.
+      if (offline === 0 || this.#d.clock.monotonic() >= deadline) {
         throw new HindsightError('E_BACKUP_ALL_OFFLINE', `no tier could take the backup of ${volume}`, {
           hint: 'hindsight tier list shows each tier and its last error; the backup runs once one is back',
         });
@@ -374,18 +370,22 @@ export class Backups {
    * revision it holds is the one this node recorded (or was writing when it stopped). It
    * returns the tiers in sync (the writers) and those behind them.
    */
-  async #survey(access?: TierAccess): Promise<{ writers: Reachable[]; behind: Reachable[]; max: number }> {
+  async #survey(
+    access?: TierAccess,
+  ): Promise<{ writers: Reachable[]; behind: Reachable[]; max: number; offline: number }> {
     const key = this.#key();
     const rows = this.#table.list().filter((r) => r.state !== 'foreign');
     const max = Math.max(0, ...rows.map((r) => r.synced));
     const reachable: Reachable[] = [];
+    let offline = 0;
     for (const row of rows) {
       let tier: Tier;
       try {
-        tier = await openTier(row.url, row.tierId, false, { ...row.access, ...access });
+        tier = await openTier(row.url, row.tierId, false, withOverride(row.access, access));
         await tier.check();
       } catch (err) {
         this.#tierFailed(row.name, err);
+        if (isHindsightError(err, 'E_TIER_OFFLINE')) offline++;
         continue;
       }
       const verdict = judgeRevision(row.recorded, await readTierRevision(tier, key));
@@ -410,7 +410,7 @@ export class Backups {
       }
     }
     for (const w of writers) if (w.row.state !== 'online') this.#table.setState(w.name, 'online');
-    return { writers, behind, max };
+    return { writers, behind, max, offline };
   }
 
   /**
@@ -418,7 +418,7 @@ export class Backups {
    * lack, when no backup runs; a backup that starts meanwhile stops it, and it resumes later.
    */
   async catchUp(): Promise<void> {
-    if (this.#running > 0 || this.#isCatchingUp) return;
+    if (this.#running > 0 || this.#isCatchingUp || this.#table.list().length === 0) return;
     this.#isCatchingUp = true;
     try {
       const { writers, behind, max } = await this.#survey();
@@ -478,7 +478,7 @@ export class Backups {
 
   /** #soon runs the catch-up after the current work, when the node may be idle. */
   #soon(): void {
-    setImmediate(() => void this.catchUp());
+    setImmediate(() => void this.catchUp().catch(() => {})); // a closed catalog (the agent stopping) ends it
   }
 
   #viewSeq(volume: string): number {

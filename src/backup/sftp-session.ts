@@ -73,8 +73,10 @@ interface SshClient {
   end(): void;
   destroy(): void;
   setNoDelay(noDelay: boolean): void;
-  on(event: 'ready' | 'close' | 'end', fn: () => void): void;
-  on(event: 'error', fn: (err: Error & { code?: unknown; level?: string }) => void): void;
+  on(
+    event: 'ready' | 'close' | 'end' | 'error',
+    fn: (err?: Error & { code?: unknown; level?: string }) => void,
+  ): void;
 }
 const { Client } = createRequire(import.meta.url)('ssh2') as { Client: new () => SshClient };
 

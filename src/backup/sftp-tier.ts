@@ -10,21 +10,19 @@ import {
   SftpSession,
   statusOf,
 } from './sftp-session.ts';
-import { checkObjectName, type Tier, tierMissing, tierOffline } from './tier.ts';
+import { ANY_TIER, checkObjectName, TIER_MARKER, type Tier, tierMissing, tierOffline } from './tier.ts';
 
 /*
  * The marker and the wildcard id are FileTier's (file-tier.ts): a tier is a leaf and imports no
  * other tier, so they are repeated here. They belong in tier.ts, beside the contract.
  */
-const TIER_MARKER = '.hindsight-tier';
-const ANY_TIER = '*';
 /** MAX_MARKER_BYTES bounds the read of a marker: it holds one id and a newline. */
 const MAX_MARKER_BYTES = 4096;
 
 /** DEFAULT_CONNECT_ATTEMPTS is how many times an SFTP tier tries to connect before it is offline. */
 export const DEFAULT_CONNECT_ATTEMPTS = 10;
 /** DEFAULT_CONNECT_TIMEOUT_MS bounds one attempt, from the TCP connect to logged in. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** SftpTierOptions is how an SFTP tier logs in. There is no password: an `identity` key file or nothing. */
 export interface SftpTierOptions {
@@ -68,7 +66,7 @@ export class SftpTier implements Tier {
   #connecting: Promise<SftpSession> | undefined;
   /** Counts `close` calls, so that a connection that was being made meanwhile is not kept. */
   #closes = 0;
-  /** Sessions whose account may not rename, learned by asking once per session. */
+  /** Whether the account may rename, asked once per session (#mayRename). */
   readonly #canRename = new WeakMap<SftpSession, boolean>();
 
   constructor(url: string, id: string, options: SftpTierOptions) {
@@ -415,21 +413,34 @@ export class SftpTier implements Tier {
     await s.close(handle);
   }
 
-  /** #makeDirs is `mkdir -p`: a directory that exists already (made by a concurrent put, say) is fine. */
+  /**
+   * #makeDirs is `mkdir -p`, from the deepest directory up: only what is missing is made, in
+   * one request when the parent is there (the usual case, a new `packs/xx`).
+   */
   async #makeDirs(s: SftpSession, dir: string): Promise<void> {
-    const parts = dir.split('/').filter((p) => p !== '');
-    for (let i = 1; i <= parts.length; i++) {
-      const path = `/${parts.slice(0, i).join('/')}`;
-      try {
-        await s.mkdir(path);
-      } catch (err) {
-        if (statusOf(err) === undefined) throw err;
-        const isDir = await s.stat(path).then(
-          (st) => st.isDirectory(),
-          () => false,
-        );
-        if (!isDir) throw err;
-      }
+    try {
+      await this.#makeDir(s, dir);
+    } catch (err) {
+      const parent = posix.dirname(dir);
+      // OpenSSH answers "no such file" for a missing parent (ENOENT) and for a file in the way
+      // (ENOTDIR); making the parent then fails in turn on the file.
+      if (statusOf(err) !== SFTP_NO_SUCH_FILE || parent === dir) throw err;
+      await this.#makeDirs(s, parent);
+      await this.#makeDir(s, dir);
+    }
+  }
+
+  /** #makeDir makes `dir`; one that exists already (made by a concurrent put, say) is fine. */
+  async #makeDir(s: SftpSession, dir: string): Promise<void> {
+    try {
+      await s.mkdir(dir);
+    } catch (err) {
+      if (statusOf(err) === undefined || statusOf(err) === SFTP_NO_SUCH_FILE) throw err;
+      const isDir = await s.stat(dir).then(
+        (st) => st.isDirectory(),
+        () => false,
+      );
+      if (!isDir) throw err;
     }
   }
 

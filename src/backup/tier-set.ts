@@ -63,12 +63,24 @@ export class TierSet implements Tier {
     return this.#first((t) => t.exists(name));
   }
 
+  /**
+   * list yields the names any reader holds: tiers in sync hold the same, but one that refused a
+   * prune (append-only) holds more, and a later prune must see those to remove them.
+   */
   async *list(prefix: string): AsyncIterable<string> {
-    const names = await this.#first(async (t) => {
-      const out: string[] = [];
-      for await (const n of t.list(prefix)) out.push(n);
-      return out;
-    });
+    const names = new Set<string>();
+    let answered = 0;
+    const errors: string[] = [];
+    for (const m of this.#readers) {
+      try {
+        for await (const n of m.tier.list(prefix)) names.add(n);
+        answered++;
+      } catch (err) {
+        if (!isHindsightError(err, 'E_TIER_OFFLINE')) throw err;
+        errors.push(`${m.name}: ${errorMessage(err)}`);
+      }
+    }
+    if (answered === 0) throw new HindsightError('E_TIER_OFFLINE', `no tier answered: ${errors.join('; ')}`);
     yield* names;
   }
 
@@ -97,14 +109,19 @@ export class TierSet implements Tier {
     }
   }
 
-  /** #first asks the readers in order and returns the first answer; an offline tier passes the question on. */
+  /**
+   * #first asks the readers in order and returns the first answer; a tier that is offline, or
+   * lacks the object (it holds less after a refused prune elsewhere), passes the question on.
+   */
   async #first<T>(ask: (tier: Tier) => Promise<T>): Promise<T> {
     const errors: string[] = [];
     for (const m of this.#readers) {
       try {
         return await ask(m.tier);
       } catch (err) {
-        if (!isHindsightError(err, 'E_TIER_OFFLINE')) throw err;
+        const isMissing = isHindsightError(err, 'E_TIER_MISSING');
+        if (!isHindsightError(err, 'E_TIER_OFFLINE') && !isMissing) throw err;
+        if (isMissing && m === this.#readers.at(-1)) throw err;
         errors.push(`${m.name}: ${errorMessage(err)}`);
       }
     }

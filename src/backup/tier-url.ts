@@ -1,8 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { HindsightError } from '../core/index.ts';
+import { SystemClock } from '../sys/index.ts';
 import { FileTier } from './file-tier.ts';
 import { readS3Credentials } from './s3-config.ts';
 import { S3Tier } from './s3-tier.ts';
+import { parseSftpUrl } from './sftp-session.ts';
+import { SftpTier } from './sftp-tier.ts';
 import type { Tier } from './tier.ts';
 
 /**
@@ -14,6 +17,16 @@ export interface TierAccess {
   credentials?: string;
   identity?: string;
   hostKey?: string;
+}
+
+/**
+ * pinAccess completes the access of a new tier: an SFTP server's host key is learnt at first
+ * contact and pinned (trust on first use; `tier add` shows it), unless one was given.
+ */
+export async function pinAccess(url: string, access: TierAccess): Promise<TierAccess> {
+  if (!url.startsWith('sftp:') || access.hostKey) return access;
+  const address = parseSftpUrl(url);
+  return { ...access, hostKey: await SftpTier.probeHostKey(address.host, address.port) };
 }
 
 /** openTier opens the tier at `url` with marker id `tierId`; `create` sets a new one up. */
@@ -35,6 +48,19 @@ export async function openTier(
     const root = fileURLToPath(parsed);
     return create ? FileTier.create(root, tierId) : new FileTier(root, tierId);
   }
+  if (parsed.protocol === 'sftp:') {
+    if (!access.identity || !access.hostKey) {
+      throw new HindsightError(
+        'E_TIER_CREDENTIALS',
+        "an sftp:// tier needs a private key (and the server's pinned host key)",
+        {
+          hint: 'give --identity FILE (an OpenSSH private key whose public key the server accepts)',
+        },
+      );
+    }
+    const options = { identity: access.identity, hostKey: access.hostKey, clock: new SystemClock() };
+    return create ? SftpTier.create(url, tierId, options) : new SftpTier(url, tierId, options);
+  }
   if (parsed.protocol === 's3:') {
     if (!access.credentials) {
       throw new HindsightError('E_TIER_CREDENTIALS', 'an s3:// tier needs a credentials file', {
@@ -47,4 +73,10 @@ export async function openTier(
   throw new HindsightError('E_TIER_SCHEME', `tiers of kind ${parsed.protocol} are not supported`, {
     hint: 'file:// (a local disk or a mounted share), sftp:// or s3://',
   });
+}
+
+/** withOverride is a tier's access with the fields given in `override` (for one run, say a prune) put in. */
+export function withOverride(access: TierAccess, override: TierAccess | undefined): TierAccess {
+  const given = Object.entries(override ?? {}).filter(([, v]) => v !== undefined);
+  return { ...access, ...Object.fromEntries(given) };
 }

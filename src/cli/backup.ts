@@ -156,11 +156,11 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(
         `pruned ${answer.snapshots} backups (${answer.kept} kept), ${answer.manifests} manifests and ${answer.packs} packs (${formatBytes(answer.bytes)}) on ${answer.tiers.filter((t) => !answer.refused.includes(t)).join(', ') || 'no tier'}\n`,
       );
-      for (const t of answer.refused) {
-        process.stderr.write(
-          `tier ${t} refused to delete (an append-only account): nothing pruned there; run prune with --credentials or --identity that may delete\n`,
-        );
-      }
+    }
+    for (const t of answer.refused) {
+      process.stderr.write(
+        `tier ${t} refused to delete (an append-only account): nothing pruned there; run prune with --credentials or --identity that may delete\n`,
+      );
     }
     return answer.refused.length === 0 ? 0 : 1;
   }

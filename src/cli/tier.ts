@@ -34,7 +34,10 @@ export async function run(argv: string[]): Promise<number> {
       credentials: abs(values.credentials),
     });
     if (values.json) printJson(tier);
-    else process.stdout.write(`tier ${tier.name} added: ${tier.url} (position ${tier.position})\n`);
+    else {
+      const pinned = tier.hostKey ? `; the server's host key ${tier.hostKey} is pinned` : '';
+      process.stdout.write(`tier ${tier.name} added: ${tier.url} (position ${tier.position})${pinned}\n`);
+    }
     return 0;
   }
   if (sub === 'list' && positionals.length === 1) {
