@@ -6,9 +6,10 @@
  * given for that run only.
  */
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
-import { treeHash, waitConverged, withCluster } from '../harness/cluster.ts';
+import { treeHash, waitConverged, waitFor, withCluster } from '../harness/cluster.ts';
 import { needPrerequisite } from '../harness/prerequisite.ts';
 import { Sshd, sshdMissing } from '../harness/sshd.ts';
 import { createRng, makeTree, seedFromEnv } from '../harness/workload.ts';
@@ -104,6 +105,49 @@ test('backups to an SFTP server, also through an append-only account that prune 
       await beta.cliOk(['backup', 'restore', 'docs', '--id', second.id, '--into', kept, '--tier', 'vault']);
       assert.equal(await treeHash(kept), await treeHash(src));
       await beta.cliOk(['backup', 'verify', '--read-data', '100%']);
+
+      // The SFTP server stops: a third tier, a local disk, takes the backup alone; both SFTP
+      // tiers are offline, then behind, and are caught up (copying only) once sshd is back.
+      const nas = cluster.dir('nas');
+      await mkdir(nas);
+      await beta.cliOk(['tier', 'add', 'local', `file://${nas}`]);
+      const tiers = async () =>
+        JSON.parse(await beta.cliOk(['tier', 'list', '--json'])) as {
+          name: string;
+          state: string;
+          revision: number;
+        }[];
+      const allSynced = async () => {
+        const now = await tiers();
+        return now.every((x) => x.state === 'online' && x.revision === now[0].revision) ? now : undefined;
+      };
+      await waitFor(allSynced, { timeoutMs: 120_000, intervalMs: 1000, what: 'the local tier filled' });
+      await sshd.stop();
+      await writeFile(path.join(src, 'while-sshd-was-down.txt'), 'later\n');
+      await waitConverged(src, dst, { timeoutMs: 60_000 });
+      const during = JSON.parse(
+        await beta.cliOk(['backup', 'run', 'docs', '--json'], { timeoutMs: 300_000 }),
+      );
+      assert.deepEqual(during.tiers, ['local']);
+      assert.deepEqual(
+        (await tiers()).filter((x) => x.name !== 'local').map((x) => x.state),
+        ['offline', 'offline'],
+      );
+      await sshd.start();
+      await waitFor(allSynced, { timeoutMs: 240_000, intervalMs: 1000, what: 'the SFTP tiers caught up' });
+      const fromVault = cluster.dir('restore-during-vault');
+      await beta.cliOk([
+        'backup',
+        'restore',
+        'docs',
+        '--id',
+        during.id,
+        '--into',
+        fromVault,
+        '--tier',
+        'vault',
+      ]);
+      assert.equal(await treeHash(fromVault), await treeHash(src));
     });
   } finally {
     await sshd.dispose();
