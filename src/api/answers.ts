@@ -135,6 +135,8 @@ export interface StatusReport {
 /** BackupStatus is the backup side of a node's status. */
 export interface BackupStatus {
   tiers: TierAnswer[];
+  /** Backups under way: entries of the tree done of `total`, bytes new to the repository. */
+  running: { volume: string; entries: number; total: number; newBytes: number; startedAt: number }[];
   volumes: {
     volume: string;
     lastBackup: BackupAnswer | null;

@@ -3,6 +3,7 @@ import type {
   BackupAnswer,
   BackupPlanAnswer,
   BackupRestoreAnswer,
+  BackupStatus,
   DiscardAnswer,
   DrillAnswer,
   ExportAnswer,
@@ -81,6 +82,7 @@ export interface NodeApi {
     ): Promise<PruneAnswer>;
     verify(options: { readShare: number; tier?: string }): Promise<VerifyTierAnswer[]>;
     drill(volume: string, options: { tier?: string }): Promise<DrillAnswer>;
+    running(): BackupStatus['running'];
     lastDrill(
       volume: string,
     ): { at: number; ms: number; files: number; bytes: number; problems: number } | undefined;

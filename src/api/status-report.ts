@@ -21,7 +21,7 @@ export interface StatusSources {
   views: MirrorViews;
   /** The capture's own account of a primary volume that runs here (undefined: not capturing). */
   captureHealth: (volume: string) => CaptureHealth | undefined;
-  backups: Pick<NodeApi['backups'], 'tiers' | 'list' | 'lastDrill'>;
+  backups: Pick<NodeApi['backups'], 'tiers' | 'list' | 'lastDrill' | 'running'>;
 }
 
 /**
@@ -111,6 +111,7 @@ function backupStatus(src: StatusSources): BackupStatus {
   const volumes = [...new Set(all.map((b) => b.volume))].sort();
   return {
     tiers: src.backups.tiers(),
+    running: src.backups.running(),
     volumes: volumes.map((volume) => ({
       volume,
       lastBackup: all.find((b) => b.volume === volume) ?? null,

@@ -1,4 +1,5 @@
 import type { Catalog } from '../store/index.ts';
+import type { PruneReport } from './repository.ts';
 import type { KeepPolicy } from './retention.ts';
 import type { RecordedRevision, Revision } from './revisions.ts';
 import type { TierAccess } from './tier-url.ts';
@@ -53,6 +54,23 @@ export interface BackupPlan {
   keep: KeepPolicy | null;
   /** "daily", "weekly", "monthly", "every 3d"; null: no scheduled drills. */
   drill: string | null;
+}
+
+/** BackupProgress is how far a backup under way has got: entries of the tree done of `total`. */
+export interface BackupProgress {
+  volume: string;
+  entries: number;
+  total: number;
+  newBytes: number;
+  startedAt: number;
+}
+
+/** PruneAnswer says what `prune` removed, what it kept, on which tiers, and which tiers refused to delete. */
+export interface PruneAnswer extends PruneReport {
+  kept: number;
+  tiers: string[];
+  /** Tiers whose account may not delete (append-only): nothing was pruned there. */
+  refused: string[];
 }
 
 /** BackupTables owns the backup stage's tables — `tiers`, `backups`, `backup_drills`, `backup_plans` (docs/catalog.md): the only SQL for them. */

@@ -3,10 +3,17 @@ import { type Clock, type EventSink, errorMessage, HindsightError, isHindsightEr
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import { listViews, liveAt, producedAtOf, seqAt } from '../timeline/index.ts';
 import { BackupReads } from './backup-reads.ts';
-import { type BackupInfo, BackupTables, type TierInfo, type TierRow } from './backup-tables.ts';
-import { catchUp } from './catch-up.ts';
+import {
+  type BackupInfo,
+  type BackupProgress,
+  BackupTables,
+  type PruneAnswer,
+  type TierInfo,
+  type TierRow,
+} from './backup-tables.ts';
+import { fillTier } from './catch-up.ts';
 import { type RepoKey, readKeyFile } from './repo-key.ts';
-import { type PruneReport, Repository } from './repository.ts';
+import { Repository } from './repository.ts';
 import { type KeepPolicy, keptBackups } from './retention.ts';
 import { judgeRevision, newRevision, readTierRevision, writeTierRevision } from './revisions.ts';
 import type { Tier } from './tier.ts';
@@ -33,14 +40,6 @@ export interface BackupsDeps {
   scratchDir: string;
 }
 
-/** PruneAnswer says what `prune` removed, what it kept, on which tiers, and which tiers refused to delete. */
-export interface PruneAnswer extends PruneReport {
-  kept: number;
-  tiers: string[];
-  /** Tiers whose account may not delete (append-only): nothing was pruned there. */
-  refused: string[];
-}
-
 /** Reachable is a tier that answered, with its row as the catalog now has it. */
 interface Reachable extends TierMember {
   row: TierRow;
@@ -59,6 +58,8 @@ export class Backups {
   readonly #table: BackupTables;
   readonly #reads: BackupReads;
   #running = 0;
+  /** The backups running now, and how far each has got (for status: progress on a terminal). */
+  readonly #progress = new Map<string, BackupProgress>();
   #isCatchingUp = false;
 
   constructor(deps: BackupsDeps) {
@@ -84,6 +85,11 @@ export class Backups {
 
   drill(...args: Parameters<BackupReads['drill']>): ReturnType<BackupReads['drill']> {
     return this.#reads.drill(...args);
+  }
+
+  /** running lists the backups under way, with their progress. */
+  running(): BackupProgress[] {
+    return [...this.#progress.values()].map((p) => ({ ...p }));
   }
 
   /** lastDrill is the newest restore drill of `volume`, for status. */
@@ -185,6 +191,7 @@ export class Backups {
     try {
       return await this.#write(volume, seq, options.waitMs ?? DEFAULT_WAIT_MS);
     } finally {
+      this.#progress.delete(volume);
       this.#running--;
       this.#soon();
     }
@@ -202,14 +209,18 @@ export class Backups {
         msg: `backup of ${volume} as of seq ${seq} started on ${started.join(', ')}`,
         data: { seq, at: producedAt, tiers: started },
       });
+      const entries = liveAt(this.#d.catalog, volume, seq);
+      const progress = { volume, entries: 0, total: entries.length, newBytes: 0, startedAt: takenAt };
+      this.#progress.set(volume, progress);
       return repo.backup({
         volume,
         seq,
         at: producedAt,
         node: this.#d.node,
         takenAt,
-        entries: liveAt(this.#d.catalog, volume, seq),
+        entries,
         readChunk: (address) => this.#d.store.readRaw(address),
+        onProgress: (done, newBytes) => Object.assign(progress, { entries: done, newBytes }),
       });
     });
     for (const name of writers) this.#table.recordSuccess(name, clock.now(), value.totals.newBytes);
@@ -424,38 +435,14 @@ export class Backups {
       const { writers, behind, max } = await this.#survey();
       const source = writers[0];
       if (!source) return;
-      for (const b of behind) {
-        this.#table.setState(b.name, 'syncing');
-        const result = await catchUp(source.tier, b.tier, () => this.#running > 0);
-        if (result.isStopped) {
-          this.#table.setState(b.name, 'behind');
-          return;
-        }
-        // Its revision is set explicitly to its source's (first recorded here). It never holds
-        // that number yet: every number it was given is in the catalog before it is in the tier.
-        const target = source.row.recorded.revision;
-        if (b.row.recorded.revision < target) {
-          const r = { revision: target, nonce: randomBytes(8).toString('hex') };
-          this.#table.beginRevision(b.name, r);
-          await writeTierRevision(b.tier, this.#key(), r, this.#d.node, this.#d.clock.now());
-          this.#table.commitRevision(b.name);
-        }
-        this.#table.setSynced(b.name, max);
-        this.#table.recordSuccess(b.name, this.#d.clock.now(), result.bytes);
-        this.#table.addTierToBackups(b.name);
-        this.#d.events.emit({
-          level: 'info',
-          type: 'tier.caught-up',
-          msg: `tier ${b.name} caught up from ${source.name}: ${result.copied} objects`,
-          data: {
-            tier: b.name,
-            from: source.name,
-            objects: result.copied,
-            bytes: result.bytes,
-            revision: max,
-          },
-        });
-      }
+      const d = {
+        table: this.#table,
+        key: this.#key(),
+        node: this.#d.node,
+        clock: this.#d.clock,
+        events: this.#d.events,
+      };
+      for (const b of behind) if (!(await fillTier(d, source, b, max, () => this.#running > 0))) return;
     } catch (err) {
       this.#d.events.emit({
         level: 'warn',

@@ -5,13 +5,15 @@ export { BackupReads, type BackupReadsDeps, type DrillAnswer } from './backup-re
 export {
   type BackupInfo,
   type BackupPlan,
+  type BackupProgress,
   BackupTables,
+  type PruneAnswer,
   type TierInfo,
   type TierRow,
   type TierState,
 } from './backup-tables.ts';
-export { Backups, type BackupsDeps, DEFAULT_WAIT_MS, type PruneAnswer } from './backups.ts';
-export { catchUp } from './catch-up.ts';
+export { Backups, type BackupsDeps, DEFAULT_WAIT_MS } from './backups.ts';
+export { catchUp, fillTier } from './catch-up.ts';
 export { FileTier } from './file-tier.ts';
 export { RepoKey, readKeyFile } from './repo-key.ts';
 export { type BackupTotals, type ManifestEntry, Repository, type Snapshot } from './repository.ts';

@@ -144,12 +144,16 @@ export class Repository {
     takenAt: number;
     entries: Iterable<Pick<Change, 'path' | 'kind' | 'mode' | 'mtimeMs' | 'size' | 'target' | 'chunks'>>;
     readChunk: (address: Buffer) => Buffer;
+    /** Told after each entry: entries done, and bytes new to the repository so far. */
+    onProgress?: (entries: number, newBytes: number) => void;
   }): Promise<{ snapshot: Snapshot; totals: BackupTotals }> {
     const totals: BackupTotals = { newChunks: 0, newBytes: 0, manifestReused: false };
     const lines: string[] = [];
     let files = 0;
     let bytes = 0;
+    let done = 0;
     for (const e of input.entries) {
+      input.onProgress?.(done++, totals.newBytes);
       if (e.kind !== 'put' && e.kind !== 'mkdir' && e.kind !== 'symlink') continue;
       const chunks: string[] = [];
       for (let i = 0; e.chunks && i < e.chunks.length; i += HASH_BYTES) {

@@ -84,6 +84,7 @@ const report: StatusReport = {
     { node: 'gamma', direction: 'to-mirror', link: 'disconnected', rttMs: null, clockOffsetMs: null },
   ],
   backups: {
+    running: [],
     tiers: [
       {
         name: 'local',
