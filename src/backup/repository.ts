@@ -8,6 +8,8 @@ import { type Tier, tierMissing } from './tier.ts';
 
 const HEADER = 'hindsight-repository.json';
 const FORMAT = 1;
+/** PACK_CACHE is how many whole packs (of about PACK_TARGET_BYTES) reading keeps. */
+const PACK_CACHE = 4;
 /** PACK_TARGET_BYTES is the size at which a pack is closed and written. */
 const PACK_TARGET_BYTES = 8 * 1024 * 1024;
 
@@ -74,6 +76,9 @@ export class Repository {
   readonly #key: RepoKey;
   readonly #chunks = new Map<string, ChunkPlace>();
   #pack: OpenPack = newPack();
+  /** The packs read whole lately (see #sealedChunk), and the packs read from at all. */
+  readonly #packCache = new Map<string, Buffer>();
+  readonly #packsSeen = new Set<string>();
 
   private constructor(tier: Tier, key: RepoKey, id: string) {
     this.#tier = tier;
@@ -314,12 +319,36 @@ export class Repository {
     return this.#readChunk(id, path);
   }
 
+  /**
+   * #sealedChunk reads a chunk's bytes from its pack: the first chunk of a pack by its range (a
+   * restore of one file reads little), and once a second one is wanted, the whole pack, kept
+   * among the last few read (a whole restore reads each pack about once, not once per chunk).
+   */
+  async #sealedChunk(place: ChunkPlace): Promise<Buffer> {
+    const cached = this.#packCache.get(place.pack);
+    if (cached) {
+      this.#packCache.delete(place.pack);
+      this.#packCache.set(place.pack, cached);
+      return cached.subarray(place.offset, place.offset + place.length);
+    }
+    if (!this.#packsSeen.has(place.pack)) {
+      this.#packsSeen.add(place.pack);
+      return this.#tier.get(place.pack, place);
+    }
+    const whole = await this.#tier.get(place.pack);
+    this.#packCache.set(place.pack, whole);
+    if (this.#packCache.size > PACK_CACHE)
+      this.#packCache.delete(this.#packCache.keys().next().value as string);
+    return whole.subarray(place.offset, place.offset + place.length);
+  }
+
   async #readChunk(id: string, path: string): Promise<Buffer> {
     const place = this.#chunks.get(id);
     if (!place) throw tierMissing(this.#tier.url, `chunk ${id} of ${path}`);
+    const sealed = await this.#sealedChunk(place);
     let plain: Buffer;
     try {
-      plain = this.#key.open(`chunk/${id}`, await this.#tier.get(place.pack, place));
+      plain = this.#key.open(`chunk/${id}`, sealed);
     } catch (err) {
       throw new HindsightError(
         'E_BACKUP_CORRUPT',
