@@ -7,8 +7,11 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { withDeadline } from '../test/harness/cluster.ts';
-import { type BenchConfig, readBenchConfig, type ScenarioId } from './bench-config.ts';
+import { benchBackup } from './backup-scenario.ts';
+import { type BenchConfig, readBenchConfig, type ScenarioId, timeoutOf } from './bench-config.ts';
 import { type BenchRow, failedRow, formatTable } from './bench-report.ts';
+import { benchBurst } from './burst-scenario.ts';
+import { benchScan } from './capture-scenarios.ts';
 import { benchLargeCopy, benchSmallCopy } from './copy-scenarios.ts';
 import { benchDelta } from './delta-scenario.ts';
 import { benchLatency, benchSustained } from './latency-scenarios.ts';
@@ -23,6 +26,9 @@ const SCENARIOS: Record<ScenarioId, (ctx: ScenarioContext) => Promise<BenchRow[]
   latency: benchLatency,
   sustained: benchSustained,
   rewind: benchRewind,
+  scan: benchScan,
+  burst: benchBurst,
+  backup: benchBackup,
 };
 const CLEANUP_TIMEOUT_MS = 30_000;
 
@@ -72,11 +78,12 @@ async function runScenario(
   mkdirSync(runDir, { recursive: true });
   const cleanups: (() => unknown)[] = [];
   let cleaned = false;
+  const timeoutMs = timeoutOf(config, id);
   const ctx: ScenarioContext = {
     config,
     runDir,
     rsync,
-    timeoutMs: config.stepTimeoutMs,
+    timeoutMs,
     // A scenario that overran its budget still runs; what it starts after clean-up stops at once.
     defer: (fn) =>
       cleaned
@@ -90,7 +97,7 @@ async function runScenario(
   const started = performance.now();
   let rows: BenchRow[];
   try {
-    rows = await withDeadline(SCENARIOS[id](ctx), config.stepTimeoutMs, `scenario ${id}`);
+    rows = await withDeadline(SCENARIOS[id](ctx), timeoutMs, `scenario ${id}`);
     log(`scenario ${id}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
