@@ -19,8 +19,10 @@ export { RepoKey, readKeyFile } from './repo-key.ts';
 export { type BackupTotals, type ManifestEntry, Repository, type Snapshot } from './repository.ts';
 export { type KeepPolicy, keptBackups } from './retention.ts';
 export { judgeRevision, type Revision, readTierRevision, writeTierRevision } from './revisions.ts';
-export { readS3Credentials, type S3Credentials, S3Tier, type S3TierOptions } from './s3-tier.ts';
-export { SftpTier, type SftpTierOptions } from './sftp-tier.ts';
+// The SFTP and S3 tiers are loaded when first used (tier-url.ts): an agent without such tiers
+// never loads ssh2 or the AWS SDK. Their types are here; tests import the modules themselves.
+export type { S3Credentials, S3TierOptions } from './s3-tier.ts';
+export type { SftpTierOptions } from './sftp-tier.ts';
 export { ANY_TIER, checkObjectName, TIER_MARKER, type Tier, tierMissing, tierOffline } from './tier.ts';
 export { type TierMember, TierSet } from './tier-set.ts';
 export { openTier, type TierAccess } from './tier-url.ts';

@@ -2,10 +2,6 @@ import { fileURLToPath } from 'node:url';
 import { HindsightError } from '../core/index.ts';
 import { SystemClock } from '../sys/index.ts';
 import { FileTier } from './file-tier.ts';
-import { readS3Credentials } from './s3-config.ts';
-import { S3Tier } from './s3-tier.ts';
-import { parseSftpUrl } from './sftp-session.ts';
-import { SftpTier } from './sftp-tier.ts';
 import type { Tier } from './tier.ts';
 
 /**
@@ -25,6 +21,8 @@ export interface TierAccess {
  */
 export async function pinAccess(url: string, access: TierAccess): Promise<TierAccess> {
   if (!url.startsWith('sftp:') || access.hostKey) return access;
+  const { parseSftpUrl } = await import('./sftp-session.ts');
+  const { SftpTier } = await import('./sftp-tier.ts');
   const address = parseSftpUrl(url);
   return { ...access, hostKey: await SftpTier.probeHostKey(address.host, address.port) };
 }
@@ -58,6 +56,8 @@ export async function openTier(
         },
       );
     }
+    // Loaded when first used: an agent without SFTP or S3 tiers never loads ssh2 or the AWS SDK.
+    const { SftpTier } = await import('./sftp-tier.ts');
     const options = { identity: access.identity, hostKey: access.hostKey, clock: new SystemClock() };
     return create ? SftpTier.create(url, tierId, options) : new SftpTier(url, tierId, options);
   }
@@ -67,6 +67,8 @@ export async function openTier(
         hint: 'give --credentials FILE with AWS_ACCESS_KEY_ID=… and AWS_SECRET_ACCESS_KEY=… lines (mode 0600)',
       });
     }
+    const { readS3Credentials } = await import('./s3-config.ts');
+    const { S3Tier } = await import('./s3-tier.ts');
     const credentials = await readS3Credentials(access.credentials);
     return create ? S3Tier.create(url, tierId, credentials) : new S3Tier(url, tierId, credentials);
   }

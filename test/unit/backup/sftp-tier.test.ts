@@ -19,13 +19,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import {
-  RepoKey,
-  Repository,
-  SftpTier,
-  type SftpTierOptions,
-  TIER_MARKER,
-} from '../../../src/backup/index.ts';
+import { RepoKey, Repository, TIER_MARKER } from '../../../src/backup/index.ts';
+import { SftpTier, type SftpTierOptions } from '../../../src/backup/sftp-tier.ts';
 import type { Change } from '../../../src/core/index.ts';
 import { ingestFile, openCatalog, PackStore } from '../../../src/store/index.ts';
 import { SystemClock } from '../../../src/sys/index.ts';
