@@ -1,5 +1,3 @@
-import { HASH_BYTES } from '../core/index.ts';
-
 /**
  * ChunkReferences is one holder of chunk references that garbage collection must respect: the
  * outbox, the timeline's versions, the quarantine, and (next) snapshots and backups that pin
@@ -11,19 +9,4 @@ export interface ChunkReferences {
   readonly name: string;
   /** chunkLists yields every chunk list (concatenated hashes) it references right now. */
   chunkLists(): Iterable<Uint8Array>;
-}
-
-/**
- * liveChunkSet reads every holder's references into one test for "something references this
- * chunk". Read it and pass it to ChunkStore.collect in the same tick, so nothing commits between.
- */
-export function liveChunkSet(holders: readonly ChunkReferences[]): (hash: Buffer) => boolean {
-  const live = new Set<string>();
-  for (const holder of holders) {
-    for (const list of holder.chunkLists()) {
-      const buf = Buffer.from(list.buffer, list.byteOffset, list.byteLength);
-      for (let i = 0; i < buf.length; i += HASH_BYTES) live.add(buf.toString('latin1', i, i + HASH_BYTES));
-    }
-  }
-  return (hash) => live.has(hash.toString('latin1'));
 }

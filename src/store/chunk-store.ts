@@ -1,3 +1,5 @@
+import type { ChunkReferences } from './chunk-references.ts';
+
 /**
  * The chunk store contract. Chunks are content-defined pieces of file data addressed by their
  * BLAKE3-256 hash, stored compressed (zstd) or raw in append-only packs; the index of where
@@ -70,8 +72,8 @@ export interface ChunkStore {
   readStored(hash: Buffer): StoredChunk;
   /** verify re-reads and re-hashes every committed chunk. */
   verify(): Promise<VerifyReport>;
-  /** collect removes chunks for which `isLive` is false and reclaims their space (see PackStore). */
-  collect(isLive: (hash: Buffer) => boolean, rewriteBelow?: number): Promise<CollectReport>;
+  /** collect removes chunks no holder in `references` lists and reclaims their space (see PackStore). */
+  collect(references: readonly ChunkReferences[], rewriteBelow?: number): Promise<CollectReport>;
   /** close syncs and closes open packs. */
   close(): Promise<void>;
 }

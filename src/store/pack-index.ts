@@ -12,6 +12,9 @@ export type PackIndex = ReturnType<typeof preparePackIndex>;
 
 /** preparePackIndex prepares the statements of the pack index on a catalog. */
 export function preparePackIndex(db: Catalog) {
+  // Garbage collection marks live chunks here, on disk like the rest of the catalog, so that a
+  // collection costs memory in proportion to SQLite's page cache, not to the chunks there are.
+  db.exec('CREATE TEMP TABLE IF NOT EXISTS gc_live (hash BLOB PRIMARY KEY) WITHOUT ROWID');
   return {
     has: db.prepare('SELECT 1 FROM chunks WHERE hash = ?'),
     get: db.prepare('SELECT pack, offset, stored_len, raw_len, codec FROM chunks WHERE hash = ?'),
@@ -28,7 +31,11 @@ export function preparePackIndex(db: Catalog) {
       'INSERT INTO packs (id, size, sealed) VALUES (?, 0, 1) ON CONFLICT (id) DO UPDATE SET sealed = 1',
     ),
     maxPack: db.prepare('SELECT max(id) AS id FROM packs'),
-    all: db.prepare('SELECT hash, stored_len FROM chunks'),
+    markLive: db.prepare('INSERT OR IGNORE INTO temp.gc_live (hash) VALUES (?)'),
+    clearLive: db.prepare('DELETE FROM temp.gc_live'),
+    unmarked: db.prepare(
+      'SELECT hash, stored_len FROM chunks WHERE NOT EXISTS (SELECT 1 FROM temp.gc_live l WHERE l.hash = chunks.hash)',
+    ),
     dropChunk: db.prepare('DELETE FROM chunks WHERE hash = ?'),
     packUsage: db.prepare(
       `SELECT pack, SUM(stored_len + ${RECORD_HEADER_BYTES}) AS live FROM chunks GROUP BY pack`,

@@ -1,10 +1,11 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { HindsightError } from '../core/index.ts';
+import { HASH_BYTES, HindsightError } from '../core/index.ts';
 import { crashPoint, type FileOps, fsyncDir, NODE_FILE_OPS } from '../sys/index.ts';
 import type { Catalog } from './catalog.ts';
 import { inTransaction } from './catalog.ts';
+import type { ChunkReferences } from './chunk-references.ts';
 import type { ChunkStore, Codec, CollectReport, StoredChunk, VerifyReport } from './chunk-store.ts';
 import { MAX_CHUNK_BYTES } from './chunker.ts';
 import { compressChunk, decompressChunk } from './compress.ts';
@@ -369,11 +370,12 @@ export class PackStore implements ChunkStore {
   }
 
   /**
-   * collect removes what nothing references any more; `isLive` says which chunks something
-   * does (the caller reads versions and outbox). In order, each step crash-safe:
+   * collect removes what nothing references any more; `references` are every holder of chunk
+   * lists (outbox, versions, quarantine). In order, each step crash-safe:
    *
-   *  1. Synchronously, before anything is awaited: the index rows of chunks that are neither
-   *     live, pending, nor pinned are deleted in one transaction. A chunk is pinned for `pinMs`
+   *  1. Synchronously, before anything is awaited, in one transaction: every chunk the holders
+   *     list is marked live in a temporary table (on disk: memory does not grow with the store),
+   *     and the index rows of chunks that are neither marked, pending, nor pinned are deleted. A chunk is pinned for `pinMs`
    *     (an hour) after `has` last found it: its referencing commit may still be on the way.
    *     That is the safety margin, measured in time so that collections run back to back
    *     cannot wear it down.
@@ -383,20 +385,29 @@ export class PackStore implements ChunkStore {
    *     copied to the open pack, which is fsynced before the rows move to it in one
    *     transaction; only then is the old pack deleted.
    */
-  async collect(isLive: (hash: Buffer) => boolean, rewriteBelow = 0.5): Promise<CollectReport> {
+  async collect(references: readonly ChunkReferences[], rewriteBelow = 0.5): Promise<CollectReport> {
     this.assertWritable();
     const now = this.now();
     for (const [key, at] of this.pins) if (now - at > this.pinMs) this.pins.delete(key);
     const report: CollectReport = { chunksDropped: 0, bytesDropped: 0, packsDeleted: 0, packsRewritten: 0 };
     inTransaction(this.catalog, () => {
-      for (const row of this.stmts.all.iterate() as Iterable<{ hash: Uint8Array; stored_len: number }>) {
+      this.stmts.clearLive.run();
+      for (const holder of references) {
+        for (const list of holder.chunkLists()) {
+          for (let i = 0; i + HASH_BYTES <= list.byteLength; i += HASH_BYTES) {
+            this.stmts.markLive.run(list.subarray(i, i + HASH_BYTES));
+          }
+        }
+      }
+      for (const row of this.stmts.unmarked.iterate() as Iterable<{ hash: Uint8Array; stored_len: number }>) {
         const hash = Buffer.from(row.hash);
         const key = hashKey(hash);
-        if (isLive(hash) || this.pins.has(key) || this.pending.has(key)) continue;
+        if (this.pins.has(key) || this.pending.has(key)) continue;
         this.stmts.dropChunk.run(hash);
         report.chunksDropped++;
         report.bytesDropped += row.stored_len + RECORD_HEADER_BYTES;
       }
+      this.stmts.clearLive.run();
     });
     crashPoint('gc.after-drop');
     const busy = new Set([...this.pending.values()].map((e) => e.pack));

@@ -1,11 +1,5 @@
 import { type Clock, type EventSink, errorMessage } from '../core/index.ts';
-import {
-  type Catalog,
-  type ChunkReferences,
-  type ChunkStore,
-  type CollectReport,
-  liveChunkSet,
-} from '../store/index.ts';
+import type { Catalog, ChunkReferences, ChunkStore, CollectReport } from '../store/index.ts';
 import type { Logger } from '../sys/index.ts';
 import type { Volumes } from '../volumes/index.ts';
 import { historyHorizon, pruneVersions } from './history.ts';
@@ -68,7 +62,7 @@ export class GarbageCollector {
             historyHorizon(catalog, v.name, v.spec.historyMs, clock.now()),
           );
         }
-        const report = seeding.length > 0 ? null : await store.collect(liveChunkSet(this.#deps.references));
+        const report = seeding.length > 0 ? null : await store.collect(this.#deps.references);
         const data = {
           versions,
           ...report,

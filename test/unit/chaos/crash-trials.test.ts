@@ -128,7 +128,10 @@ async function packTrial(dir: string, rng: Rng, wrap: Wrap, crashAfter?: number)
       if (rng.chance(0.2)) {
         // Garbage collection: drop some chunks, delete emptied packs, rewrite sparse ones.
         for (const hex of [...acked.keys()]) if (rng.chance(0.4)) acked.delete(hex);
-        await store.collect((hash) => acked.has(hash.toString('hex')), 0.6);
+        await store.collect(
+          [{ name: 'acked', chunkLists: () => [...acked.keys()].map((hex) => Buffer.from(hex, 'hex')) }],
+          0.6,
+        );
       }
       if (rng.chance(0.2)) {
         await store.close();

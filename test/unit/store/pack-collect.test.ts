@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { hashChunk, PIN_MS, packFileName } from '../../../src/store/index.ts';
-import { CHUNKS, chunkData, fill, isLiveHash, LIVE, openStore } from './fixtures/collect-store.ts';
+import { CHUNKS, chunkData, fill, LIVE, LIVE_REFERENCES, openStore } from './fixtures/collect-store.ts';
 
 const CHILD = path.join(import.meta.dirname, 'fixtures', 'collect-child.ts');
 
@@ -50,7 +50,7 @@ describe('PackStore.collect', () => {
   it('drops dead chunks, deletes an emptied pack and rewrites sparse ones', async () => {
     assert.equal(packFiles().length, 4);
     const { catalog, store } = openStore(dir);
-    const report = await store.collect(isLiveHash);
+    const report = await store.collect(LIVE_REFERENCES);
     assert.equal(report.chunksDropped, CHUNKS - LIVE.size);
     assert.equal(report.packsDeleted, 1, 'pack 2 held nothing live');
     // Packs 1 and 3 are a third live. Pack 4 is the open pack until pack 1's records overflow
@@ -70,12 +70,12 @@ describe('PackStore.collect', () => {
     // Asked without has(), which would pin it again.
     const indexed = () => catalog.prepare('SELECT 1 FROM chunks WHERE hash = ?').get(kept) !== undefined;
     assert.equal(store.has(kept), true); // a dedupe hit: a commit referencing it may be on the way
-    for (let i = 0; i < 5; i++) await store.collect(isLiveHash);
+    for (let i = 0; i < 5; i++) await store.collect(LIVE_REFERENCES);
     now = PIN_MS;
-    await store.collect(isLiveHash);
+    await store.collect(LIVE_REFERENCES);
     assert.equal(indexed(), true, 'pinned for PIN_MS after it was found');
     now = PIN_MS + 1;
-    await store.collect(isLiveHash);
+    await store.collect(LIVE_REFERENCES);
     assert.equal(indexed(), false, 'unreferenced and not asked for since: dropped');
     await store.close();
     catalog.close();
@@ -92,7 +92,7 @@ describe('PackStore.collect', () => {
       for (const i of LIVE)
         assert.deepEqual(store.readRaw(hashChunk(chunkData(i))), chunkData(i), `chunk ${i}`);
       assert.deepEqual((await store.verify()).bad, []);
-      await store.collect(isLiveHash);
+      await store.collect(LIVE_REFERENCES);
       await store.close();
       catalog.close();
       await expectCollected();
