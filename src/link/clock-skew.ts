@@ -20,16 +20,35 @@ export interface OffsetSample {
  * with the smallest round trip among the last few: an answer delayed by a stalled network
  * widens its own error and is passed over, instead of moving the estimate by seconds. A
  * measurement that contradicts the older ones (their error ranges do not overlap) means a
- * clock was stepped: the older ones are dropped, and the new offset holds at once.
+ * clock was stepped — or was being stepped while the measurement was in flight, so that one
+ * side read the clock before the step and the other after it. Such a measurement is held back
+ * until the next one agrees with it: then the older ones are dropped and the new offset holds.
+ * A lone stray measurement never moves the production times of the changes received meanwhile.
  */
 export class OffsetEstimator {
   #samples: OffsetSample[] = [];
+  /** A measurement that contradicted the estimate, waiting for a second one to confirm it. */
+  #stepped: OffsetSample | null = null;
 
   /** add takes one measurement and returns the estimate. */
   add(sample: OffsetSample): OffsetSample {
-    const agrees = (old: OffsetSample) =>
-      Math.abs(old.offsetMs - sample.offsetMs) <= (old.rttMs + sample.rttMs) / 2 + AGREEMENT_SLACK_MS;
-    this.#samples = [...this.#samples.filter(agrees), sample].slice(-OFFSET_SAMPLES);
+    const agreeing = (a: OffsetSample) => (b: OffsetSample) =>
+      Math.abs(a.offsetMs - b.offsetMs) <= (a.rttMs + b.rttMs) / 2 + AGREEMENT_SLACK_MS;
+    const kept = this.#samples.filter(agreeing(sample));
+    if (kept.length === 0 && this.#samples.length > 0) {
+      const confirmed = this.#stepped !== null && agreeing(sample)(this.#stepped);
+      if (!confirmed) {
+        this.#stepped = sample;
+        return this.#best();
+      }
+      kept.push(this.#stepped as OffsetSample);
+    }
+    this.#stepped = null;
+    this.#samples = [...kept, sample].slice(-OFFSET_SAMPLES);
+    return this.#best();
+  }
+
+  #best(): OffsetSample {
     return this.#samples.reduce((best, s) => (s.rttMs < best.rttMs ? s : best));
   }
 }

@@ -7,7 +7,7 @@ import { hrtimeMs, SystemClock } from './system-clock.ts';
 export const TEST_CLOCK_ENV = 'HINDSIGHT_TEST_CLOCK';
 
 /** How long a read of the clock file is trusted before the file is looked at again. */
-const REREAD_MS = 20;
+export const FILE_CLOCK_REREAD_MS = 20;
 /** How often sleeps and timers of a FileClock look whether the clock jumped. */
 const POLL_MS = 25;
 
@@ -73,7 +73,7 @@ export class FileClock implements Clock {
 
   #refresh(isFirst: boolean): void {
     const real = hrtimeMs();
-    if (!isFirst && real - this.#readAt < REREAD_MS) return;
+    if (!isFirst && real - this.#readAt < FILE_CLOCK_REREAD_MS) return;
     this.#readAt = real;
     try {
       // The inode as well as the mtime: two atomic writes within one tick of the file system's

@@ -1,5 +1,6 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { FILE_CLOCK_REREAD_MS } from '../../src/sys/index.ts';
 
 /**
  * TestClockFile drives the clock of every agent started with its `env` (HINDSIGHT_TEST_CLOCK):
@@ -30,10 +31,16 @@ export class TestClockFile {
     return Date.now() + this.#offsetMs;
   }
 
-  /** advance moves the agents' time forward by `ms`. */
+  /**
+   * advance moves the agents' time forward by `ms`. It returns once every agent has looked at
+   * the file again (each trusts a read for FILE_CLOCK_REREAD_MS), so whatever the caller does
+   * next happens after the step in the agents' eyes too: a change made at once would otherwise
+   * be stamped with the time before the step (e2e/rewind, seed 3534393025).
+   */
   advance(ms: number): void {
     this.#offsetMs += ms;
     this.#write();
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3 * FILE_CLOCK_REREAD_MS);
   }
 
   #write(): void {
