@@ -79,7 +79,16 @@ export type EventType =
   | 'address.released'
   | 'address.failed'
   | 'quarantine.exported'
-  | 'gc.failed';
+  | 'gc.failed'
+  | 'check.failed'
+  | 'alarm.opened'
+  | 'alarm.changed'
+  | 'alarm.closed'
+  | 'alarm.acked'
+  | 'notice.sent'
+  | 'notice.retrying'
+  | 'notice.failed'
+  | 'events.pruned';
 
 /** HEvent is one recorded event. `id` is assigned by the event log and only grows. */
 export interface HEvent {

@@ -1,2 +1,3 @@
-/** monitor: the event log (checks and notices come later). */
+/** monitor: the event log, checks and alarms, notices, and the readiness score. */
 export * from './event-log.ts';
+export * from './monitor-types.ts';

@@ -278,4 +278,79 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (volume, at)
   ) STRICT;
   `,
+  // 6: checks, alarms and notices (docs/monitoring.md, docs/catalog.md).
+  `
+  -- A check's settings where they differ from its built-in defaults, and every custom check.
+  CREATE TABLE checks (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    every_ms INTEGER NOT NULL
+  ) STRICT;
+
+  -- The last result of each check and subject, and since when it has held that state.
+  CREATE TABLE check_results (
+    name TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    volume TEXT,
+    state TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    value REAL,
+    threshold TEXT,
+    ran_at INTEGER NOT NULL,
+    PRIMARY KEY (name, subject)
+  ) STRICT;
+
+  -- Alarms: a check's subject that left ok, from opening until it is back (closed_at).
+  CREATE TABLE alarms (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    volume TEXT,
+    state TEXT NOT NULL,
+    message TEXT NOT NULL,
+    opened_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    reminded_at INTEGER NOT NULL,
+    closed_at INTEGER,
+    acked_at INTEGER,
+    acked_by TEXT
+  ) STRICT;
+  CREATE UNIQUE INDEX alarms_open ON alarms (name, subject) WHERE closed_at IS NULL;
+
+  -- Who is told, how (smtp, webhook), and by which policy (always, failures, digest).
+  CREATE TABLE notifiers (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+
+  -- The outbox of notices: waiting, being retried, sent, or given up on.
+  CREATE TABLE notices (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    notifier TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    sent_at INTEGER,
+    failed_at INTEGER,
+    last_error TEXT
+  ) STRICT;
+  CREATE INDEX notices_due ON notices (next_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+
+  -- What a digest notifier collects until its daily message.
+  CREATE TABLE digest_items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    notifier TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    line TEXT NOT NULL
+  ) STRICT;
+
+  -- The event log's retention deletes by age.
+  CREATE INDEX events_by_time ON events (t);
+  `,
 ];
