@@ -8,7 +8,7 @@ import type {
   VolumeInfo,
 } from './answers.ts';
 import { backupRoutes } from './backup-routes.ts';
-import { metricsText } from './metrics.ts';
+import { metricsRoute } from './metrics.ts';
 import type { NodeApi } from './node-api.ts';
 import { bodyOf, textField } from './request-fields.ts';
 import { roleRoutes } from './role-routes.ts';
@@ -55,7 +55,7 @@ function nodeRoutes(node: NodeApi): Route[] {
       handler: async (): Promise<{ report: VerifyReport }> => ({ report: await node.verify() }),
     },
     { method: 'POST', path: '/v1/gc', handler: (): Promise<GcAnswer> => node.collect() },
-    { method: 'GET', path: '/metrics', handler: () => metricsText(node.status()) },
+    { method: 'GET', path: '/metrics', handler: metricsRoute(() => node.status()) },
     {
       method: 'POST',
       path: '/v1/relay',
