@@ -1,4 +1,6 @@
+import { HASH_BYTES } from '../core/index.ts';
 import type { Catalog } from './catalog.ts';
+import type { ChunkReferences } from './chunk-references.ts';
 import { RECORD_HEADER_BYTES } from './pack-file.ts';
 
 /**
@@ -34,7 +36,7 @@ export function preparePackIndex(db: Catalog) {
     markLive: db.prepare('INSERT OR IGNORE INTO temp.gc_live (hash) VALUES (?)'),
     clearLive: db.prepare('DELETE FROM temp.gc_live'),
     unmarked: db.prepare(
-      'SELECT hash, stored_len FROM chunks WHERE NOT EXISTS (SELECT 1 FROM temp.gc_live l WHERE l.hash = chunks.hash)',
+      'SELECT hash, pack, stored_len FROM chunks WHERE NOT EXISTS (SELECT 1 FROM temp.gc_live l WHERE l.hash = chunks.hash)',
     ),
     dropChunk: db.prepare('DELETE FROM chunks WHERE hash = ?'),
     packUsage: db.prepare(
@@ -46,4 +48,16 @@ export function preparePackIndex(db: Catalog) {
     packInUse: db.prepare('SELECT 1 FROM chunks WHERE pack = ? LIMIT 1'),
     packSize: db.prepare('SELECT size FROM packs WHERE id = ?'),
   };
+}
+
+/** markLive marks every chunk the holders list in `gc_live`, emptied first; call in a transaction. */
+export function markLive(stmts: PackIndex, references: readonly ChunkReferences[]): void {
+  stmts.clearLive.run();
+  for (const holder of references) {
+    for (const list of holder.chunkLists()) {
+      for (let i = 0; i + HASH_BYTES <= list.byteLength; i += HASH_BYTES) {
+        stmts.markLive.run(list.subarray(i, i + HASH_BYTES));
+      }
+    }
+  }
 }

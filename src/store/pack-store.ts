@@ -1,7 +1,7 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { HASH_BYTES, HindsightError } from '../core/index.ts';
+import { HindsightError } from '../core/index.ts';
 import { crashPoint, type FileOps, fsyncDir, NODE_FILE_OPS } from '../sys/index.ts';
 import type { Catalog } from './catalog.ts';
 import { inTransaction } from './catalog.ts';
@@ -18,47 +18,17 @@ import {
   readExactSync,
   readRecordHeader,
 } from './pack-file.ts';
-import { type PackIndex, preparePackIndex } from './pack-index.ts';
+import { markLive, type PackIndex, preparePackIndex } from './pack-index.ts';
+import { DEFAULT_WRITE_BUFFER_BYTES, type PackStoreOptions, PIN_MS } from './pack-store-options.ts';
 import { PackWriter, type PendingChunk } from './pack-writer.ts';
 
-/** DEFAULT_WRITE_BUFFER_BYTES is how much chunk data is buffered before it is written in one call. */
-export const DEFAULT_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
+export * from './pack-store-options.ts';
 
 /** READ_FDS_KEPT bounds the pack files kept open for reading (least recently used are closed). */
 const READ_FDS_KEPT = 32;
 
 /** VERIFY_PAGE is how many index rows verify checks between yields to the event loop. */
 const VERIFY_PAGE = 256;
-
-/** PackStoreOptions configure a PackStore: where its packs are and which catalog indexes them. */
-export interface PackStoreOptions {
-  /** The packs directory (created if missing). */
-  dir: string;
-  catalog: Catalog;
-  /** A pack is closed and a new one started once it would grow beyond this size. */
-  packBytes?: number;
-  /** Buffered chunk data is written once it reaches this size (and at every sync). */
-  writeBufferBytes?: number;
-  /** The fdatasync to use; tests wrap the real one to inject a failure. */
-  fdatasync?: (fd: number) => Promise<void>;
-  /**
-   * Called once, when an fsync of pack data fails and the store starts refusing writes
-   * (E_STORE_FAILED, the error passed): the owner raises the alert. Every later write only throws.
-   */
-  onFailed?: (err: HindsightError) => void;
-  /** The file calls that write and sync packs (default node:fs); tests record them to simulate a crash. */
-  fs?: FileOps;
-  /** How long a chunk found by `has` is kept from garbage collection (default PIN_MS). */
-  pinMs?: number;
-  /** A monotonic millisecond clock for pins (default performance.now); tests move it. */
-  now?: () => number;
-}
-
-/**
- * PIN_MS is how long a chunk that `has` found stays safe from collection: far longer than any
- * batch takes from its check to its commit, and independent of how often collection runs.
- */
-export const PIN_MS = 60 * 60 * 1000;
 
 interface ChunkRow {
   pack: number;
@@ -83,6 +53,8 @@ export class PackStore implements ChunkStore {
   private readonly pending = new Map<string, PendingChunk>();
   /** Chunks found present by `has`, with when they were last found (see collect). */
   private readonly pins = new Map<string, number>();
+  /** Packs by when chunks were last committed to them: their chunks are pinned too (see collect). */
+  private readonly recentPacks = new Map<number, number>();
   private readonly pinMs: number;
   private readonly now: () => number;
   /** Read descriptors of packs, in least-recently-used order (Map keeps insertion order). */
@@ -252,7 +224,10 @@ export class PackStore implements ChunkStore {
       // writes them again. Dropping them here keeps `pending` bounded by one batch.
       this.pending.delete(key);
     }
-    for (const [pack, end] of packEnds) this.stmts.upsertPack.run(pack, end);
+    for (const [pack, end] of packEnds) {
+      this.stmts.upsertPack.run(pack, end);
+      this.recentPacks.set(pack, this.now());
+    }
     for (const pack of this.writer.takeSealed()) this.stmts.sealPack.run(pack);
   }
 
@@ -375,7 +350,9 @@ export class PackStore implements ChunkStore {
    *
    *  1. Synchronously, before anything is awaited, in one transaction: every chunk the holders
    *     list is marked live in a temporary table (on disk: memory does not grow with the store),
-   *     and the index rows of chunks that are neither marked, pending, nor pinned are deleted. A chunk is pinned for `pinMs`
+   *     and the index rows of chunks that are neither marked, pending, nor pinned are deleted.
+   *     Chunks committed within `pinMs` are pinned by their pack: one commit can carry the chunks
+   *     of a batch whose changes come in the next (a file read while another batch commits). A chunk is pinned for `pinMs`
    *     (an hour) after `has` last found it: its referencing commit may still be on the way.
    *     That is the safety margin, measured in time so that collections run back to back
    *     cannot wear it down.
@@ -389,20 +366,14 @@ export class PackStore implements ChunkStore {
     this.assertWritable();
     const now = this.now();
     for (const [key, at] of this.pins) if (now - at > this.pinMs) this.pins.delete(key);
+    for (const [pack, at] of this.recentPacks) if (now - at > this.pinMs) this.recentPacks.delete(pack);
     const report: CollectReport = { chunksDropped: 0, bytesDropped: 0, packsDeleted: 0, packsRewritten: 0 };
     inTransaction(this.catalog, () => {
-      this.stmts.clearLive.run();
-      for (const holder of references) {
-        for (const list of holder.chunkLists()) {
-          for (let i = 0; i + HASH_BYTES <= list.byteLength; i += HASH_BYTES) {
-            this.stmts.markLive.run(list.subarray(i, i + HASH_BYTES));
-          }
-        }
-      }
-      for (const row of this.stmts.unmarked.iterate() as Iterable<{ hash: Uint8Array; stored_len: number }>) {
+      markLive(this.stmts, references);
+      for (const row of this.stmts.unmarked.iterate() as Iterable<ChunkRow & { hash: Uint8Array }>) {
         const hash = Buffer.from(row.hash);
         const key = hashKey(hash);
-        if (this.pins.has(key) || this.pending.has(key)) continue;
+        if (this.pins.has(key) || this.pending.has(key) || this.recentPacks.has(row.pack)) continue;
         this.stmts.dropChunk.run(hash);
         report.chunksDropped++;
         report.bytesDropped += row.stored_len + RECORD_HEADER_BYTES;

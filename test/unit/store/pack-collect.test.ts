@@ -81,6 +81,29 @@ describe('PackStore.collect', () => {
     catalog.close();
   });
 
+  it('keeps a chunk committed with another batch until its own changes can reference it', async () => {
+    // Regression: capture read a file (its chunk pending) while another batch was appended; that
+    // append's commit indexed the chunk too, and a collection before the file's own batch came
+    // dropped it: the primary then failed every link with "chunk … is not stored".
+    let now = 0;
+    const { catalog, store } = openStore(dir, { now: () => now });
+    const data = Buffer.from('a file read while another batch committed');
+    const hash = hashChunk(data);
+    store.putRaw(hash, data);
+    await store.sync();
+    store.commitPending(); // the other batch's commit
+    const indexed = () => catalog.prepare('SELECT 1 FROM chunks WHERE hash = ?').get(hash) !== undefined;
+    await store.collect(LIVE_REFERENCES);
+    now = PIN_MS;
+    await store.collect(LIVE_REFERENCES);
+    assert.equal(indexed(), true, 'pinned by its pack for PIN_MS after its commit');
+    now = PIN_MS + 1;
+    await store.collect(LIVE_REFERENCES);
+    assert.equal(indexed(), false, 'never referenced: dropped after PIN_MS');
+    await store.close();
+    catalog.close();
+  });
+
   for (const point of ['gc.after-drop', 'gc.after-copy', 'gc.after-move']) {
     it(`recovers from kill -9 at ${point}: live chunks intact, the next collection finishes`, async () => {
       const child = spawnSync(process.execPath, [CHILD, dir], {
