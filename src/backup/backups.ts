@@ -219,7 +219,9 @@ export class Backups {
         node: this.#d.node,
         takenAt,
         entries,
-        readChunk: (address) => this.#d.store.readRaw(address),
+        readStored: (address) => this.#d.store.readStored(address),
+        // The newest backup at or before this moment: what has not changed since is taken from it.
+        previous: this.#table.backups(volume).find((b) => b.seq <= seq)?.id,
         onProgress: (done, newBytes) => Object.assign(progress, { entries: done, newBytes }),
       });
     });
@@ -341,7 +343,7 @@ export class Backups {
     const set = new TierSet(started, started, (name, err) => this.#tierFailed(name, err, volume));
     const value = await fn(
       set,
-      await Repository.open(set, key),
+      await Repository.open(set, key, { lazyIndex: true }),
       started.map((w) => w.name),
     );
     for (const w of started) this.#table.commitRevision(w.name);

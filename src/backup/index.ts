@@ -16,7 +16,13 @@ export { Backups, type BackupsDeps, DEFAULT_WAIT_MS } from './backups.ts';
 export { catchUp, fillTier } from './catch-up.ts';
 export { FileTier } from './file-tier.ts';
 export { RepoKey, readKeyFile } from './repo-key.ts';
-export { type BackupTotals, type ManifestEntry, Repository, type Snapshot } from './repository.ts';
+export {
+  type BackupEntry,
+  type BackupTotals,
+  type ManifestEntry,
+  Repository,
+  type Snapshot,
+} from './repository.ts';
 export { type KeepPolicy, keptBackups } from './retention.ts';
 export { judgeRevision, type Revision, readTierRevision, writeTierRevision } from './revisions.ts';
 // The SFTP and S3 tiers are loaded when first used (tier-url.ts): an agent without such tiers

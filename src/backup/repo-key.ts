@@ -1,4 +1,13 @@
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  type KeyObject,
+  randomBytes,
+  randomFillSync,
+  timingSafeEqual,
+} from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { HindsightError } from '../core/index.ts';
@@ -12,6 +21,14 @@ const TAG_BYTES = 16;
 const AAD_PREFIX = Buffer.from('hindsight-backup-v1\0');
 const FLAG_RAW = 0;
 const FLAG_ZSTD = 1;
+/** NONCE_POOL is how many nonces one call to the random source fills (a call per object costs more than the object). */
+const NONCE_POOL = 1024;
+
+/** SealBody is a body already in its sealed plain form: zstd-compressed (`isZstd`) or raw. */
+export interface SealBody {
+  isZstd: boolean;
+  data: Uint8Array;
+}
 
 /**
  * RepoKey is a repository's master key: `K_enc` encrypts every sealed object, `K_id` names
@@ -21,10 +38,17 @@ const FLAG_ZSTD = 1;
 export class RepoKey {
   readonly #enc: Buffer;
   readonly #id: Buffer;
+  // KeyObjects made once: a Buffer key costs a KeyObject per cipher and per HMAC (most of an HMAC's time).
+  readonly #encKey: KeyObject;
+  readonly #idKey: KeyObject;
+  readonly #nonces = Buffer.alloc(NONCE_POOL * NONCE_BYTES);
+  #nonceAt = NONCE_POOL;
 
   private constructor(bytes: Buffer) {
     this.#enc = Buffer.from(bytes.subarray(0, 32));
     this.#id = Buffer.from(bytes.subarray(32, 64));
+    this.#encKey = createSecretKey(this.#enc);
+    this.#idKey = createSecretKey(this.#id);
   }
 
   /** generate makes a new random key. */
@@ -71,15 +95,29 @@ export class RepoKey {
   /** seal compresses (when it helps) and encrypts `body` as the object called `name`. */
   seal(name: string, body: Uint8Array): Buffer {
     const packed = zstdCompressSync(body);
-    const plain =
-      packed.length < body.length
-        ? Buffer.concat([Buffer.of(FLAG_ZSTD), packed])
-        : Buffer.concat([Buffer.of(FLAG_RAW), body]);
-    const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.#enc, nonce);
+    return packed.length < body.length
+      ? this.sealStored(name, { isZstd: true, data: packed })
+      : this.sealStored(name, { isZstd: false, data: body });
+  }
+
+  /**
+   * sealStored encrypts a body already in the form it is kept in (docs/backup-format.md, sealed
+   * objects): a chunk the mirror's store holds zstd-compressed is sealed as it is, and one it
+   * holds raw (it did not compress) is not tried again.
+   */
+  sealStored(name: string, body: SealBody): Buffer {
+    const out = Buffer.allocUnsafe(MAGIC.length + NONCE_BYTES + 1 + body.data.length + TAG_BYTES);
+    MAGIC.copy(out, 0);
+    const nonce = out.subarray(MAGIC.length, MAGIC.length + NONCE_BYTES);
+    this.#nextNonce().copy(nonce);
+    const cipher = createCipheriv('aes-256-gcm', this.#encKey, nonce);
     cipher.setAAD(aadOf(name));
-    const encrypted = Buffer.concat([cipher.update(plain), cipher.final()]);
-    return Buffer.concat([MAGIC, nonce, encrypted, cipher.getAuthTag()]);
+    let at = MAGIC.length + NONCE_BYTES;
+    at += cipher.update(Buffer.of(body.isZstd ? FLAG_ZSTD : FLAG_RAW)).copy(out, at);
+    at += cipher.update(body.data).copy(out, at);
+    at += cipher.final().copy(out, at);
+    cipher.getAuthTag().copy(out, at);
+    return out;
   }
 
   /** open decrypts the object `name`; damage, another key or another name is E_BACKUP_CORRUPT. */
@@ -94,15 +132,14 @@ export class RepoKey {
     }
     const nonce = data.subarray(4, 4 + NONCE_BYTES);
     const tag = data.subarray(data.length - TAG_BYTES);
-    const decipher = createDecipheriv('aes-256-gcm', this.#enc, nonce);
+    const decipher = createDecipheriv('aes-256-gcm', this.#encKey, nonce);
     decipher.setAAD(aadOf(name));
     decipher.setAuthTag(tag);
     let plain: Buffer;
     try {
-      plain = Buffer.concat([
-        decipher.update(data.subarray(4 + NONCE_BYTES, data.length - TAG_BYTES)),
-        decipher.final(),
-      ]);
+      plain = decipher.update(data.subarray(4 + NONCE_BYTES, data.length - TAG_BYTES));
+      const rest = decipher.final(); // empty for GCM, a stream mode; kept in case it is not
+      if (rest.length > 0) plain = Buffer.concat([plain, rest]);
     } catch {
       throw corrupt('its authentication tag does not match (changed bytes, or another object or key)');
     }
@@ -112,7 +149,20 @@ export class RepoKey {
   }
 
   #mac(purpose: string, data: Buffer): Buffer {
-    return createHmac('sha256', this.#id).update(`${purpose}\0`).update(data).digest();
+    return createHmac('sha256', this.#idKey).update(`${purpose}\0`).update(data).digest();
+  }
+
+  /**
+   * #nextNonce is 12 fresh random bytes, taken from a pool filled by one call to the system's
+   * random source; each nonce is handed out once (a pool is never refilled while it has any left).
+   */
+  #nextNonce(): Buffer {
+    if (this.#nonceAt === NONCE_POOL) {
+      randomFillSync(this.#nonces);
+      this.#nonceAt = 0;
+    }
+    const at = this.#nonceAt++ * NONCE_BYTES;
+    return this.#nonces.subarray(at, at + NONCE_BYTES);
   }
 }
 

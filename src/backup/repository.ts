@@ -1,17 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, lutimes, mkdir, symlink, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { type Change, checkRelativePath, HASH_BYTES, HindsightError } from '../core/index.ts';
-import { hashChunk } from '../store/index.ts';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { type Change, HASH_BYTES, HindsightError, isHindsightError } from '../core/index.ts';
+import { CODEC_ZSTD, decompressChunk, hashChunk, type StoredChunk } from '../store/index.ts';
+import { PackUploads } from './pack-uploads.ts';
 import type { RepoKey } from './repo-key.ts';
+import { restoreTree } from './restore-tree.ts';
 import { type Tier, tierMissing } from './tier.ts';
 
 const HEADER = 'hindsight-repository.json';
 const FORMAT = 1;
 /** PACK_CACHE is how many whole packs (of about PACK_TARGET_BYTES) reading keeps. */
 const PACK_CACHE = 4;
-/** PACK_TARGET_BYTES is the size at which a pack is closed and written. */
-const PACK_TARGET_BYTES = 8 * 1024 * 1024;
+/** YIELD_EVERY is how many chunks a backup seals between turns of the event loop (the pack writes advance there). */
+const YIELD_EVERY = 16;
 
 /** ManifestEntry is one path of a backed-up tree (docs/backup-format.md, manifests). */
 export interface ManifestEntry {
@@ -56,6 +57,18 @@ export interface PruneReport {
   bytes: number;
 }
 
+/**
+ * BackupEntry is one path of the tree to back up, as the timeline holds it; `seq` is the change
+ * that gave the path this state (an entry whose `seq` the previous backup already covered is
+ * taken from that backup's manifest).
+ */
+export type BackupEntry = Pick<
+  Change,
+  'path' | 'kind' | 'mode' | 'mtimeMs' | 'size' | 'target' | 'chunks'
+> & {
+  seq?: number;
+};
+
 /** ChunkPlace is where a chunk is: its pack, and its range in it. */
 export interface ChunkPlace {
   pack: string;
@@ -68,14 +81,16 @@ export interface ChunkPlace {
  * index of every chunk it holds, and the backups. It writes packs before their index, indexes
  * before manifests, manifests before snapshots, so a crash leaves only unreferenced objects.
  *
- * The chunk index is kept in memory while the repository is open (about 150 bytes a chunk).
+ * The chunk index is kept in memory while the repository is open (about 150 bytes a chunk);
+ * opened with `lazyIndex`, it is read when first needed (a backup that only reuses, writes no chunk).
  */
 export class Repository {
   readonly id: string;
   readonly #tier: Tier;
   readonly #key: RepoKey;
   readonly #chunks = new Map<string, ChunkPlace>();
-  #pack: OpenPack = newPack();
+  /** Whether #chunks holds the index of the tier yet (see open's `lazyIndex`). */
+  #isIndexed = false;
   /** The packs read whole lately (see #sealedChunk), and the packs read from at all. */
   readonly #packCache = new Map<string, Buffer>();
   readonly #packsSeen = new Set<string>();
@@ -106,8 +121,11 @@ export class Repository {
     return new Repository(tier, key, id);
   }
 
-  /** open reads the header and the chunk index; a wrong key is E_BACKUP_KEY, before anything else is read. */
-  static async open(tier: Tier, key: RepoKey): Promise<Repository> {
+  /**
+   * open reads the header and the chunk index (with `lazyIndex`, the index only when first
+   * needed); a wrong key is E_BACKUP_KEY, before anything else is read.
+   */
+  static async open(tier: Tier, key: RepoKey, options: { lazyIndex?: boolean } = {}): Promise<Repository> {
     const header = JSON.parse((await tier.get(HEADER)).toString()) as {
       format: number;
       repository: string;
@@ -125,21 +143,31 @@ export class Repository {
       });
     }
     const repo = new Repository(tier, key, header.repository);
-    for await (const name of tier.list('index/')) {
-      const rows = JSON.parse(key.open(name, await tier.get(name)).toString()) as {
+    if (!options.lazyIndex) await repo.#readIndex();
+    return repo;
+  }
+
+  /** #readIndex reads every pack index of the tier into #chunks, once. */
+  async #readIndex(): Promise<void> {
+    if (this.#isIndexed) return;
+    for await (const name of this.#tier.list('index/')) {
+      const rows = JSON.parse(this.#key.open(name, await this.#tier.get(name)).toString()) as {
         pack: string;
         chunks: [string, number, number][];
       };
       for (const [id, offset, length] of rows.chunks)
-        repo.#chunks.set(id, { pack: rows.pack, offset, length });
+        this.#chunks.set(id, { pack: rows.pack, offset, length });
     }
-    return repo;
+    this.#isIndexed = true;
   }
 
   /**
    * backup writes the tree `entries` (the state of `volume` at `seq`, in path order) as a new
-   * snapshot; chunk content comes from `readChunk(address)`, the mirror's chunk store. Chunks
-   * and a manifest the repository already holds are not written again.
+   * snapshot; chunk content comes from `readStored(address)`, the mirror's chunk store, checked
+   * against its address and sealed in the form the store keeps it (compressed or not). Chunks
+   * and a manifest the repository already holds are not written again. With `previous`, the id
+   * of an earlier backup of the volume, an entry unchanged since it (its `seq` at or below that
+   * backup's) is taken from that backup's manifest instead of naming its chunks again.
    */
   async backup(input: {
     volume: string;
@@ -147,33 +175,52 @@ export class Repository {
     at: number;
     node: string;
     takenAt: number;
-    entries: Iterable<Pick<Change, 'path' | 'kind' | 'mode' | 'mtimeMs' | 'size' | 'target' | 'chunks'>>;
-    readChunk: (address: Buffer) => Buffer;
+    entries: Iterable<BackupEntry>;
+    readStored: (address: Buffer) => StoredChunk;
+    previous?: string;
     /** Told after each entry: entries done, and bytes new to the repository so far. */
     onProgress?: (entries: number, newBytes: number) => void;
   }): Promise<{ snapshot: Snapshot; totals: BackupTotals }> {
     const totals: BackupTotals = { newChunks: 0, newBytes: 0, manifestReused: false };
+    const uploads = new PackUploads(this.#tier, this.#key, (chunks) => {
+      for (const [id, pack, offset, length] of chunks) this.#chunks.set(id, { pack, offset, length });
+    });
+    const earlier = await this.#earlierEntries(input.previous, input.volume, input.seq);
     const lines: string[] = [];
     let files = 0;
     let bytes = 0;
     let done = 0;
+    let sealed = 0;
     for (const e of input.entries) {
       input.onProgress?.(done++, totals.newBytes);
       if (e.kind !== 'put' && e.kind !== 'mkdir' && e.kind !== 'symlink') continue;
+      if (e.kind === 'put') {
+        files++;
+        bytes += e.size;
+      }
+      const reused = earlier && e.seq !== undefined && e.seq <= earlier.seq ? earlier.line(e) : undefined;
+      if (reused !== undefined) {
+        lines.push(reused);
+        continue;
+      }
       const chunks: string[] = [];
       for (let i = 0; e.chunks && i < e.chunks.length; i += HASH_BYTES) {
         const address = e.chunks.subarray(i, i + HASH_BYTES);
         const id = this.#key.chunkId(address);
         chunks.push(id);
-        if (this.#chunks.has(id) || this.#pack.ids.has(id)) continue;
-        const sealed = this.#key.seal(`chunk/${id}`, input.readChunk(address));
+        if (uploads.has(id)) continue;
+        await this.#readIndex();
+        if (this.#chunks.has(id)) continue;
+        const stored = checkedStored(input.readStored(address), address);
+        const box = this.#key.sealStored(`chunk/${id}`, {
+          isZstd: stored.codec === CODEC_ZSTD,
+          data: stored.data,
+        });
         totals.newChunks++;
-        totals.newBytes += sealed.length;
-        await this.#addToPack(id, sealed);
-      }
-      if (e.kind === 'put') {
-        files++;
-        bytes += e.size;
+        totals.newBytes += box.length;
+        await uploads.add(id, box);
+        // The pack writes advance only on turns of the event loop, which sealing would not give.
+        if (++sealed % YIELD_EVERY === 0) await yieldToLoop();
       }
       const entry: ManifestEntry = {
         path: e.path,
@@ -186,7 +233,7 @@ export class Repository {
       };
       lines.push(JSON.stringify(entry));
     }
-    await this.#flushPack();
+    await uploads.drain();
     const body = Buffer.from(lines.join('\n'));
     const manifest = `manifests/${this.#key.chunkId(createHash('sha256').update(body).digest())}`;
     if (await this.#tier.exists(manifest)) totals.manifestReused = true;
@@ -206,6 +253,52 @@ export class Repository {
     const name = `snapshots/${id}`;
     await this.#tier.put(name, this.#key.seal(name, Buffer.from(JSON.stringify(snapshot))));
     return { snapshot, totals };
+  }
+
+  /**
+   * #earlierEntries reads the manifest of backup `id` when it is a backup of `volume` at or
+   * before `seq`, as its lines by path; `line(e)` returns the line of `e`'s path if it still
+   * describes `e` (kind, mode, time, size, target, number of chunks), else undefined. A backup
+   * the tier no longer holds (pruned) gives nothing to reuse.
+   */
+  async #earlierEntries(
+    id: string | undefined,
+    volume: string,
+    seq: number,
+  ): Promise<{ seq: number; line: (e: BackupEntry) => string | undefined } | undefined> {
+    if (id === undefined) return undefined;
+    let snapshot: Snapshot;
+    try {
+      snapshot = await this.#snapshot(id);
+    } catch (err) {
+      if (isHindsightError(err, 'E_TIER_MISSING')) return undefined;
+      throw err;
+    }
+    if (snapshot.volume !== volume || snapshot.seq > seq) return undefined;
+    const body = this.#key.open(snapshot.manifest, await this.#tier.get(snapshot.manifest)).toString();
+    const byPath = new Map<string, string>();
+    for (const line of body === '' ? [] : body.split('\n')) byPath.set(pathOfLine(line), line);
+    return {
+      seq: snapshot.seq,
+      line: (e) => {
+        const line = byPath.get(e.path);
+        if (line === undefined) return undefined;
+        const was = JSON.parse(line) as ManifestEntry;
+        const isSame =
+          was.kind === e.kind &&
+          was.mode === e.mode &&
+          was.mtimeMs === e.mtimeMs &&
+          was.size === e.size &&
+          was.target === e.target &&
+          was.chunks.length === (e.chunks?.length ?? 0) / HASH_BYTES;
+        return isSame ? line : undefined;
+      },
+    };
+  }
+
+  async #snapshot(id: string): Promise<Snapshot> {
+    const name = `snapshots/${id}`;
+    return JSON.parse(this.#key.open(name, await this.#tier.get(name)).toString()) as Snapshot;
   }
 
   /** snapshots lists the backups in the repository, oldest moment first. */
@@ -239,36 +332,17 @@ export class Repository {
     const entries = (await this.manifest(snapshot)).filter(
       (e) => prefix === undefined || e.path === prefix || e.path.startsWith(`${prefix}/`),
     );
-    let files = 0;
-    let bytes = 0;
-    const dirs: ManifestEntry[] = [];
-    for (const e of entries) {
-      const target = join(into, checkRelativePath(e.path));
-      await mkdir(dirname(target), { recursive: true });
-      if (e.kind === 'mkdir') {
-        await mkdir(target, { recursive: true });
-        dirs.push(e);
-      } else if (e.kind === 'symlink') {
-        await symlink(e.target ?? '', target);
-        await lutimes(target, e.mtimeMs / 1000, e.mtimeMs / 1000);
-      } else {
-        const parts: Buffer[] = [];
-        for (const chunk of e.chunks) parts.push(await this.#readChunk(chunk, e.path));
-        const content = Buffer.concat(parts);
-        await writeFile(target, content, { mode: 0o600 });
-        await chmod(target, e.mode);
-        await lutimes(target, e.mtimeMs / 1000, e.mtimeMs / 1000);
-        files++;
-        bytes += content.length;
-      }
-    }
-    // Directories last: writing into them changed their times.
-    for (const d of dirs.reverse()) {
-      const target = join(into, d.path);
-      await chmod(target, d.mode);
-      await lutimes(target, d.mtimeMs / 1000, d.mtimeMs / 1000);
-    }
-    return { files, bytes };
+    await this.#readIndex();
+    return restoreTree(
+      {
+        url: this.#tier.url,
+        place: (chunk) => this.#chunks.get(chunk),
+        readPack: (pack, range) => this.#tier.get(pack, range),
+        openChunk: (chunk, sealed, path) => this.#openChunk(chunk, sealed, path),
+      },
+      entries,
+      into,
+    );
   }
 
   /**
@@ -278,6 +352,7 @@ export class Repository {
    * pack — leaves only unreferenced objects wherever a crash stops it.
    */
   async prune(keep: ReadonlySet<string>): Promise<PruneReport> {
+    await this.#readIndex();
     const report: PruneReport = { snapshots: 0, manifests: 0, packs: 0, bytes: 0 };
     const all = await this.snapshots();
     const kept = all.filter((s) => keep.has(s.id));
@@ -309,7 +384,7 @@ export class Repository {
     return report;
   }
 
-  /** chunkPlaces yields every chunk the index knows, with its pack, offset and length. */
+  /** chunkPlaces yields every chunk the index knows, with its pack, offset and length (opened without `lazyIndex`). */
   *chunkPlaces(): Iterable<[string, ChunkPlace]> {
     yield* this.#chunks;
   }
@@ -343,9 +418,14 @@ export class Repository {
   }
 
   async #readChunk(id: string, path: string): Promise<Buffer> {
+    await this.#readIndex();
     const place = this.#chunks.get(id);
     if (!place) throw tierMissing(this.#tier.url, `chunk ${id} of ${path}`);
-    const sealed = await this.#sealedChunk(place);
+    return this.#openChunk(id, await this.#sealedChunk(place), path);
+  }
+
+  /** #openChunk decrypts chunk `id` and checks it against its id; damage is E_BACKUP_CORRUPT naming `path`. */
+  #openChunk(id: string, sealed: Buffer, path: string): Buffer {
     let plain: Buffer;
     try {
       plain = this.#key.open(`chunk/${id}`, sealed);
@@ -367,41 +447,24 @@ export class Repository {
     }
     return plain;
   }
-
-  async #addToPack(id: string, sealed: Buffer): Promise<void> {
-    this.#pack.entries.push([id, this.#pack.bytes, sealed.length]);
-    this.#pack.ids.add(id);
-    this.#pack.parts.push(sealed);
-    this.#pack.bytes += sealed.length;
-    if (this.#pack.bytes >= PACK_TARGET_BYTES) await this.#flushPack();
-  }
-
-  /** #flushPack writes the open pack, then its index, then makes its chunks known. */
-  async #flushPack(): Promise<void> {
-    const pack = this.#pack;
-    if (pack.entries.length === 0) return;
-    this.#pack = newPack();
-    const bytes = Buffer.concat(pack.parts);
-    const hash = createHash('sha256').update(bytes).digest('hex');
-    const name = `packs/${hash.slice(0, 2)}/${hash}`;
-    await this.#tier.put(name, bytes);
-    const index = `index/${hash}`;
-    await this.#tier.put(
-      index,
-      this.#key.seal(index, Buffer.from(JSON.stringify({ pack: name, chunks: pack.entries }))),
-    );
-    for (const [id, offset, length] of pack.entries) this.#chunks.set(id, { pack: name, offset, length });
-  }
 }
 
-/** OpenPack is the pack being filled: its sealed chunks, and `[id, offset, length]` of each. */
-interface OpenPack {
-  parts: Buffer[];
-  bytes: number;
-  entries: [string, number, number][];
-  ids: Set<string>;
+/**
+ * checkedStored returns a chunk of the mirror's store after checking it against its address: a
+ * damaged chunk must fail the backup (E_CHUNK_CORRUPT), not be sealed into it.
+ */
+function checkedStored(stored: StoredChunk, address: Buffer): StoredChunk {
+  const raw = decompressChunk(stored.codec, stored.data, stored.rawLen);
+  if (!hashChunk(raw).equals(address)) {
+    throw new HindsightError('E_CHUNK_CORRUPT', `chunk ${address.toString('hex')} does not match its hash`, {
+      hint: "the mirror's pack is damaged; run a store verify and resend the affected data",
+    });
+  }
+  return stored;
 }
 
-function newPack(): OpenPack {
-  return { parts: [], bytes: 0, entries: [], ids: new Set() };
+/** pathOfLine reads the path of a manifest line, which JSON.stringify of a ManifestEntry puts first. */
+function pathOfLine(line: string): string {
+  // `","kind":"` cannot occur inside the path: its quotes would be escaped there.
+  return JSON.parse(line.slice('{"path":'.length, line.indexOf('","kind":"') + 1)) as string;
 }

@@ -1,3 +1,10 @@
 /** monitor: the event log, checks and alarms, notices, and the readiness score. */
 export * from './event-log.ts';
 export * from './monitor-types.ts';
+export * from './notice-sender.ts';
+export * from './notice-text.ts';
+export * from './notices.ts';
+export * from './notifier-settings.ts';
+export * from './run-reports.ts';
+export { SmtpSender } from './smtp-transport.ts';
+export { signBody, WebhookSender } from './webhook-transport.ts';

@@ -94,7 +94,7 @@ describe('Repository', () => {
       node: 'beta',
       takenAt: Date.now(),
       entries,
-      readChunk: (address) => store.readRaw(address),
+      readStored: (address) => store.readStored(address),
     });
 
   it('restores exactly what it backed up, and one path alone', async () => {

@@ -286,7 +286,7 @@ describe('S3Tier', () => {
         node: 'beta',
         takenAt: 1_700_000_000_000,
         entries,
-        readChunk: (address) => store.readRaw(address),
+        readStored: (address) => store.readStored(address),
       });
       assert.ok(totals.newChunks > 1);
 

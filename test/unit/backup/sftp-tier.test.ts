@@ -332,7 +332,7 @@ describe('SftpTier', () => {
             node: 'beta',
             takenAt: 1_700_000_000_000,
             entries,
-            readChunk: (address) => store.readRaw(address),
+            readStored: (address) => store.readStored(address),
           });
         const { snapshot, totals } = await backup();
         assert.ok(totals.newChunks > 1);
