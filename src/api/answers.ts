@@ -7,6 +7,7 @@ import type {
   VolumeInput,
   VolumeSpec,
 } from '../core/index.ts';
+import type { AlarmInfo, CheckResult, NodeReadiness } from '../monitor/index.ts';
 
 /**
  * The answers of the HTTP API (docs/api.md), as JSON: the one contract between the agent and
@@ -23,6 +24,8 @@ export interface FailoverStatus {
   witness: string | null;
   /** Primary side: how long its lease still holds (ms). */
   leaseMs?: number;
+  /** Primary side: how long since the witness last answered (ms; null: it never has since the start). */
+  witnessSilentMs?: number | null;
   /** Mirror side: how long the primary has been silent (ms). */
   primarySilentMs?: number;
 }
@@ -77,6 +80,8 @@ export interface ViewStatus {
   heldSince: number | null;
   /** A rewind is moving the view (or was interrupted and is finished at start). */
   moving: boolean;
+  /** Why the view does not move: its batches fail (a full disk) since `since`; null when it moves. */
+  error: { since: number; message: string; stopped: boolean } | null;
   funnel: FunnelStatus;
 }
 
@@ -130,6 +135,12 @@ export interface StatusReport {
   peers: PeerStatus[];
   /** This node's backup tiers, and per volume backed up here its last backup and drill. */
   backups: BackupStatus;
+  /** The latest result of every check, worst first. */
+  checks: CheckResult[];
+  /** Alarms open now, newest first. */
+  alarms: AlarmInfo[];
+  /** The DR-readiness score of the node and of each volume, with its parts. */
+  readiness: NodeReadiness;
 }
 
 /** BackupStatus is the backup side of a node's status. */

@@ -1,6 +1,14 @@
 import { type RequestOptions, request } from 'node:http';
 import { HindsightError, type RolesInput, type VolumeInput, type VolumeSpec } from '../core/index.ts';
 import type {
+  AlarmInfo,
+  CheckDefinition,
+  CheckResult,
+  NotifierInfo,
+  NotifierInput,
+  TestOutcome,
+} from '../monitor/index.ts';
+import type {
   BackupAnswer,
   BackupPlanAnswer,
   BackupRestoreAnswer,
@@ -26,6 +34,7 @@ import type {
   ViewInfo,
   VolumeInfo,
 } from './answers.ts';
+import type { CheckRunAnswer } from './monitor-routes.ts';
 
 /** ApiTarget says how to reach an agent: its local socket, or a URL with a token. */
 export type ApiTarget = { socketPath: string } | { url: string; token: string };
@@ -237,6 +246,70 @@ export class ApiClient implements ApiTransport {
     origin?: 'divergence' | 'after-promote',
   ): Promise<ExportAnswer> {
     return this.post(`${volumePath(volume)}/divergence/export`, { into, origin });
+  }
+
+  checks(): Promise<{ checks: CheckDefinition[]; results: CheckResult[] }> {
+    return this.get('/v1/checks');
+  }
+
+  /** runChecks runs every check (or one) now; the answer's exitCode follows the plugin convention. */
+  runChecks(name?: string): Promise<CheckRunAnswer> {
+    return this.post('/v1/checks/run', { name });
+  }
+
+  setCheck(
+    name: string,
+    change: { warn?: string; crit?: string; path?: string; everyMs?: number; enabled?: boolean },
+  ): Promise<{ check: CheckDefinition }> {
+    return this.post('/v1/checks/set', { name, ...change });
+  }
+
+  addCheck(
+    name: string,
+    input: { script: string; args?: string[]; everyMs?: number; timeoutMs?: number },
+  ): Promise<{ check: CheckDefinition }> {
+    return this.post('/v1/checks/add', { name, ...input });
+  }
+
+  removeCheck(name: string): Promise<{ removed: boolean }> {
+    return this.post('/v1/checks/remove', { name });
+  }
+
+  /** alarms lists the open alarms, or with `recentMs` also those closed within it. */
+  alarms(recentMs?: number): Promise<{ alarms: AlarmInfo[]; reminderMs: number }> {
+    return this.get(`/v1/alarms${recentMs === undefined ? '' : `?recent=${recentMs}`}`);
+  }
+
+  ackAlarm(id: number, by?: string): Promise<{ alarm: AlarmInfo }> {
+    return this.post('/v1/alarms/ack', { id, by });
+  }
+
+  alarmSettings(change: {
+    reminderMs?: number;
+    hook?: string;
+  }): Promise<{ reminderMs: number; hook: string | null }> {
+    return this.post('/v1/alarms/settings', change);
+  }
+
+  notifiers(): Promise<{ notifiers: NotifierInfo[] }> {
+    return this.get('/v1/notifiers');
+  }
+
+  addNotifier(name: string, notifier: NotifierInput): Promise<{ notifier: NotifierInfo }> {
+    return this.post('/v1/notifiers', { name, notifier });
+  }
+
+  removeNotifier(name: string): Promise<{ removed: boolean }> {
+    return this.post('/v1/notifiers/remove', { name });
+  }
+
+  testNotifiers(name?: string): Promise<{ outcomes: TestOutcome[] }> {
+    return this.post('/v1/notifiers/test', { name });
+  }
+
+  /** eventRange returns up to 1,000 events in [since, until] after event id `after` (an export pages on). */
+  eventRange(since: string | undefined, until: string | undefined, after: number): Promise<EventsAnswer> {
+    return this.get(`/v1/events/range?${query({ since, until, after: String(after) })}`);
   }
 }
 

@@ -3,6 +3,7 @@ export * from './answers.ts';
 export * from './client.ts';
 export * from './local-agent.ts';
 export * from './metrics.ts';
+export * from './monitor-routes.ts';
 export * from './node-api.ts';
 export * from './relay.ts';
 export * from './router.ts';

@@ -1,4 +1,5 @@
 import type { HEvent, RolesInput, VolumeInput, VolumeSpec } from '../core/index.ts';
+import type { Alarms, Checks, EventLog, Notices } from '../monitor/index.ts';
 import type {
   BackupAnswer,
   BackupPlanAnswer,
@@ -43,6 +44,13 @@ export interface NodeApi {
   invite(): Promise<InviteAnswer>;
   verify(): Promise<VerifyReport>;
   collect(): Promise<GcAnswer>;
+  /** monitor: checks, alarms, notifiers and the event log's export. */
+  monitor: {
+    checks: Pick<Checks, 'definitions' | 'results' | 'run' | 'runAll' | 'set' | 'add' | 'remove'>;
+    alarms: Pick<Alarms, 'open' | 'recent' | 'ack' | 'configure' | 'reminderMs'>;
+    notices: Pick<Notices, 'list' | 'add' | 'remove' | 'test'>;
+    events: Pick<EventLog, 'between'>;
+  };
   /** relay runs an API request on another node of the cluster (`--on NODE`). */
   relay(node: string, method: 'GET' | 'POST', path: string, body: unknown): Promise<unknown>;
   /** funnel: the views of a mirrored volume and how they move. */

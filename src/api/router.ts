@@ -18,11 +18,24 @@ export class BinaryAnswer {
   }
 }
 
+/** StatusAnswer is a JSON route result with an HTTP status of its own (the health endpoints' 503). */
+export class StatusAnswer {
+  readonly status: number;
+  readonly body: unknown;
+
+  constructor(status: number, body: unknown) {
+    this.status = status;
+    this.body = body;
+  }
+}
+
 /** Route maps a method and a path pattern (`:name` segments) to a handler returning JSON or text. */
 export interface Route {
   method: 'GET' | 'POST' | 'DELETE';
   path: string;
   handler: (ctx: RouteContext) => Promise<unknown> | unknown;
+  /** Answered without the API token on TCP: the health endpoints, which say only up or down. */
+  open?: boolean;
 }
 
 /** findRoute returns the route matching a request and the values of its `:name` segments. */

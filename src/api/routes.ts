@@ -9,6 +9,7 @@ import type {
 } from './answers.ts';
 import { backupRoutes } from './backup-routes.ts';
 import { metricsRoute } from './metrics.ts';
+import { monitorRoutes } from './monitor-routes.ts';
 import type { NodeApi } from './node-api.ts';
 import { bodyOf, textField } from './request-fields.ts';
 import { roleRoutes } from './role-routes.ts';
@@ -29,6 +30,7 @@ export function apiRoutes(node: NodeApi): Route[] {
     ...timelineRoutes(node),
     ...roleRoutes(node),
     ...backupRoutes(node),
+    ...monitorRoutes(node),
   ];
 }
 

@@ -4,7 +4,7 @@ import { promises as fsp } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
 import type { Logger } from '../sys/index.ts';
-import { BinaryAnswer, findRoute, type Route } from './router.ts';
+import { BinaryAnswer, findRoute, type Route, StatusAnswer } from './router.ts';
 
 /** MAX_BODY_BYTES bounds a request body; the API takes small JSON documents only. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -54,13 +54,13 @@ async function handle(
   log: Logger,
 ): Promise<void> {
   try {
-    if (token !== null && !isAuthorized(req.headers.authorization, token)) {
+    const url = new URL(req.url ?? '/', 'http://hindsight');
+    const found = findRoute(routes, req.method ?? 'GET', url.pathname);
+    if (token !== null && !found?.route.open && !isAuthorized(req.headers.authorization, token)) {
       throw new HindsightError('E_API_UNAUTHORIZED', 'missing or wrong API token', {
         hint: 'send Authorization: Bearer <token> (the token is in the state directory, file api-token)',
       });
     }
-    const url = new URL(req.url ?? '/', 'http://hindsight');
-    const found = findRoute(routes, req.method ?? 'GET', url.pathname);
     if (!found) throw new HindsightError('E_API_NOT_FOUND', `no route ${req.method} ${url.pathname}`);
     const body = req.method === 'POST' ? await readJson(req) : undefined;
     const ac = new AbortController();
@@ -80,6 +80,9 @@ async function handle(
         if (!res.write(chunk)) await once(res, 'drain');
       }
       res.end();
+    } else if (result instanceof StatusAnswer) {
+      res.writeHead(result.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(result.body));
     } else if (typeof result === 'string') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       res.end(result);

@@ -1,5 +1,6 @@
 import type { CaptureHealth, Outbox } from '../capture/index.ts';
 import type { NodeLinks } from '../link/index.ts';
+import { type AlarmInfo, type CheckResult, readinessOf } from '../monitor/index.ts';
 import type { Quorum } from '../roles/index.ts';
 import type { Catalog } from '../store/index.ts';
 import { listViews, type MirrorViews, receivedPosition } from '../timeline/index.ts';
@@ -22,6 +23,8 @@ export interface StatusSources {
   /** The capture's own account of a primary volume that runs here (undefined: not capturing). */
   captureHealth: (volume: string) => CaptureHealth | undefined;
   backups: Pick<NodeApi['backups'], 'tiers' | 'list' | 'lastDrill' | 'running'>;
+  /** The latest check results and the open alarms. */
+  monitor: { results(): CheckResult[]; open(): AlarmInfo[] };
 }
 
 /**
@@ -30,6 +33,7 @@ export interface StatusSources {
  * timeline and the link from the primary (a mirror's position, views and funnel).
  */
 export function buildStatus(src: StatusSources): StatusReport {
+  const checks = src.monitor.results();
   const volumes = src.volumes
     .list()
     .map((v) => (v.role === 'primary' ? primaryStatus(src, v) : mirrorStatus(src, v)));
@@ -41,6 +45,12 @@ export function buildStatus(src: StatusSources): StatusReport {
     volumes,
     peers: src.links.peers(),
     backups: backupStatus(src),
+    checks,
+    alarms: src.monitor.open(),
+    readiness: readinessOf(
+      checks,
+      volumes.map((v) => v.name),
+    ),
   };
 }
 

@@ -1,14 +1,20 @@
 import type { HEvent } from '../core/index.ts';
 import { clientFor, parseCommand, stateDirOf } from './args.ts';
 
-const USAGE = 'hindsight events [--since N] [--follow] [--json] [--state DIR]';
+const USAGE = `hindsight events [--after ID] [--follow] [--json] [--state DIR]
+hindsight events --since T [--until T] [--json]      export a time range (T: ISO-8601 or "2 days ago")`;
 const POLL_WAIT_MS = 25_000;
 
 /** events prints the node's event log; --follow keeps printing new events as they happen. */
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommand(
     argv,
-    { since: { type: 'string' }, follow: { type: 'boolean', short: 'f', default: false } },
+    {
+      after: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      follow: { type: 'boolean', short: 'f', default: false },
+    },
     USAGE,
   );
   if (values.help) {
@@ -16,7 +22,17 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const client = clientFor(stateDirOf(values));
-  let since = Number(values.since ?? 0);
+  if (values.since !== undefined && !/^\d+$/.test(values.since)) {
+    // An export of a time range, page by page.
+    let after = 0;
+    for (;;) {
+      const { events } = await client.eventRange(values.since, values.until, after);
+      for (const e of events) process.stdout.write(values.json ? `${JSON.stringify(e)}\n` : formatEvent(e));
+      if (events.length < 1000) return 0;
+      after = events[events.length - 1].id;
+    }
+  }
+  let since = Number(values.after ?? values.since ?? 0);
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   for (;;) {

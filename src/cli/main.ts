@@ -28,6 +28,10 @@ const COMMANDS: Record<string, () => Promise<{ run: (argv: string[], command: st
     divergence: () => import('./roles.ts'),
     tier: () => import('./tier.ts'),
     backup: () => import('./backup.ts'),
+    check: () => import('./check.ts'),
+    alarms: () => import('./alarms.ts'),
+    alarm: () => import('./alarms.ts'),
+    notify: () => import('./notify.ts'),
   };
 
 const HELP = `hindsight — a standby server with a time funnel
@@ -53,6 +57,11 @@ On a mirror (T is ISO-8601 or relative: "10 minutes ago", "-10m"):
   promote   become the volume's primary (at T)    divergence      what an old primary had alone
   switchover  hand the primary role to the mirror, losing nothing (run it again to swap back)
   tier      add or list the places backups go     backup          run, list, restore backups; export the key
+
+Checks and notices:
+  check     run the checks now (exit 0/1/2/3, as monitoring plugins), list, set, add custom ones
+  alarms    the open alarms                       alarm ack ID    acknowledge one; alarm set: reminders, hook
+  notify    who is told by mail or webhook, and when (always, failures, digest); notify test
 
 Every command takes --state DIR (default $HINDSIGHT_STATE, /var/lib/hindsight as root,
 else ~/.local/state/hindsight) and --help. See docs/commands.md.

@@ -33,7 +33,11 @@ export class Agent {
     this.#base = base;
     this.#unlock = unlock;
     this.#gcIntervalMs = gcIntervalMs;
-    this.#stages = buildStages(base, () => this.#routes);
+    this.#stages = buildStages(
+      base,
+      () => this.#routes,
+      () => this.#api.status(),
+    );
     this.#api = bindNodeApi(base, this.#stages, () => this.peerAddress());
     this.#routes = apiRoutes(this.#api);
   }
@@ -98,6 +102,7 @@ export class Agent {
       () => s.gc.collect().catch(() => {}), // reported as gc.failed by collect
     );
     s.backupPlans.start();
+    s.monitor.start();
     events.emit({ level: 'info', type: 'agent.started', msg: 'agent started', data: { node: config.name } });
   }
 
@@ -108,6 +113,7 @@ export class Agent {
     events.emit({ level: 'info', type: 'agent.stopping', msg: 'agent stopping' });
     this.#peerServer?.close();
     s.quorum.stop();
+    await s.monitor.stop();
     await s.scheduler.stop();
     // Links from primaries first: an open socket keeps the process alive, and a batch in
     // progress must finish before the catalog closes.

@@ -1,4 +1,4 @@
-import { Relay, type Route } from '../api/index.ts';
+import { Relay, type Route, type StatusReport } from '../api/index.ts';
 import { BackupPlans, Backups, BackupTables } from '../backup/index.ts';
 import { FileRowWriter, Outbox } from '../capture/index.ts';
 import type { Clock } from '../core/index.ts';
@@ -30,6 +30,7 @@ import {
 } from '../timeline/index.ts';
 import { Volumes } from '../volumes/index.ts';
 import type { NodeConfig } from './config.ts';
+import { buildMonitor, type Monitor } from './monitor-wiring.ts';
 import type { StatePaths } from './paths.ts';
 import { VolumeLifecycle } from './volume-lifecycle.ts';
 
@@ -67,6 +68,7 @@ export interface Stages {
   relay: Relay;
   scheduler: Scheduler;
   roles: RoleContext;
+  monitor: Monitor;
 }
 
 /**
@@ -75,7 +77,7 @@ export interface Stages {
  * other (a link delivers a switchover, a promotion starts links), so a few calls are bound late:
  * they reach stages built further down, and run only once the agent has started.
  */
-export function buildStages(base: NodeBase, routes: () => Route[]): Stages {
+export function buildStages(base: NodeBase, routes: () => Route[], status: () => StatusReport): Stages {
   const { config, clock, log, catalog, store, events } = base;
   const self = config.name;
   const volumes = new Volumes(catalog, self, base.paths.dir);
@@ -224,6 +226,7 @@ export function buildStages(base: NodeBase, routes: () => Route[]): Stages {
     events,
     listen: config.advertise,
   });
+  const backupPlans = new BackupPlans({ tables: new BackupTables(catalog), backups, scheduler, events });
   return {
     volumes,
     members,
@@ -235,7 +238,7 @@ export function buildStages(base: NodeBase, routes: () => Route[]): Stages {
     gc,
     lifecycle,
     backups,
-    backupPlans: new BackupPlans({ tables: new BackupTables(catalog), backups, scheduler, events }),
+    backupPlans,
     promotion,
     demotion,
     switchover,
@@ -244,5 +247,6 @@ export function buildStages(base: NodeBase, routes: () => Route[]): Stages {
     relay,
     scheduler,
     roles,
+    monitor: buildMonitor(base, { scheduler, plans: backupPlans, status }),
   };
 }

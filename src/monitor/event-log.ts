@@ -113,6 +113,14 @@ export class EventLog implements EventSink {
     return rows.map(toEvent);
   }
 
+  /** latestOfType returns up to `limit` events of `type` since `sinceMs`, newest first. */
+  latestOfType(type: HEvent['type'], sinceMs: number, limit = 100): HEvent[] {
+    const rows = this.#catalog
+      .prepare('SELECT * FROM events WHERE t >= ? AND type = ? ORDER BY id DESC LIMIT ?')
+      .all(sinceMs, type, limit) as EventRow[];
+    return rows.map(toEvent);
+  }
+
   /** prune applies the retention and returns how many events it deleted. */
   prune(retention: EventRetention = DEFAULT_EVENT_RETENTION): number {
     const cutoff = this.#clock.now() - retention.maxAgeMs;

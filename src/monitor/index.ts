@@ -1,6 +1,13 @@
 /** monitor: the event log, checks and alarms, notices, and the readiness score. */
 export * from './event-log.ts';
 export * from './monitor-types.ts';
+export * from './alarms.ts';
+export * from './builtin-checks.ts';
+export * from './check-facts.ts';
+export * from './checks.ts';
+export * from './readiness.ts';
+export * from './script-check.ts';
+export * from './thresholds.ts';
 export * from './notice-sender.ts';
 export * from './notice-text.ts';
 export * from './notices.ts';

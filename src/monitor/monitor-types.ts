@@ -72,3 +72,44 @@ export type Notice =
 export interface NoticeSink {
   notify(notice: Notice): void;
 }
+
+/** CheckResult is the latest verdict of one check on one subject. */
+export interface CheckResult {
+  check: string;
+  /** What was looked at: a path, "docs → beta", a tier, "node". */
+  subject: string;
+  volume: string | null;
+  state: CheckState;
+  /** Since when the subject has been in this state (ms). */
+  since: number;
+  /** One line for people: the value against the threshold, or why it cannot tell. */
+  message: string;
+  /** The measured value, in the check's unit (percent, seconds, days, …), if it has one. */
+  value: number | null;
+  /** The thresholds as text ("warn 15%, crit 5%"), if it has any. */
+  threshold: string | null;
+  ranAt: number;
+}
+
+/** ReadinessComponent is one part of the DR-readiness score and what it contributed. */
+export interface ReadinessComponent {
+  /** lag, funnel, tiers, backup-age, drill, disk, witness. */
+  name: string;
+  /** 0–100 for this part. */
+  score: number;
+  /** Its share of the whole (the weights add up to 1 over the parts that apply). */
+  weight: number;
+  /** Why it scored so, for people. */
+  detail: string;
+}
+
+/** Readiness is the DR-readiness score, 0–100, and its parts (docs/monitoring.md says how). */
+export interface Readiness {
+  score: number;
+  components: ReadinessComponent[];
+}
+
+/** NodeReadiness is the node's score (its worst volume's, at most) and each volume's. */
+export interface NodeReadiness extends Readiness {
+  volumes: ({ volume: string } & Readiness)[];
+}

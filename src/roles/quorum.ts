@@ -69,6 +69,8 @@ export class Quorum {
   readonly #grants = new Map<string, Grant>();
   /** Primary side: monotonic ms until which this node's lease holds, by volume. */
   readonly #leases = new Map<string, number>();
+  /** When a voter last answered this primary's lease request (granted or not), by volume and node. */
+  readonly #heardAt = new Map<string, number>();
   /** Mirror side: volumes for which a promotion is being sought (no more grants). */
   readonly #seeking = new Set<string>();
   /** Alerts raised once per episode, by volume and kind. */
@@ -123,16 +125,19 @@ export class Quorum {
     mode: 'manual' | 'auto';
     witness: string | null;
     leaseMs?: number;
+    witnessSilentMs?: number | null;
     primarySilentMs?: number;
   } {
     const { failover, witness } = v.spec.roles;
     if (failover !== 'auto') return { mode: failover, witness };
     const now = this.#deps.clock.monotonic();
     if (v.role === 'primary') {
+      const heard = witness ? this.#heardAt.get(`${v.name}\0${witness}`) : undefined;
       return {
         mode: failover,
         witness,
         leaseMs: Math.max(0, Math.round((this.#leases.get(v.name) ?? 0) - now)),
+        witnessSilentMs: heard === undefined ? null : Math.round(now - heard),
       };
     }
     const heard = this.#grants.get(v.name)?.heardAt;
@@ -241,6 +246,7 @@ export class Quorum {
         this.#deps
           .request(node, { kind: 'lease', volume: v.name, epoch: v.epoch, ms: timeoutMs }, heartbeatMs)
           .then((reply) => {
+            this.#heardAt.set(`${v.name}\0${node}`, this.#deps.clock.monotonic());
             if (reply.granted !== true) return;
             this.#leases.set(v.name, Math.max(this.#leases.get(v.name) ?? 0, sentAt + timeoutMs));
           })

@@ -9,6 +9,14 @@ export const DEFAULT_APPLY_RETRY_MIN_MS = 1000;
 /** DEFAULT_APPLY_RETRY_MAX_MS caps the pause between retries of a failing view. */
 export const DEFAULT_APPLY_RETRY_MAX_MS = 60_000;
 
+/** ApplyFailure is why a view does not move: its batches fail since `since`. */
+export interface ApplyFailure {
+  since: number;
+  message: string;
+  /** The loop gave up for good (a failed fsync): only a restart of the agent retries. */
+  stopped: boolean;
+}
+
 /** ApplyLoopDeps is what an ApplyLoop drives and how it keeps time. */
 export interface ApplyLoopDeps {
   applier: ViewApplier;
@@ -36,6 +44,8 @@ export class ApplyLoop {
   /** Ends the current pause early; null while a batch runs. */
   private pauseController: AbortController | null = null;
   private isPauseWakeable = false;
+  /** The failure of the batches since the last one that succeeded (null: the view moves). */
+  private failing: ApplyFailure | null = null;
 
   constructor(deps: ApplyLoopDeps) {
     this.deps = deps;
@@ -46,6 +56,14 @@ export class ApplyLoop {
     if (this.running) return;
     this.isStopping = false;
     this.running = this.run();
+  }
+
+  /**
+   * failure says why the view does not move, while its batches fail: since when, the last
+   * error, and whether the loop gave up (after a failed fsync). Status shows it; a check reads it.
+   */
+  get failure(): ApplyFailure | null {
+    return this.failing;
   }
 
   /** wake asks for a pass now, because new versions may be due. */
@@ -79,7 +97,13 @@ export class ApplyLoop {
         }
         consumed = await applier.applyPending();
         retry = 0;
+        this.failing = null;
       } catch (err) {
+        this.failing = {
+          since: this.failing?.since ?? this.deps.clock.now(),
+          message: errorMessage(err),
+          stopped: applier.isStopped,
+        };
         if (applier.isStopped) {
           // The applier reported the failed fsync; retrying could "succeed" over lost data.
           log.error('apply loop stopped', { volume: this.deps.volume, error: errorMessage(err) });

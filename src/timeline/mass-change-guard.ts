@@ -28,6 +28,9 @@ export class MassChangeGuard {
   /** volume → recent (funnel time, deletes + rewrites, deletes) of received batches */
   readonly #windows = new Map<string, { at: number; n: number; deletes: number }[]>();
 
+  /** When a trip that had no delayed view to hold was last reported, per volume (once per window). */
+  readonly #unheldAt = new Map<string, number>();
+
   constructor(deps: MassChangeGuardDeps) {
     this.#deps = deps;
   }
@@ -56,15 +59,29 @@ export class MassChangeGuard {
     const delayed = listViews(catalog, volume).filter((r) => r.delayMs > 0);
     const newlyHeld = delayed.filter((r) => !r.held);
     for (const r of newlyHeld) setViewHeld(catalog, volume, r.name, true, 'guard', clock.now());
-    // Without delayed views there is nothing to protect; with all of them held, nothing new to say.
-    if (newlyHeld.length === 0) return;
+    // With every delayed view held already, there is nothing new to say. Without any delayed
+    // view there is nothing to hold, but people must still hear of it (once per window): the
+    // change is applied already, and only a rewind takes it back.
+    if (delayed.length > 0 && newlyHeld.length === 0) return;
+    if (delayed.length === 0) {
+      const windowMs = this.#deps.volumes.get(volume)?.spec.guard.windowMs ?? 0;
+      const last = this.#unheldAt.get(volume);
+      if (last !== undefined && clock.now() - last < windowMs) return;
+      this.#unheldAt.set(volume, clock.now());
+    }
     this.#windows.delete(volume);
-    const msg = `mass-change guard: ${why}; delayed views held`;
+    const msg =
+      delayed.length === 0
+        ? `mass-change guard: ${why}; no delayed view to hold, the change is applied`
+        : `mass-change guard: ${why}; delayed views held`;
     const full = {
       ...data,
       reason: why,
       held: newlyHeld.map((r) => r.name),
-      hint: `look with 'hindsight timeline ${volume}'; then 'hindsight resume ${volume}', or rewind and discard`,
+      hint:
+        delayed.length === 0
+          ? `look with 'hindsight timeline ${volume}'; rewind to before the change if it was not meant (a delay lets the guard hold it next time)`
+          : `look with 'hindsight timeline ${volume}'; then 'hindsight resume ${volume}', or rewind and discard`,
     };
     log.error(msg, { volume, ...full });
     events.emit({ level: 'error', type: 'guard.tripped', volume, msg, data: full });

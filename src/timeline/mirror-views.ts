@@ -4,7 +4,7 @@ import { type Clock, type EventSink, errorMessage, HindsightError } from '../cor
 import type { Catalog, ChunkStore } from '../store/index.ts';
 import { type Logger, SerialQueue } from '../sys/index.ts';
 import type { VolumeRow, Volumes } from '../volumes/index.ts';
-import { ApplyLoop } from './apply-loop.ts';
+import { type ApplyFailure, ApplyLoop } from './apply-loop.ts';
 import type { FunnelClock } from './funnel-clock.ts';
 import { historyFloor } from './history.ts';
 import { discardAfter, finishMove, rewindView } from './rewind.ts';
@@ -41,6 +41,8 @@ export interface ViewStatus {
   heldSince: number | null;
   /** A rewind is moving the view (or was interrupted and is finished at start). */
   moving: boolean;
+  /** Why the view does not move (its batches fail since then); null when it moves. */
+  error: ApplyFailure | null;
   funnel: { changes: number; bytes: number; oldestReceivedAt: number | null; nextDueAt: number | null };
 }
 
@@ -249,6 +251,7 @@ export class MirrorViews {
         holdReason: r.holdReason,
         heldSince: r.heldSince,
         moving: r.movingFrom !== null,
+        error: this.#loops.get(volume)?.get(r.name)?.failure ?? null,
         funnel: {
           changes: f.changes,
           bytes: f.bytes,

@@ -83,6 +83,9 @@ const report: StatusReport = {
     { node: 'alpha', direction: 'from-primary', link: 'connected', rttMs: 0.42, clockOffsetMs: -1.3 },
     { node: 'gamma', direction: 'to-mirror', link: 'disconnected', rttMs: null, clockOffsetMs: null },
   ],
+  checks: [],
+  alarms: [],
+  readiness: { score: 100, components: [], volumes: [] },
   backups: {
     running: [],
     tiers: [
