@@ -87,9 +87,9 @@ async function restoreFile(
   let gathered = 0;
   let at = 0;
   const flush = async () => {
-    const data = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    const data = parts;
     const position = at;
-    at += data.length;
+    at += gathered;
     parts = [];
     gathered = 0;
     pieces.push((await writes.add(async () => writeAll(await handle, data, position))).done);
@@ -114,9 +114,15 @@ async function restoreFile(
   return at;
 }
 
-async function writeAll(handle: FileHandle, data: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < data.length; ) {
-    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
+/** writeAll writes `parts` at `position` in one call (no copy into one buffer); a short write is finished piece by piece. */
+async function writeAll(handle: FileHandle, parts: Buffer[], position: number): Promise<void> {
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  let done = parts.length === 0 ? 0 : (await handle.writev(parts, position)).bytesWritten;
+  if (done === total) return;
+  const rest = Buffer.concat(parts).subarray(done);
+  for (let at = 0; at < rest.length; ) {
+    const { bytesWritten } = await handle.write(rest, at, rest.length - at, position + done);
+    at += bytesWritten;
     done += bytesWritten;
   }
 }
