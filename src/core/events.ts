@@ -80,7 +80,6 @@ export type EventType =
   | 'address.failed'
   | 'quarantine.exported'
   | 'gc.failed'
-  | 'check.failed'
   | 'alarm.opened'
   | 'alarm.changed'
   | 'alarm.closed'
