@@ -89,6 +89,15 @@ export function formatStatus(s: StatusReport): string {
         : `  rtt ${p.rttMs.toFixed(2)} ms, clock offset ${p.clockOffsetMs?.toFixed(1)} ms`;
     out.push(`peer ${p.node} (${p.direction}): ${p.link}${rtt}`);
   }
+  if (s.readiness) {
+    const parts = s.readiness.components.map((c) => `${c.name} ${c.score}`).join(', ');
+    out.push(`readiness ${s.readiness.score}/100 (${parts})`);
+  }
+  for (const a of s.alarms ?? []) {
+    out.push(
+      `ALARM #${a.id} ${a.state.toUpperCase()} ${a.check} ${a.subject}: ${a.message} (since ${formatMoment(a.openedAt)})`,
+    );
+  }
   return `${out.join('\n')}\n`;
 }
 
@@ -123,8 +132,14 @@ function formatView(view: ViewStatus, now: number): string[] {
       ? ''
       : `, next due ${f.nextDueAt <= now ? 'now' : `in ${formatDuration(f.nextDueAt - now)}`}`;
   const oldest = f.oldestReceivedAt === null ? '' : `, oldest received ${formatMoment(f.oldestReceivedAt)}`;
+  const error = view.error
+    ? [
+        `    NOT MOVING since ${formatMoment(view.error.since)}${view.error.stopped ? ' (stopped until the agent restarts)' : ''}: ${view.error.message}`,
+      ]
+    : [];
   return [
     `  view ${view.name}  ${view.root}  delay ${formatDuration(view.delayMs)}  ${shows}${held}`,
+    ...error,
     `    funnel: ${f.changes} changes, ${formatBytes(f.bytes)}${oldest}${due}`,
   ];
 }

@@ -84,8 +84,30 @@ const report: StatusReport = {
     { node: 'gamma', direction: 'to-mirror', link: 'disconnected', rttMs: null, clockOffsetMs: null },
   ],
   checks: [],
-  alarms: [],
-  readiness: { score: 100, components: [], volumes: [] },
+  alarms: [
+    {
+      id: 7,
+      node: 'beta',
+      check: 'funnel',
+      subject: 'docs/main',
+      state: 'critical',
+      message: 'not moving: applies fail for 5 min: ENOSPC',
+      openedAt: 7_000_000,
+      updatedAt: 7_000_000,
+      closedAt: null,
+      ackedAt: null,
+      ackedBy: null,
+      volume: 'docs',
+    },
+  ],
+  readiness: {
+    score: 61,
+    components: [
+      { name: 'lag', score: 100, weight: 0.3, detail: '1 result ok' },
+      { name: 'funnel', score: 0, weight: 0.2, detail: 'funnel docs/main: critical' },
+    ],
+    volumes: [],
+  },
   backups: {
     running: [],
     tiers: [
