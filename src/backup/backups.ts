@@ -221,6 +221,8 @@ export class Backups {
         entries,
         readStored: (address) => this.#d.store.readStored(address),
         // The newest backup at or before this moment: what has not changed since is taken from it.
+        // This trusts that a volume's seqs never repeat on this node (a removed and re-added
+        // volume must not keep its old backups' rows), and checks each reused line's metadata.
         previous: this.#table.backups(volume).find((b) => b.seq <= seq)?.id,
         onProgress: (done, newBytes) => Object.assign(progress, { entries: done, newBytes }),
       });
