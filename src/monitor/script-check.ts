@@ -22,7 +22,14 @@ export function runScriptCheck(
   return new Promise((resolve) => {
     let out = '';
     let isTimedOut = false;
-    const child = spawn(script, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    // Its own process group, so the time limit reaches what the plugin started too: a shell
+    // script killed alone leaves its `sleep` or `curl` holding the output pipe, and the result
+    // would wait for it.
+    const child = spawn(script, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: process.env,
+      detached: true,
+    });
     const take = (b: Buffer) => {
       if (out.length < MAX_OUTPUT) out += b.toString('utf8');
     };
@@ -30,7 +37,11 @@ export function runScriptCheck(
     child.stderr.on('data', take);
     const timer = setTimeout(() => {
       isTimedOut = true;
-      child.kill('SIGKILL');
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL'); // no group (gone already): the plugin itself
+      }
     }, timeoutMs);
     child.on('error', (err) => {
       clearTimeout(timer);
