@@ -133,7 +133,6 @@ export class EventLog implements EventSink {
     return deleted;
   }
 
-
   /** wait returns events after `id`, waiting up to `ms` for the first one to arrive. */
   async wait(id: number, ms: number, signal?: AbortSignal): Promise<HEvent[]> {
     const now = this.since(id);
