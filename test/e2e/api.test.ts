@@ -11,8 +11,11 @@ import { apiRoutes } from '../../src/api/index.ts';
 import { HINDSIGHT_BIN } from '../harness/cli-process.ts';
 import { waitFor, withCluster } from '../harness/cluster.ts';
 
-// The route table itself is the list to check, so a new route cannot be forgotten here.
-const ROUTES = apiRoutes({} as never).map((r) => ({ method: r.method, path: r.path }));
+// The route table itself is the list to check, so a new route cannot be forgotten here. The
+// health endpoints are open by design (load balancers and monitors call them without a token).
+const TABLE = apiRoutes({} as never);
+const ROUTES = TABLE.filter((r) => !r.open).map((r) => ({ method: r.method, path: r.path }));
+const OPEN = TABLE.filter((r) => r.open).map((r) => r.path);
 
 test('every API route refuses a request without the right token', { timeout: 120_000 }, async (t) => {
   await withCluster(
@@ -35,6 +38,14 @@ test('every API route refuses a request without the right token', { timeout: 120
           const body = (await res.json()) as { error: { code: string } };
           assert.equal(body.error.code, 'E_API_UNAUTHORIZED');
         }
+      }
+      // The open ones answer without a token, and say no more than the documented state.
+      assert.deepEqual(OPEN.sort(), ['/health', '/mirror', '/primary']);
+      for (const open of OPEN) {
+        const res = await fetch(base + open);
+        assert.ok([200, 503].includes(res.status), `${open} answered ${res.status}`);
+        const body = (await res.json()) as Record<string, unknown>;
+        assert.deepEqual(Object.keys(body).sort(), ['node', 'ok', 'readiness', 'reasons', 'volumes'], open);
       }
       const ok = await fetch(`${base}/v1/status`, { headers: { authorization: `Bearer ${token}` } });
       assert.equal(ok.status, 200);
