@@ -5,7 +5,15 @@ import { type Clock, HindsightError } from '../core/index.ts';
 import { type JoinAnswer, type JoinRequest, loadIdentity, startPeerServer } from '../link/index.ts';
 import { EventLog } from '../monitor/index.ts';
 import { openCatalog, PackStore, reportStoreFailed } from '../store/index.ts';
-import { clockFromEnv, createLogger, type Logger, lockStateDir, scheduleEvery } from '../sys/index.ts';
+import {
+  clockFromEnv,
+  createLogger,
+  HEAP_TRIM_MS,
+  type Logger,
+  lockStateDir,
+  scheduleEvery,
+  trimHeap,
+} from '../sys/index.ts';
 import { bindNodeApi } from './api-binding.ts';
 import { gcIntervalFromEnv, loadConfig, type NodeConfig, parseHostPort } from './config.ts';
 import { type StatePaths, statePaths } from './paths.ts';
@@ -101,6 +109,9 @@ export class Agent {
       scheduleEvery(this.#gcIntervalMs),
       () => s.gc.collect().catch(() => {}), // reported as gc.failed by collect
     );
+    s.scheduler.add('heap-trim', scheduleEvery(HEAP_TRIM_MS), () => {
+      if (trimHeap()) log.debug('heap trimmed', { ...process.memoryUsage() });
+    });
     s.backupPlans.start();
     s.monitor.start();
     events.emit({ level: 'info', type: 'agent.started', msg: 'agent started', data: { node: config.name } });

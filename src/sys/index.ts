@@ -4,6 +4,7 @@ export * from './crash-point.ts';
 export * from './durable-write.ts';
 export * from './file-clock.ts';
 export * from './file-ops.ts';
+export * from './heap-trim.ts';
 export * from './inotify.ts';
 export * from './log.ts';
 export * from './run-limited.ts';
