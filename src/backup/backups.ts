@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Clock, type EventSink, errorMessage, HindsightError, isHindsightError } from '../core/index.ts';
-import type { Catalog, ChunkStore } from '../store/index.ts';
+import { type Catalog, type ChunkStore, ReadWindow } from '../store/index.ts';
 import { listViews, liveAt, producedAtOf, seqAt } from '../timeline/index.ts';
 import { BackupReads } from './backup-reads.ts';
 import {
@@ -212,6 +212,7 @@ export class Backups {
       const entries = liveAt(this.#d.catalog, volume, seq);
       const progress = { volume, entries: 0, total: entries.length, newBytes: 0, startedAt: takenAt };
       this.#progress.set(volume, progress);
+      const window = new ReadWindow();
       return repo.backup({
         volume,
         seq,
@@ -219,7 +220,8 @@ export class Backups {
         node: this.#d.node,
         takenAt,
         entries,
-        readStored: (address) => this.#d.store.readStored(address),
+        // The tree's chunks lie in the store about in the order they are read: one read for many.
+        readStored: (address) => this.#d.store.readStored(address, window),
         // The newest backup at or before this moment: what has not changed since is taken from it.
         // This trusts that a volume's seqs never repeat on this node (a removed and re-added
         // volume must not keep its old backups' rows), and checks each reused line's metadata.

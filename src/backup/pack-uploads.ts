@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import type { RepoKey } from './repo-key.ts';
+import { hashChunk } from '../store/index.ts';
+import { type RepoKey, type SealBody, sealedLength } from './repo-key.ts';
 import type { Tier } from './tier.ts';
 
 /** PACK_TARGET_BYTES is the size at which a pack is closed and written. */
@@ -9,7 +9,12 @@ export const PACK_TARGET_BYTES = 8 * 1024 * 1024;
  * sealing goes on while a pack is written and fsynced, and memory stays bounded (about
  * (UPLOADS_AHEAD + 1) × PACK_TARGET_BYTES).
  */
-const UPLOADS_AHEAD = 2;
+const UPLOADS_AHEAD = 4;
+/**
+ * PACK_SLACK_BYTES is room past the target for the chunk that fills a pack: the chunker cuts at
+ * most 64 KiB; a larger chunk that does not fit closes the pack and opens the next.
+ */
+const PACK_SLACK_BYTES = 256 * 1024;
 
 /** IndexedChunk is where a chunk went: `[chunkId, pack name, offset, length]`. */
 export type IndexedChunk = [string, string, number, number];
@@ -20,12 +25,18 @@ export type IndexedChunk = [string, string, number, number];
  * index). `onIndexed` is told the chunks of a pack once its index is written, never before: a
  * chunk is known to the repository only when a reader can find it. After a failed write no
  * later pack is written, and `drain` (or the next `add` that must wait) throws the failure.
+ *
+ * Chunks are sealed straight into one of a few pack buffers that are used again once their pack
+ * is written: no copy of a pack into a buffer of its own, no fresh memory for each pack (a
+ * fresh 8 MiB buffer costs its page faults, more than the copy).
  */
 export class PackUploads {
   readonly #tier: Tier;
   readonly #key: RepoKey;
   readonly #onIndexed: (chunks: IndexedChunk[]) => void;
-  #parts: Buffer[] = [];
+  /** Pack buffers not in use; at most UPLOADS_AHEAD + 1 exist. */
+  readonly #free: Buffer[] = [];
+  #pack: Buffer | null = null;
   #entries: [string, number, number][] = [];
   #bytes = 0;
   /** Chunk ids in the open pack or in packs on their way: not indexed yet, but not to be sealed again. */
@@ -44,13 +55,20 @@ export class PackUploads {
     return this.#unindexed.has(id);
   }
 
-  /** add puts sealed chunk `id` into the open pack; a full pack is closed and queued for writing. */
-  async add(id: string, sealed: Buffer): Promise<void> {
-    this.#entries.push([id, this.#bytes, sealed.length]);
+  /**
+   * add seals chunk `id` (its body as the mirror's store keeps it) into the open pack; a full
+   * pack is closed and queued for writing. Returns the sealed length.
+   */
+  async add(id: string, body: SealBody): Promise<number> {
+    const length = sealedLength(body.data.length);
+    if (this.#pack !== null && this.#bytes + length > this.#pack.length) await this.#close();
+    if (this.#pack === null) this.#pack = this.#takeBuffer(length);
+    this.#key.sealInto(`chunk/${id}`, body, this.#pack, this.#bytes);
+    this.#entries.push([id, this.#bytes, length]);
     this.#unindexed.add(id);
-    this.#parts.push(sealed);
-    this.#bytes += sealed.length;
+    this.#bytes += length;
     if (this.#bytes >= PACK_TARGET_BYTES) await this.#close();
+    return length;
   }
 
   /** drain closes the open pack and resolves once every pack and its index are written. */
@@ -59,16 +77,30 @@ export class PackUploads {
     while (this.#inFlight.length > 0) await this.#inFlight.shift();
   }
 
+  /** #takeBuffer is a pack buffer with room for at least `atLeast` bytes (one chunk larger than a pack gets its own). */
+  #takeBuffer(atLeast: number): Buffer {
+    const size = PACK_TARGET_BYTES + PACK_SLACK_BYTES;
+    if (atLeast > size) return Buffer.allocUnsafeSlow(atLeast);
+    const free = this.#free.pop();
+    if (free) return free;
+    return Buffer.allocUnsafeSlow(size);
+  }
+
   async #close(): Promise<void> {
-    if (this.#entries.length === 0) return;
-    const parts = this.#parts;
+    if (this.#pack === null) return;
+    const pack = this.#pack;
+    const bytes = pack.subarray(0, this.#bytes);
     const entries = this.#entries;
-    this.#parts = [];
+    this.#pack = null;
     this.#entries = [];
     this.#bytes = 0;
     // Chained: a pack starts only once the one before it (and its index) is written, and a
     // failure stops every later one.
-    const run = this.#tail.then(() => this.#write(parts, entries));
+    const run = this.#tail
+      .then(() => this.#write(bytes, entries))
+      .finally(() => {
+        if (pack.length === PACK_TARGET_BYTES + PACK_SLACK_BYTES) this.#free.push(pack);
+      });
     this.#tail = run;
     // Handled here so that a failure is not unhandled while nobody awaits it; it is thrown
     // again where the queue is awaited.
@@ -77,9 +109,10 @@ export class PackUploads {
     while (this.#inFlight.length > UPLOADS_AHEAD) await this.#inFlight.shift();
   }
 
-  async #write(parts: Buffer[], entries: [string, number, number][]): Promise<void> {
-    const bytes = Buffer.concat(parts);
-    const hash = createHash('sha256').update(bytes).digest('hex');
+  async #write(bytes: Buffer, entries: [string, number, number][]): Promise<void> {
+    // BLAKE3, native, is several times faster here than SHA-256; readers never recompute the
+    // name (every chunk in a pack is authenticated on its own), so both kinds of name are read alike.
+    const hash = hashChunk(bytes).toString('hex');
     const name = `packs/${hash.slice(0, 2)}/${hash}`;
     await this.#tier.put(name, bytes);
     const index = `index/${hash}`;

@@ -21,8 +21,15 @@ const TAG_BYTES = 16;
 const AAD_PREFIX = Buffer.from('hindsight-backup-v1\0');
 const FLAG_RAW = 0;
 const FLAG_ZSTD = 1;
+const FLAG_RAW_BYTE = Buffer.of(FLAG_RAW);
+const FLAG_ZSTD_BYTE = Buffer.of(FLAG_ZSTD);
 /** NONCE_POOL is how many nonces one call to the random source fills (a call per object costs more than the object). */
 const NONCE_POOL = 1024;
+
+/** sealedLength is the size of a sealed object whose stored body has `bodyBytes` bytes. */
+export function sealedLength(bodyBytes: number): number {
+  return MAGIC.length + NONCE_BYTES + 1 + bodyBytes + TAG_BYTES;
+}
 
 /** SealBody is a body already in its sealed plain form: zstd-compressed (`isZstd`) or raw. */
 export interface SealBody {
@@ -106,18 +113,30 @@ export class RepoKey {
    * holds raw (it did not compress) is not tried again.
    */
   sealStored(name: string, body: SealBody): Buffer {
-    const out = Buffer.allocUnsafe(MAGIC.length + NONCE_BYTES + 1 + body.data.length + TAG_BYTES);
-    MAGIC.copy(out, 0);
-    const nonce = out.subarray(MAGIC.length, MAGIC.length + NONCE_BYTES);
+    const out = Buffer.allocUnsafe(sealedLength(body.data.length));
+    this.sealInto(name, body, out, 0);
+    return out;
+  }
+
+  /**
+   * sealInto is `sealStored` written into `target` at `at` (a pack being filled), without a
+   * buffer of its own; `target` must have `sealedLength(body.data.length)` bytes free there.
+   * Returns the sealed length.
+   */
+  sealInto(name: string, body: SealBody, target: Buffer, at: number): number {
+    const start = at;
+    MAGIC.copy(target, at);
+    at += MAGIC.length;
+    const nonce = target.subarray(at, at + NONCE_BYTES);
     this.#nextNonce().copy(nonce);
+    at += NONCE_BYTES;
     const cipher = createCipheriv('aes-256-gcm', this.#encKey, nonce);
     cipher.setAAD(aadOf(name));
-    let at = MAGIC.length + NONCE_BYTES;
-    at += cipher.update(Buffer.of(body.isZstd ? FLAG_ZSTD : FLAG_RAW)).copy(out, at);
-    at += cipher.update(body.data).copy(out, at);
-    at += cipher.final().copy(out, at);
-    cipher.getAuthTag().copy(out, at);
-    return out;
+    at += cipher.update(body.isZstd ? FLAG_ZSTD_BYTE : FLAG_RAW_BYTE).copy(target, at);
+    at += cipher.update(body.data).copy(target, at);
+    at += cipher.final().copy(target, at);
+    at += cipher.getAuthTag().copy(target, at);
+    return at - start;
   }
 
   /** open decrypts the object `name`; damage, another key or another name is E_BACKUP_CORRUPT. */

@@ -212,13 +212,8 @@ export class Repository {
         await this.#readIndex();
         if (this.#chunks.has(id)) continue;
         const stored = checkedStored(input.readStored(address), address);
-        const box = this.#key.sealStored(`chunk/${id}`, {
-          isZstd: stored.codec === CODEC_ZSTD,
-          data: stored.data,
-        });
         totals.newChunks++;
-        totals.newBytes += box.length;
-        await uploads.add(id, box);
+        totals.newBytes += await uploads.add(id, { isZstd: stored.codec === CODEC_ZSTD, data: stored.data });
         // The pack writes advance only on turns of the event loop, which sealing would not give.
         if (++sealed % YIELD_EVERY === 0) await yieldToLoop();
       }

@@ -1,3 +1,4 @@
+import { closeSync, fchmodSync, futimesSync, openSync, writeSync, writevSync } from 'node:fs';
 import { chmod, type FileHandle, lutimes, mkdir, open, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { checkRelativePath } from '../core/index.ts';
@@ -10,6 +11,8 @@ const PACKS_AHEAD = 2;
 const PACKS_HELD = 6;
 /** WRITE_BYTES is how much of a file is gathered before one write of it. */
 const WRITE_BYTES = 4 * 1024 * 1024;
+/** SMALL_FILE_BYTES is the size up to which a file is written at once, synchronously. */
+const SMALL_FILE_BYTES = 64 * 1024;
 /** WRITES_IN_FLIGHT bounds the writes under way (files and pieces), and with it the memory they hold. */
 const WRITES_IN_FLIGHT = 16;
 
@@ -73,13 +76,22 @@ export async function restoreTree(
   return { files, bytes };
 }
 
-/** restoreFile queues the writes of one file, gathered WRITE_BYTES at a time, and returns its size. */
+/**
+ * restoreFile queues the writes of one file, gathered WRITE_BYTES at a time, and returns its
+ * size. A small file is written at once, synchronously: five calls that the page cache answers
+ * in microseconds cost less than the same five through the thread pool and promises.
+ */
 async function restoreFile(
   e: ManifestEntry,
   target: string,
   packs: PackFeed,
   writes: WriteQueue,
 ): Promise<number> {
+  if (e.size <= SMALL_FILE_BYTES) {
+    const parts: Buffer[] = [];
+    for (const id of e.chunks) parts.push(await packs.chunk(id, e.path));
+    return writeSmallFile(e, target, parts);
+  }
   const handle = open(target, 'w', 0o600);
   handle.catch(() => {}); // awaited by the file's writes; a failure is thrown there
   const pieces: Promise<void>[] = [];
@@ -112,6 +124,24 @@ async function restoreFile(
     }
   });
   return at;
+}
+
+/** writeSmallFile writes a whole small file with its mode and time, synchronously; returns its size. */
+function writeSmallFile(e: ManifestEntry, target: string, parts: Buffer[]): number {
+  const fd = openSync(target, 'w', 0o600);
+  try {
+    const total = parts.reduce((n, p) => n + p.length, 0);
+    let done = parts.length === 0 ? 0 : writevSync(fd, parts, 0);
+    if (done < total) {
+      const rest = Buffer.concat(parts);
+      while (done < total) done += writeSync(fd, rest, done, total - done, done);
+    }
+    fchmodSync(fd, e.mode);
+    futimesSync(fd, e.mtimeMs / 1000, e.mtimeMs / 1000);
+    return total;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** writeAll writes `parts` at `position` in one call (no copy into one buffer); a short write is finished piece by piece. */

@@ -1,4 +1,5 @@
 import type { ChunkReferences } from './chunk-references.ts';
+import type { ReadWindow } from './pack-file.ts';
 
 /**
  * The chunk store contract. Chunks are content-defined pieces of file data addressed by their
@@ -68,8 +69,11 @@ export interface ChunkStore {
   commitPending(): void;
   /** readRaw returns the raw bytes of a stored chunk; throws E_CHUNK_MISSING if unknown. */
   readRaw(hash: Buffer): Buffer;
-  /** readStored returns a chunk in stored form, for sending without recompressing. */
-  readStored(hash: Buffer): StoredChunk;
+  /**
+   * readStored returns a chunk in stored form, for sending without recompressing; `window`
+   * serves a run of reads that follow one another through the packs (a backup) with few calls.
+   */
+  readStored(hash: Buffer, window?: ReadWindow): StoredChunk;
   /** verify re-reads and re-hashes every committed chunk. */
   verify(): Promise<VerifyReport>;
   /** collect removes chunks no holder in `references` lists and reclaims their space (see PackStore). */

@@ -81,6 +81,41 @@ export function readExactSync(fd: number, length: number, position: number): Buf
   return buf;
 }
 
+/** READ_WINDOW_BYTES is how much a ReadWindow reads at once: 64 chunks of the chunker's average. */
+export const READ_WINDOW_BYTES = 1024 * 1024;
+
+/**
+ * ReadWindow serves reads that mostly follow one another through a pack (a backup of a tree in
+ * path order reads the chunks about as they were written): one `pread` of READ_WINDOW_BYTES,
+ * then views into it, instead of a call and a buffer for every chunk. Only for packs that no
+ * longer change: a view is never read again from the file.
+ */
+export class ReadWindow {
+  #pack = -1;
+  #start = 0;
+  #bytes: Buffer = Buffer.alloc(0);
+
+  /** read returns `length` bytes of pack `pack` (open as `fd`) at `position`, as a view into the window. */
+  read(pack: number, fd: number, length: number, position: number): Buffer {
+    const from = position - this.#start;
+    if (pack !== this.#pack || from < 0 || from + length > this.#bytes.length) {
+      // A new buffer each time: views handed out earlier stay valid.
+      const buf = Buffer.allocUnsafe(Math.max(length, READ_WINDOW_BYTES));
+      let got = 0;
+      while (got < length) {
+        const n = readSync(fd, buf, got, buf.length - got, position + got);
+        if (n === 0) return readExactSync(fd, length, position); // says where the pack ends
+        got += n;
+      }
+      this.#pack = pack;
+      this.#start = position;
+      this.#bytes = buf.subarray(0, got);
+      return this.#bytes.subarray(0, length);
+    }
+    return this.#bytes.subarray(from, from + length);
+  }
+}
+
 /** writeAllAt writes all of `data` at `position` (positioned, so concurrent writers of other ranges never mix). */
 export async function writeAllAt(ops: FileOps, fd: number, data: Buffer, position: number): Promise<void> {
   let done = 0;

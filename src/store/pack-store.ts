@@ -15,6 +15,7 @@ import {
   listPackIds,
   packFileName,
   RECORD_HEADER_BYTES,
+  type ReadWindow,
   readExactSync,
   readRecordHeader,
 } from './pack-file.ts';
@@ -242,8 +243,11 @@ export class PackStore implements ChunkStore {
     return raw;
   }
 
-  /** readStored: see ChunkStore. Checks the record header against the index, not the hash. */
-  readStored(hash: Buffer): StoredChunk {
+  /**
+   * readStored: see ChunkStore. Checks the record header against the index, not the hash. With
+   * `window`, reads from sealed packs go through it (see ReadWindow).
+   */
+  readStored(hash: Buffer, window?: ReadWindow): StoredChunk {
     this.assertOpen();
     const p = this.pending.get(hashKey(hash));
     if (p?.data !== undefined) {
@@ -256,15 +260,18 @@ export class PackStore implements ChunkStore {
     if (row === undefined) {
       throw new HindsightError('E_CHUNK_MISSING', `chunk ${hash.toString('hex')} is not stored`);
     }
-    return this.readRecord(hash, row);
+    return this.readRecord(hash, row, window);
   }
 
-  private readRecord(hash: Buffer, row: ChunkRow): StoredChunk {
-    const rec = readExactSync(
-      this.fdFor(row.pack),
-      RECORD_HEADER_BYTES + row.stored_len,
-      row.offset - RECORD_HEADER_BYTES,
-    );
+  private readRecord(hash: Buffer, row: ChunkRow, window?: ReadWindow): StoredChunk {
+    const length = RECORD_HEADER_BYTES + row.stored_len;
+    const position = row.offset - RECORD_HEADER_BYTES;
+    // The writer's own packs still grow, perhaps out of order: never through a window.
+    const isSealed = this.writer.fdOf(row.pack) === undefined;
+    const rec =
+      window && isSealed
+        ? window.read(row.pack, this.fdFor(row.pack), length, position)
+        : readExactSync(this.fdFor(row.pack), length, position);
     const h = readRecordHeader(rec, 0);
     if (
       !h.hash.equals(hash) ||

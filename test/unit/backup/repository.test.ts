@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FileTier, RepoKey, Repository } from '../../../src/backup/index.ts';
 import type { Change } from '../../../src/core/index.ts';
-import { type Catalog, ingestFile, openCatalog, PackStore } from '../../../src/store/index.ts';
+import { type Catalog, ingestFile, openCatalog, PackStore, ReadWindow } from '../../../src/store/index.ts';
 import { treeHash } from '../../harness/tree-hash.ts';
 
 type Entry = Pick<Change, 'path' | 'kind' | 'mode' | 'mtimeMs' | 'size' | 'target' | 'chunks'>;
@@ -86,7 +86,7 @@ describe('Repository', () => {
     return out.sort((a, b) => (a.path < b.path ? -1 : 1));
   }
 
-  const backup = async (repo: Repository, entries: Entry[]) =>
+  const backup = async (repo: Repository, entries: Entry[], window = new ReadWindow()) =>
     repo.backup({
       volume: 'docs',
       seq: 42,
@@ -94,7 +94,7 @@ describe('Repository', () => {
       node: 'beta',
       takenAt: Date.now(),
       entries,
-      readStored: (address) => store.readStored(address),
+      readStored: (address) => store.readStored(address, window),
     });
 
   it('restores exactly what it backed up, and one path alone', async () => {
@@ -119,6 +119,25 @@ describe('Repository', () => {
       readFileSync(join(one, 'docs', 'deep', 'big.bin')),
       readFileSync(join(src, 'docs', 'deep', 'big.bin')),
     );
+  });
+
+  it('restores a backup of many packs exactly (pack buffers are used again once written)', async () => {
+    const many = join(dir, 'many');
+    mkdirSync(many);
+    // ~40 MiB of random data: five packs or more, more than the buffers that may be in use at once.
+    for (let i = 0; i < 5; i++) writeFileSync(join(many, `part-${i}.bin`), randomBytes(8 * 1024 * 1024 + i));
+    for (let i = 0; i < 200; i++) writeFileSync(join(many, `small-${i}.txt`), randomBytes(100 + i * 37));
+    const key = RepoKey.generate();
+    const repo = await Repository.init(tier, key, 'cluster-ca');
+    const { snapshot } = await backup(repo, await entriesOf(many));
+    const into = join(dir, 'restored-many');
+    await (await Repository.open(tier, key)).restore(snapshot.id, into);
+    for (const name of readdirSync(many))
+      assert.deepEqual(readFileSync(join(into, name)), readFileSync(join(many, name)), name);
+    const packs = readdirSync(join(dir, 'tier', 'packs'), { recursive: true }).filter(
+      (p) => String(p).length > 3,
+    );
+    assert.ok(packs.length >= 5, `${packs.length} packs`);
   });
 
   it('writes no chunk and reuses the manifest for an unchanged tree; dedups equal files', async () => {

@@ -17,6 +17,7 @@ import {
   PackStore,
   type PackStoreOptions,
   packFileName,
+  ReadWindow,
 } from '../../../src/store/index.ts';
 
 function textChunk(i: number): Buffer {
@@ -96,6 +97,27 @@ describe('PackStore', () => {
     assert.equal(fs.existsSync(packPath(2)), false);
     await reopen();
     assert.deepEqual(store.readRaw(b.hash), textChunk(3));
+  });
+
+  it('reads through a window what it reads without one: across packs, out of order, and from the open pack', async () => {
+    await reopen({ packBytes: 300_000 });
+    const sealed = Array.from({ length: 40 }, () => put(randomBytes(20_000)).hash);
+    await store.sync();
+    commit();
+    // Written but not committed, and still pending: both come from the writer, never a window.
+    const open = put(randomBytes(20_000)).hash;
+    await store.sync();
+    const pending = put(randomBytes(5_000)).hash;
+    const window = new ReadWindow();
+    const order = [...sealed, open, pending, ...sealed.slice(0, 10).reverse(), sealed[35], sealed[3]];
+    for (const hash of order) {
+      const plain = store.readStored(hash);
+      const through = store.readStored(hash, window);
+      assert.deepEqual(through.data, plain.data);
+      assert.equal(through.codec, plain.codec);
+      assert.equal(hashChunk(through.data).equals(hash), true, 'raw random chunks hash to their address');
+    }
+    assert.ok(fs.existsSync(packPath(2)), 'the chunks span several packs');
   });
 
   it('does not write a duplicate again', async () => {
