@@ -147,8 +147,20 @@ async function withScene(t: TestContext, fn: (s: Scene) => Promise<void>): Promi
       for (const n of nodes) t.diagnostic(`--- ${n.name} ---\n${n.tail(30)}`);
     }
     await Promise.all(nodes.map((n) => n.close()));
+    // The hook's services outlive their agents (and their namespaces): stop them here.
+    for (const n of nodes) killService(path.join(baseDir, `service-${n.name}.pid`));
     await lab.destroy();
     if (!failed) rmSync(baseDir, { recursive: true, force: true });
+  }
+}
+
+/** killService stops the service whose pid file is `pidFile`, if it still runs. */
+function killService(pidFile: string): void {
+  if (!existsSync(pidFile)) return;
+  try {
+    process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGKILL');
+  } catch {
+    // already gone
   }
 }
 
