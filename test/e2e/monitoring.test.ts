@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -124,6 +124,20 @@ test('a failing check mails once, reminds, resolves; check exits 0/1/2/3; health
       await waitFor(async () => smtp.mails.some((m) => /RESOLVED/.test(m.subject)), {
         what: 'the first resolution',
       });
+      // A mail server that cannot be reached: its notices wait and retry, nothing else does.
+      await alpha.cliOk([
+        'notify',
+        'add',
+        'dead',
+        '--smtp',
+        'smtp://127.0.0.1:1',
+        '--from',
+        'h@office.lan',
+        '--to',
+        'nobody@office.lan',
+        '--policy',
+        'failures',
+      ]);
       const mailsBefore = smtp.mails.length;
       writeFileSync(flag, '2');
       assert.equal((await alpha.cli(['check', 'flag'])).code, 2);
@@ -161,6 +175,22 @@ test('a failing check mails once, reminds, resolves; check exits 0/1/2/3; health
       await waitFor(async () => hook.requests.some((r) => r.body.includes('"resolved"')), {
         what: 'the webhook of the resolution',
       });
+
+      // Mirroring went on while the dead server's notices were retried, and that was recorded.
+      writeFileSync(path.join(src, 'during-retries.txt'), 'still mirrored');
+      await cluster.waitCaughtUp('docs', 'alpha', 'beta');
+      assert.equal(
+        readFileSync(path.join(cluster.dir('view'), 'during-retries.txt'), 'utf8'),
+        'still mirrored',
+      );
+      await waitFor(
+        async () =>
+          (await alpha.cliOk(['events', '--json']))
+            .split('\n')
+            .some((l) => /"notice\.(retrying|failed)"/.test(l) && l.includes('dead')),
+        { what: 'the failed delivery to the dead server recorded' },
+      );
+      await alpha.cliOk(['notify', 'remove', 'dead']);
 
       // Health for machines, per role, and after a switchover.
       assert.equal((await get(alpha, '/primary')).status, 200);

@@ -264,7 +264,8 @@ describe('Notices by mail', () => {
         deadRig.events('notice.failed').map((e) => [e.data?.notifier, String(e.data?.error)]),
       );
       assert.match(byName.get('gone') ?? '', /ECONNREFUSED/);
-      assert.match(byName.get('mute') ?? '', /Greeting never received \(ETIMEDOUT\)/);
+      // "Greeting never received" or, on a loaded machine, "Connection timeout": both time out.
+      assert.match(byName.get('mute') ?? '', /ETIMEDOUT/);
       const outcomes = await notices.test();
       assert.deepEqual(
         outcomes.map((o) => [o.name, o.accepted]),
