@@ -12,7 +12,10 @@ export interface Tier {
   readonly url: string;
   /** check resolves when the tier is reachable and is the place it was set up as; else E_TIER_OFFLINE. */
   check(): Promise<void>;
-  /** put stores `bytes` as `name`, durably; an object already of that name is left as it is. */
+  /**
+   * put stores `bytes` as `name`, durably; an object already of that name is left as it is. It
+   * must be done with `bytes` once it settles, failed or not: backups fill the buffer again.
+   */
   put(name: string, bytes: Uint8Array): Promise<void>;
   /** get returns the object `name`, or its `length` bytes from `offset`; E_TIER_MISSING when it is not there. */
   get(name: string, range?: { offset: number; length: number }): Promise<Buffer>;
