@@ -1,4 +1,4 @@
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** HEAP_TRIM_MS is how often the agent looks at its heap. */
@@ -18,8 +18,16 @@ let collect: (() => void) | undefined;
  * long the agent has been busy. A collection of a heap this size takes some tens of ms.
  */
 export function trimHeap(slackBytes = HEAP_SLACK_BYTES): boolean {
-  const { total_heap_size: total, used_heap_size: used } = getHeapStatistics();
-  if (total - used < slackBytes) return false;
+  // The young generation is left out: a full collection empties it but does not shrink it
+  // (its size is capped at start instead, bin/hindsight).
+  let held = 0;
+  let used = 0;
+  for (const s of getHeapSpaceStatistics()) {
+    if (s.space_name.startsWith('new_')) continue;
+    held += s.physical_space_size;
+    used += s.space_used_size;
+  }
+  if (held - used < slackBytes) return false;
   if (!collect) {
     // The one way to a full collection on demand: `gc`, exposed to contexts made after the flag.
     setFlagsFromString('--expose-gc');
