@@ -11,6 +11,12 @@ export const PACK_TARGET_BYTES = 8 * 1024 * 1024;
  */
 const UPLOADS_AHEAD = 4;
 /**
+ * PACK_WRITERS is how many of those packs are written at once. Each write ends in fsyncs of
+ * the pack, its index and their directories, which a local disk or a remote server serves
+ * better side by side than one after another.
+ */
+const PACK_WRITERS = Number(process.env.HS_PACK_WRITERS ?? 2);
+/**
  * PACK_SLACK_BYTES is room past the target for the chunk that fills a pack: the chunker cuts at
  * most 64 KiB; a larger chunk that does not fit closes the pack and opens the next.
  */
@@ -41,8 +47,11 @@ export class PackUploads {
   #bytes = 0;
   /** Chunk ids in the open pack or in packs on their way: not indexed yet, but not to be sealed again. */
   readonly #unindexed = new Set<string>();
-  #tail: Promise<void> = Promise.resolve();
   readonly #inFlight: Promise<void>[] = [];
+  /** Writes running now, those waiting for one of PACK_WRITERS, and the first failure. */
+  #writing = 0;
+  readonly #waiting: (() => void)[] = [];
+  #failure: { error: unknown } | null = null;
 
   constructor(tier: Tier, key: RepoKey, onIndexed: (chunks: IndexedChunk[]) => void) {
     this.#tier = tier;
@@ -94,19 +103,34 @@ export class PackUploads {
     this.#pack = null;
     this.#entries = [];
     this.#bytes = 0;
-    // Chained: a pack starts only once the one before it (and its index) is written, and a
-    // failure stops every later one.
-    const run = this.#tail
-      .then(() => this.#write(bytes, entries))
-      .finally(() => {
-        if (pack.length === PACK_TARGET_BYTES + PACK_SLACK_BYTES) this.#free.push(pack);
-      });
-    this.#tail = run;
+    const run = this.#whenWriterFree(() => this.#write(bytes, entries)).finally(() => {
+      if (pack.length === PACK_TARGET_BYTES + PACK_SLACK_BYTES) this.#free.push(pack);
+    });
     // Handled here so that a failure is not unhandled while nobody awaits it; it is thrown
     // again where the queue is awaited.
     run.catch(() => {});
     this.#inFlight.push(run);
     while (this.#inFlight.length > UPLOADS_AHEAD) await this.#inFlight.shift();
+  }
+
+  /**
+   * #whenWriterFree runs `write` once fewer than PACK_WRITERS run, in the order asked; after a
+   * failure no later write starts (each pack's own index still follows its pack, in #write).
+   */
+  async #whenWriterFree(write: () => Promise<void>): Promise<void> {
+    if (this.#writing < PACK_WRITERS) this.#writing++;
+    else await new Promise<void>((resume) => this.#waiting.push(resume)); // handed a running write's place
+    try {
+      if (this.#failure) throw this.#failure.error;
+      await write();
+    } catch (err) {
+      this.#failure ??= { error: err };
+      throw err;
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#writing--;
+    }
   }
 
   async #write(bytes: Buffer, entries: [string, number, number][]): Promise<void> {

@@ -176,6 +176,7 @@ export class Repository {
     node: string;
     takenAt: number;
     entries: Iterable<BackupEntry>;
+    /** A chunk of the mirror's store; what it returns is used up before the next call (it may be a view that the next read replaces). */
     readStored: (address: Buffer) => StoredChunk;
     previous?: string;
     /** Told after each entry: entries done, and bytes new to the repository so far. */

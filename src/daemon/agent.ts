@@ -13,6 +13,7 @@ import {
   lockStateDir,
   scheduleEvery,
   trimHeap,
+  trimMalloc,
 } from '../sys/index.ts';
 import { bindNodeApi } from './api-binding.ts';
 import { gcIntervalFromEnv, loadConfig, type NodeConfig, parseHostPort } from './config.ts';
@@ -110,7 +111,9 @@ export class Agent {
       () => s.gc.collect().catch(() => {}), // reported as gc.failed by collect
     );
     s.scheduler.add('heap-trim', scheduleEvery(HEAP_TRIM_MS), () => {
+      // V8 first: what it frees is what malloc can then give back.
       if (trimHeap()) log.debug('heap trimmed', { ...process.memoryUsage() });
+      if (trimMalloc()) log.debug('malloc trimmed', { ...process.memoryUsage() });
     });
     s.backupPlans.start();
     s.monitor.start();

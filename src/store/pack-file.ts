@@ -89,18 +89,27 @@ export const READ_WINDOW_BYTES = 1024 * 1024;
  * path order reads the chunks about as they were written): one `pread` of READ_WINDOW_BYTES,
  * then views into it, instead of a call and a buffer for every chunk. Only for packs that no
  * longer change: a view is never read again from the file.
+ *
+ * The window reads into the same buffer each time, so **a view is valid only until the next
+ * read** through the window: whoever reads must be done with a chunk before asking for the
+ * next (a backup seals each chunk before it reads the next). A new buffer for every window was
+ * a new `ArrayBuffer` per MiB read, and V8 counts those towards its next full collection.
  */
 export class ReadWindow {
   #pack = -1;
   #start = 0;
+  /** The buffer read into, and how much of it holds the window. */
+  #buf: Buffer = Buffer.alloc(0);
   #bytes: Buffer = Buffer.alloc(0);
 
   /** read returns `length` bytes of pack `pack` (open as `fd`) at `position`, as a view into the window. */
   read(pack: number, fd: number, length: number, position: number): Buffer {
     const from = position - this.#start;
     if (pack !== this.#pack || from < 0 || from + length > this.#bytes.length) {
-      // A new buffer each time: views handed out earlier stay valid.
-      const buf = Buffer.allocUnsafe(Math.max(length, READ_WINDOW_BYTES));
+      if (this.#buf.length < length || this.#buf.length < READ_WINDOW_BYTES)
+        this.#buf = Buffer.allocUnsafeSlow(Math.max(length, READ_WINDOW_BYTES));
+      const buf = this.#buf;
+      this.#pack = -1; // until the read below succeeded
       let got = 0;
       while (got < length) {
         const n = readSync(fd, buf, got, buf.length - got, position + got);
