@@ -15,7 +15,7 @@ const UPLOADS_AHEAD = 4;
  * the pack, its index and their directories, which a local disk or a remote server serves
  * better side by side than one after another.
  */
-const PACK_WRITERS = Number(process.env.HS_PACK_WRITERS ?? 2);
+const PACK_WRITERS = 2;
 /**
  * PACK_SLACK_BYTES is room past the target for the chunk that fills a pack: the chunker cuts at
  * most 64 KiB; a larger chunk that does not fit closes the pack and opens the next.

@@ -1,8 +1,8 @@
-import { closeSync, fchmodSync, futimesSync, openSync, writeSync, writevSync } from 'node:fs';
 import { chmod, type FileHandle, lutimes, mkdir, open, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { checkRelativePath } from '../core/index.ts';
 import type { ChunkPlace, ManifestEntry } from './repository.ts';
+import { SmallFileWriter } from './small-files.ts';
 import { tierMissing } from './tier.ts';
 
 /** PACKS_AHEAD is how many whole packs are read ahead of the one being restored from. */
@@ -11,7 +11,7 @@ const PACKS_AHEAD = 2;
 const PACKS_HELD = 6;
 /** WRITE_BYTES is how much of a file is gathered before one write of it. */
 const WRITE_BYTES = 4 * 1024 * 1024;
-/** SMALL_FILE_BYTES is the size up to which a file is written at once, synchronously. */
+/** SMALL_FILE_BYTES is the size up to which a file is written whole, by a SmallFileWriter. */
 const SMALL_FILE_BYTES = 64 * 1024;
 /** WRITES_IN_FLIGHT bounds the writes under way (files and pieces), and with it the memory they hold. */
 const WRITES_IN_FLIGHT = 16;
@@ -39,6 +39,7 @@ export async function restoreTree(
 ): Promise<{ files: number; bytes: number }> {
   const packs = new PackFeed(source, entries);
   const writes = new WriteQueue();
+  const small = new SmallFileWriter();
   const made = new Set<string>();
   const makeDir = async (dir: string) => {
     if (made.has(dir)) return;
@@ -59,15 +60,17 @@ export async function restoreTree(
         await symlink(e.target ?? '', target);
         await lutimes(target, e.mtimeMs / 1000, e.mtimeMs / 1000);
       } else {
-        bytes += await restoreFile(e, target, packs, writes);
+        bytes += await restoreFile(e, target, packs, writes, small);
         files++;
       }
     }
   } finally {
     // Every write started is waited for, even after a failure: none may land after we return.
     await writes.settle();
+    await small.close().catch(() => {}); // its failure, if any, is thrown below
   }
   await writes.drain();
+  await small.close();
   for (const d of dirs.reverse()) {
     const target = join(into, d.path);
     await chmod(target, d.mode);
@@ -78,19 +81,25 @@ export async function restoreTree(
 
 /**
  * restoreFile queues the writes of one file, gathered WRITE_BYTES at a time, and returns its
- * size. A small file is written at once, synchronously: five calls that the page cache answers
- * in microseconds cost less than the same five through the thread pool and promises.
+ * size. A small file is handed whole to `small`, which writes it on another thread.
  */
 async function restoreFile(
   e: ManifestEntry,
   target: string,
   packs: PackFeed,
   writes: WriteQueue,
+  small: SmallFileWriter,
 ): Promise<number> {
   if (e.size <= SMALL_FILE_BYTES) {
     const parts: Buffer[] = [];
-    for (const id of e.chunks) parts.push(await packs.chunk(id, e.path));
-    return writeSmallFile(e, target, parts);
+    let size = 0;
+    for (const id of e.chunks) {
+      const part = await packs.chunk(id, e.path);
+      parts.push(part);
+      size += part.length;
+    }
+    await small.add(target, e.mode, e.mtimeMs, parts);
+    return size;
   }
   const handle = open(target, 'w', 0o600);
   handle.catch(() => {}); // awaited by the file's writes; a failure is thrown there
@@ -124,24 +133,6 @@ async function restoreFile(
     }
   });
   return at;
-}
-
-/** writeSmallFile writes a whole small file with its mode and time, synchronously; returns its size. */
-function writeSmallFile(e: ManifestEntry, target: string, parts: Buffer[]): number {
-  const fd = openSync(target, 'w', 0o600);
-  try {
-    const total = parts.reduce((n, p) => n + p.length, 0);
-    let done = parts.length === 0 ? 0 : writevSync(fd, parts, 0);
-    if (done < total) {
-      const rest = Buffer.concat(parts);
-      while (done < total) done += writeSync(fd, rest, done, total - done, done);
-    }
-    fchmodSync(fd, e.mode);
-    futimesSync(fd, e.mtimeMs / 1000, e.mtimeMs / 1000);
-    return total;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** writeAll writes `parts` at `position` in one call (no copy into one buffer); a short write is finished piece by piece. */
