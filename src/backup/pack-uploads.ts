@@ -27,10 +27,11 @@ export type IndexedChunk = [string, string, number, number];
 
 /**
  * PackUploads fills packs with sealed chunks and writes each closed pack, then its index, to the
- * tier, one pack after another but behind the filling (docs/backup-format.md: a pack before its
- * index). `onIndexed` is told the chunks of a pack once its index is written, never before: a
- * chunk is known to the repository only when a reader can find it. After a failed write no
- * later pack is written, and `drain` (or the next `add` that must wait) throws the failure.
+ * tier, PACK_WRITERS packs at a time, behind the filling (docs/backup-format.md: a pack before
+ * its index). `onIndexed` is told the chunks of a pack once its index is written, never before:
+ * a chunk is known to the repository only when a reader can find it. After a failed write no
+ * other pack is begun (one under way finishes, with its index), and `drain` (or the next `add`
+ * that must wait) throws the failure.
  *
  * Chunks are sealed straight into one of a few pack buffers that are used again once their pack
  * is written: no copy of a pack into a buffer of its own, no fresh memory for each pack (a
