@@ -329,7 +329,20 @@ export class Backups {
     access?: TierAccess,
   ): Promise<{ value: T; writers: string[]; revision: number }> {
     const key = this.#key();
-    const writers = await this.#waitForWriters(volume ?? 'the repository', waitMs, access);
+    let writers: Reachable[];
+    try {
+      writers = await this.#waitForWriters(volume ?? 'the repository', waitMs, access);
+    } catch (err) {
+      // A scheduled run has no caller to see this: the event is what notices and alarms hear.
+      this.#d.events.emit({
+        level: 'error',
+        type: 'backup.failed',
+        volume,
+        msg: errorMessage(err),
+        data: { error: errorMessage(err), tiers: this.tiers().map((t) => `${t.name}: ${t.state}`) },
+      });
+      throw err;
+    }
     // Above every revision any tier holds or was being given: a tier must never be handed a
     // number it holds already (its own object stays, and the node would take itself for a clone).
     const revision = newRevision(this.#table.highestRevision());

@@ -121,6 +121,12 @@ describe('the two-tier rules', () => {
         return true;
       },
     );
+    // A scheduled backup has no caller to see the error: the event is what notices and alarms hear.
+    const failed = events.filter((e) => e.type === 'backup.failed');
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0].level, 'error');
+    assert.equal(failed[0].volume, 'vol');
+    assert.match(failed[0].msg, /no tier could take the backup of vol/);
   });
 
   it('lets a new backup pre-empt a catch-up, which resumes afterwards', async () => {
