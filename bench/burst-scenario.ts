@@ -156,6 +156,16 @@ async function trial(ctx: ScenarioContext, files: number, deadline: number): Pro
   if (inSource !== inView)
     throw new Error(`${label}: the source holds ${inSource} files, the mirror ${inView}`);
   await close();
+  // Where each agent's high-water mark came from (the agent logs each new RSS peak, src/sys/heap-trim.ts).
+  for (const [who, node] of [
+    ['primary', pair.primary],
+    ['mirror', pair.mirror],
+  ] as const) {
+    const peaks = readFileSync(node.logPath, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes('memory peak'));
+    ctx.log(`${label}: ${who}'s last memory peak: ${peaks.at(-1) ?? '(none logged)'}`);
+  }
   const removing = performance.now();
   rmSync(base, { recursive: true, force: true });
   ctx.log(

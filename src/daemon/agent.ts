@@ -11,6 +11,7 @@ import {
   HEAP_TRIM_MS,
   type Logger,
   lockStateDir,
+  MemoryPeaks,
   scheduleEvery,
   trimHeap,
   trimMalloc,
@@ -110,7 +111,10 @@ export class Agent {
       scheduleEvery(this.#gcIntervalMs),
       () => s.gc.collect().catch(() => {}), // reported as gc.failed by collect
     );
+    const peaks = new MemoryPeaks();
     s.scheduler.add('heap-trim', scheduleEvery(HEAP_TRIM_MS), () => {
+      const peak = peaks.observe(); // before the trims: what the peak was made of
+      if (peak) log.info('memory peak', peak);
       // V8 first: what it frees is what malloc can then give back.
       if (trimHeap()) log.debug('heap trimmed', { ...process.memoryUsage() });
       if (trimMalloc()) log.debug('malloc trimmed', { ...process.memoryUsage() });

@@ -5,10 +5,10 @@ import { runInNewContext } from 'node:vm';
 /** HEAP_TRIM_MS is how often the agent looks at its heap. */
 export const HEAP_TRIM_MS = 5_000;
 /** HEAP_SLACK_BYTES is how much more than it uses the heap may hold before a collection is forced. */
-export const HEAP_SLACK_BYTES = 64 * 1024 * 1024;
+export const HEAP_SLACK_BYTES = 32 * 1024 * 1024;
 
 /** MALLOC_SLACK_BYTES is how much free memory malloc may hold before it is asked to give pages back. */
-export const MALLOC_SLACK_BYTES = 32 * 1024 * 1024;
+export const MALLOC_SLACK_BYTES = 16 * 1024 * 1024;
 
 let collect: (() => void) | undefined;
 
@@ -72,4 +72,35 @@ export function trimMalloc(slackBytes = MALLOC_SLACK_BYTES): boolean {
   const free = mallocFreeBytes();
   if (free === undefined || free < slackBytes) return false;
   return mallocAddon?.trim() ?? false;
+}
+
+/** PEAK_STEP_BYTES is how far past the last one a new RSS peak must go to be told. */
+const PEAK_STEP_BYTES = 16 * 1024 * 1024;
+
+/**
+ * MemoryPeaks tells each new peak of the process's RSS (at least PEAK_STEP_BYTES past the last
+ * one told) with what held the memory at that moment: V8's spaces, Buffers, malloc's free
+ * memory. One log line per peak, so that a long run says where its high-water mark came from.
+ */
+export class MemoryPeaks {
+  #told = 0;
+
+  /** observe returns the breakdown when the RSS is at a new peak, else undefined. */
+  observe(): Record<string, number> | undefined {
+    const usage = process.memoryUsage();
+    if (usage.rss < this.#told + PEAK_STEP_BYTES) return undefined;
+    this.#told = usage.rss;
+    const mib = (n: number) => Math.round(n / 1024 / 102.4) / 10;
+    const out: Record<string, number> = {
+      rssMiB: mib(usage.rss),
+      heapTotalMiB: mib(usage.heapTotal),
+      heapUsedMiB: mib(usage.heapUsed),
+      externalMiB: mib(usage.external),
+      arrayBuffersMiB: mib(usage.arrayBuffers),
+    };
+    for (const s of getHeapSpaceStatistics()) out[`${s.space_name}MiB`] = mib(s.physical_space_size);
+    const free = mallocFreeBytes();
+    if (free !== undefined) out.mallocFreeMiB = mib(free);
+    return out;
+  }
 }
