@@ -14,7 +14,7 @@ import {
 /** DEFAULT_REMINDER_MS is how long an open, unacknowledged alarm waits before it is sent again. */
 export const DEFAULT_REMINDER_MS = 4 * 60 * 60 * 1000;
 /** How long the on-alarm hook may run before it is stopped. */
-const HOOK_TIMEOUT_MS = 30_000;
+const DEFAULT_HOOK_TIMEOUT_MS = 30_000;
 
 const REMINDER_KEY = 'alarm_reminder_ms';
 const HOOK_KEY = 'alarm_hook';
@@ -29,6 +29,8 @@ export interface AlarmsDeps {
   notices: NoticeSink;
   /** The events of the last hour about a volume (or the node), attached to the alarm's notice. */
   protocol: (volume: string | null) => HEvent[];
+  /** How long the on-alarm hook may run (30 s; tests shorten it). */
+  hookTimeoutMs?: number;
 }
 
 interface AlarmRow {
@@ -236,13 +238,22 @@ export class Alarms {
       HINDSIGHT_VOLUME: alarm.volume ?? '',
     };
     let output = '';
-    const child = spawn(hook, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so that the time limit stops what the hook started too (a siren
+    // player, a `sleep`): killed alone, a shell script leaves them holding its output pipe, and
+    // the hook's outcome would never be reported.
+    const child = spawn(hook, [], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const take = (b: Buffer) => {
       if (output.length < 4096) output += b.toString('utf8');
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
-    const timer = setTimeout(() => child.kill('SIGKILL'), HOOK_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL'); // no group (gone already): the hook itself
+      }
+    }, this.#deps.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS);
     const report = (ok: boolean, why: string) => {
       clearTimeout(timer);
       this.#deps.events.emit({

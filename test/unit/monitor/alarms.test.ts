@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,6 +45,7 @@ class Rig {
     node: 'alpha',
     notices: { notify: (n) => this.notices.push(n) },
     protocol: (volume) => [{ id: 1, t: T, level: 'info', type: 'agent.started', msg: `about ${volume}` }],
+    hookTimeoutMs: 1_000,
   });
 
   /** told lists the notices so far as "change check subject state". */
@@ -250,5 +252,21 @@ describe('Alarms', () => {
       false,
     );
     assert.deepEqual(rig.alarms.configure({ hook: '' }).hook, null);
+  });
+
+  it('stops an on-alarm hook past its time limit with all it started, and says so', async () => {
+    // A shell that waits for its own child: killing the shell alone would leave `sleep`
+    // holding the output pipe, and the outcome would never come. (613: no other test sleeps so long.)
+    const hook = path.join(rig.dir, 'stuck.sh');
+    writeFileSync(hook, '#!/bin/sh\necho starting\nsleep 613\n');
+    chmodSync(hook, 0o755);
+    rig.alarms.configure({ hook });
+    rig.alarms.observe('guard', [result('docs', 'critical', { check: 'guard' })]);
+    await waitFor('hook.failed', () => rig.events.some((e) => e.type === 'hook.failed'));
+    const failed = rig.events.find((e) => e.type === 'hook.failed')!;
+    assert.equal(failed.data?.outcome, 'killed by SIGKILL');
+    assert.match(String(failed.data?.output), /starting/);
+    const left = execFileSync('ps', ['-eo', 'args']).toString();
+    assert.equal(left.includes('sleep 613'), false, 'the sleep the hook started was stopped too');
   });
 });
