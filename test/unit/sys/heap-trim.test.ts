@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { getHeapStatistics } from 'node:v8';
-import { mallocFreeBytes, trimHeap, trimMalloc } from '../../../src/sys/index.ts';
+import { MemoryPeaks, mallocFreeBytes, trimHeap, trimMalloc } from '../../../src/sys/index.ts';
 
 test('trimHeap runs a full collection past its slack, and leaves the heap alone within it', () => {
   // Objects that live long enough to reach the old space, then die: the heap grows and keeps them.
@@ -62,4 +62,18 @@ test('trimMalloc gives back the free pages that dead Buffers leave between live 
   );
   assert.equal(kept.length, 375); // still alive, and still intact:
   assert.equal(kept[1][0], 8);
+});
+
+test('MemoryPeaks tells a new RSS peak with what held it, and only a peak', () => {
+  const peaks = new MemoryPeaks();
+  const first = peaks.observe();
+  assert.ok(first, 'the first look is a peak');
+  for (const key of ['rssMiB', 'heapUsedMiB', 'arrayBuffersMiB', 'old_spaceMiB', 'new_spaceMiB'])
+    assert.equal(typeof first[key], 'number', key);
+  assert.equal(peaks.observe(), undefined, 'no new peak without growth');
+  const held = Buffer.alloc(48 * 1024 * 1024, 1); // touched: resident
+  const second = peaks.observe();
+  assert.ok(second && second.rssMiB >= first.rssMiB + 16, `${first.rssMiB} → ${second?.rssMiB} MiB`);
+  assert.ok(second.arrayBuffersMiB >= 48, 'the Buffer is among what held it');
+  assert.equal(held[0], 1);
 });
