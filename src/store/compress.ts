@@ -18,6 +18,14 @@ export const MIN_SAVING = 0.03;
  */
 export const SKIP_ENTROPY_BITS = 7.8;
 
+/**
+ * MIN_COMPRESS_BYTES is the size below which a chunk is stored raw without trying zstd. Each
+ * `zstdCompressSync` makes a compression context of its own, ~58 µs and native memory that is
+ * freed only when V8 collects: 20,000 files of 48 bytes took 1.15 s and grew the RSS by 45 MiB
+ * (malloc then held 54 MiB free), for savings of a few bytes each (a zstd frame alone is ~10).
+ */
+export const MIN_COMPRESS_BYTES = 512;
+
 /** ENTROPY_SAMPLES is how many bytes (spread evenly over the chunk) the entropy test reads. */
 const ENTROPY_SAMPLES = 4096;
 
@@ -45,12 +53,12 @@ export function looksIncompressible(raw: Uint8Array): boolean {
 }
 
 /**
- * compressChunk returns the stored form of raw chunk bytes: zstd level 1 when that saves at
- * least MIN_SAVING, else CODEC_RAW with `raw` itself (not copied: a caller that keeps the
+ * compressChunk returns the stored form of raw chunk bytes: zstd level 1 when the chunk has at
+ * least MIN_COMPRESS_BYTES and zstd saves at least MIN_SAVING, else CODEC_RAW with `raw` itself (not copied: a caller that keeps the
  * result beyond the life of `raw` copies it).
  */
 export function compressChunk(raw: Buffer): CompressedChunk {
-  if (raw.length === 0 || looksIncompressible(raw)) return { codec: CODEC_RAW, data: raw };
+  if (raw.length < MIN_COMPRESS_BYTES || looksIncompressible(raw)) return { codec: CODEC_RAW, data: raw };
   const packed = zstdCompressSync(raw, {
     pledgedSrcSize: raw.length,
     params: { [constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },

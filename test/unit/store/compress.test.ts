@@ -10,6 +10,7 @@ import {
   decompressChunk,
   looksIncompressible,
   MAX_CHUNK_BYTES,
+  MIN_COMPRESS_BYTES,
 } from '../../../src/store/index.ts';
 
 const text = Buffer.from(
@@ -39,6 +40,14 @@ describe('compress', () => {
     // Small chunk below the sample size: zstd is tried and refused on random data.
     const small = randomBytes(1000);
     assert.equal(compressChunk(small).codec, CODEC_RAW);
+  });
+
+  it('stores a chunk below MIN_COMPRESS_BYTES raw without trying zstd, however compressible', () => {
+    const tiny = Buffer.alloc(MIN_COMPRESS_BYTES - 1, 'a');
+    const c = compressChunk(tiny);
+    assert.equal(c.codec, CODEC_RAW);
+    assert.equal(c.data, tiny, 'not copied');
+    assert.equal(compressChunk(Buffer.alloc(MIN_COMPRESS_BYTES, 'a')).codec, CODEC_ZSTD);
   });
 
   it('refuses a chunk that decompresses beyond its declared length (bomb)', () => {
