@@ -127,20 +127,7 @@ export class Backups {
     const tier = await openTier(url, tierId, true, access);
     const key = this.#key(true);
     const known = this.#table.repository();
-    let repo: Repository;
-    try {
-      repo = await Repository.init(tier, key, this.#d.cluster, known);
-    } catch (err) {
-      if (!isHindsightError(err, 'E_TIER_FOREIGN') || !options.adopt) {
-        if (isHindsightError(err, 'E_TIER_FOREIGN')) {
-          throw new HindsightError('E_TIER_FOREIGN', `${tier.url} already holds a backup repository`, {
-            hint: 'to take it over (after losing this node), add it with --adopt and the key that made it',
-          });
-        }
-        throw err;
-      }
-      repo = await Repository.open(tier, key);
-    }
+    const repo = await Repository.initOrAdopt(tier, key, this.#d.cluster, known, options.adopt === true);
     const isFirst = known === undefined;
     this.#table.add({
       name,
@@ -329,20 +316,7 @@ export class Backups {
     access?: TierAccess,
   ): Promise<{ value: T; writers: string[]; revision: number }> {
     const key = this.#key();
-    let writers: Reachable[];
-    try {
-      writers = await this.#waitForWriters(volume ?? 'the repository', waitMs, access);
-    } catch (err) {
-      // A scheduled run has no caller to see this: the event is what notices and alarms hear.
-      this.#d.events.emit({
-        level: 'error',
-        type: 'backup.failed',
-        volume,
-        msg: errorMessage(err),
-        data: { error: errorMessage(err), tiers: this.tiers().map((t) => `${t.name}: ${t.state}`) },
-      });
-      throw err;
-    }
+    const writers = await this.#waitForWriters(volume, waitMs, access);
     // Above every revision any tier holds or was being given: a tier must never be handed a
     // number it holds already (its own object stays, and the node would take itself for a clone).
     const revision = newRevision(this.#table.highestRevision());
@@ -369,7 +343,12 @@ export class Backups {
   }
 
   /** #waitForWriters returns the tiers to write to, waiting (with an event) while there is none. */
-  async #waitForWriters(volume: string, waitMs: number, access?: TierAccess): Promise<Reachable[]> {
+  async #waitForWriters(
+    volume: string | undefined,
+    waitMs: number,
+    access?: TierAccess,
+  ): Promise<Reachable[]> {
+    const what = volume ?? 'the repository';
     const deadline = this.#d.clock.monotonic() + waitMs;
     let hasSaid = false;
     for (;;) {
@@ -377,20 +356,16 @@ export class Backups {
       if (writers.length > 0) return writers;
       // Waiting helps only a tier that is offline; one that is misconfigured will not mend itself.
       if (offline === 0 || this.#d.clock.monotonic() >= deadline) {
-        throw new HindsightError('E_BACKUP_ALL_OFFLINE', `no tier could take the backup of ${volume}`, {
+        const msg = `no tier could take the backup of ${what}`;
+        // A scheduled run has no caller to see the error: the event is what notices and alarms hear.
+        this.#tellTiers('error', 'backup.failed', volume, msg);
+        throw new HindsightError('E_BACKUP_ALL_OFFLINE', msg, {
           hint: 'hindsight tier list shows each tier and its last error; the backup runs once one is back',
         });
       }
-      if (!hasSaid) {
-        hasSaid = true;
-        this.#d.events.emit({
-          level: 'warn',
-          type: 'backup.waiting',
-          volume,
-          msg: `every tier is offline or behind; the backup of ${volume} waits for one`,
-          data: { tiers: this.tiers().map((t) => `${t.name}: ${t.state}`) },
-        });
-      }
+      const waits = `every tier is offline or behind; the backup of ${what} waits for one`;
+      if (!hasSaid) this.#tellTiers('warn', 'backup.waiting', volume, waits);
+      hasSaid = true;
       await this.#d.clock.sleep(WAIT_POLL_MS);
     }
   }
@@ -472,6 +447,22 @@ export class Backups {
     } finally {
       this.#isCatchingUp = false;
     }
+  }
+
+  /** #tellTiers records a backup event with the state of every tier (`data.tiers`). */
+  #tellTiers(
+    level: 'warn' | 'error',
+    type: 'backup.waiting' | 'backup.failed',
+    volume: string | undefined,
+    msg: string,
+  ): void {
+    this.#d.events.emit({
+      level,
+      type,
+      volume,
+      msg,
+      data: { tiers: this.tiers().map((t) => `${t.name}: ${t.state}`) },
+    });
   }
 
   #tierFailed(name: string, err: unknown, volume?: string): void {

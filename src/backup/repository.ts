@@ -122,6 +122,30 @@ export class Repository {
   }
 
   /**
+   * initOrAdopt is `init`, except for a location that holds a repository already: it is taken
+   * over with `adopt` (the disaster-recovery path: `key` must open it), and refused otherwise.
+   */
+  static async initOrAdopt(
+    tier: Tier,
+    key: RepoKey,
+    cluster: string,
+    id: string | undefined,
+    adopt: boolean,
+  ): Promise<Repository> {
+    try {
+      return await Repository.init(tier, key, cluster, id);
+    } catch (err) {
+      if (!isHindsightError(err, 'E_TIER_FOREIGN')) throw err;
+      if (!adopt) {
+        throw new HindsightError('E_TIER_FOREIGN', `${tier.url} already holds a backup repository`, {
+          hint: 'to take it over (after losing this node), add it with --adopt and the key that made it',
+        });
+      }
+      return Repository.open(tier, key);
+    }
+  }
+
+  /**
    * open reads the header and the chunk index (with `lazyIndex`, the index only when first
    * needed); a wrong key is E_BACKUP_KEY, before anything else is read.
    */
