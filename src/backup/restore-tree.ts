@@ -67,10 +67,10 @@ export async function restoreTree(
   } finally {
     // Every write started is waited for, even after a failure: none may land after we return.
     await writes.settle();
-    await small.close().catch(() => {}); // its failure, if any, is thrown below
+    await small.close().catch(() => {}); // waits for every batch; its failure is thrown below
   }
   await writes.drain();
-  await small.close();
+  await small.close(); // closed already: throws the first failure of a small file, if any
   for (const d of dirs.reverse()) {
     const target = join(into, d.path);
     await chmod(target, d.mode);

@@ -42,7 +42,8 @@ interface BatchDone {
  */
 export class SmallFileWriter {
   readonly #workers: Worker[] = [];
-  readonly #pending = new Map<number, () => void>();
+  /** The ids of the batches handed out and not yet answered. */
+  readonly #pending = new Set<number>();
   #failure: Error | null = null;
   #nextId = 0;
   #files: SmallFile[] = [];
@@ -85,7 +86,7 @@ export class SmallFileWriter {
     this.#buf = Buffer.alloc(0);
     this.#bytes = 0;
     const worker = this.#worker(batch.id % WRITERS);
-    this.#pending.set(batch.id, () => {});
+    this.#pending.add(batch.id);
     worker.postMessage(batch, [bytes]);
   }
 
