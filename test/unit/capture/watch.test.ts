@@ -189,17 +189,26 @@ describe('VolumeCapture watching', () => {
     mkdirSync(join(env.root, 'many'));
     for (let i = 0; i < 3000; i++) writeFileSync(join(env.root, 'many', `f${i}`), String(i));
     await capture.start();
-    const started = () => env.events.ofType('capture.scan-started').length;
     const finished = () => env.events.ofType('capture.scan-finished').length;
+    // The second rescan is asked for from inside the first one's scan-started event, so it is
+    // certainly asked for while that scan runs (polling for a running scan could miss a short one).
+    let asked = false;
+    let second: Promise<void> | undefined;
+    const emit = env.events.emit.bind(env.events);
+    env.events.emit = (event) => {
+      emit(event);
+      if (asked && second === undefined && event.type === 'capture.scan-started') second = capture.rescan();
+    };
+    asked = true;
     const first = capture.rescan();
-    await waitFor(() => started() > finished(), 'a scan running');
-    const second = capture.rescan(); // asked for while the first one runs
     let timer: NodeJS.Timeout | undefined;
     const hung = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new Error('the second rescan never finished')), 20_000);
     });
     try {
-      await Promise.race([Promise.all([first, second]), hung]);
+      await Promise.race([first, hung]);
+      assert.ok(second, 'the first rescan emitted scan-started');
+      await Promise.race([second, hung]);
     } finally {
       clearTimeout(timer);
     }
