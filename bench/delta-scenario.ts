@@ -32,7 +32,10 @@ export async function benchDelta(ctx: ScenarioContext): Promise<BenchRow[]> {
     timeoutMs: ctx.timeoutMs,
     check: async () => (await hashFile(mirrored).catch(() => '')) === originalHash,
   });
-  if (ctx.rsync) await ctx.rsync.push(dataDir, 'delta', ctx.timeoutMs);
+  if (ctx.rsync) {
+    await ctx.rsync.push(dataDir, 'delta', ctx.timeoutMs);
+    await ctx.rsync.push(dataDir, 'delta-durable', ctx.timeoutMs);
+  }
 
   const edits = planScattered(data.bytes, createRng(ctx.config.seed + 3), 0.01);
   const expected = await hashWithEdits(file, edits);
@@ -50,6 +53,9 @@ export async function benchDelta(ctx: ScenarioContext): Promise<BenchRow[]> {
   const seconds = (doneAt - started) / 1000;
   const sent = (await pair.bytesSent('delta')) - bytesBefore;
   const rsync = ctx.rsync ? await ctx.rsync.push(dataDir, 'delta', ctx.timeoutMs) : undefined;
+  const durable = ctx.rsync
+    ? await ctx.rsync.push(dataDir, 'delta-durable', ctx.timeoutMs, { durable: true })
+    : undefined;
   const competitorName = rsync ? 'rsync --stats' : 'rsync (missing)';
   const changed = edits.length * 4096;
   return [
@@ -71,6 +77,15 @@ export async function benchDelta(ctx: ScenarioContext): Promise<BenchRow[]> {
       hindsight: seconds,
       competitor: rsync ? rsync.seconds : null,
       competitorName,
+    }),
+    row({
+      scenario: SCENARIO,
+      metric: 'time',
+      unit: 's',
+      better: 'lower',
+      hindsight: seconds,
+      competitor: durable ? durable.seconds : null,
+      competitorName: durable ? 'rsync --stats + sync' : 'rsync (missing)',
     }),
     ...rssRows(SCENARIO, pair),
   ];

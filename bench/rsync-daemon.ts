@@ -68,12 +68,22 @@ export class RsyncDaemon {
 
   /**
    * push runs `rsync -a --stats SRC/ rsync://…/bench/SUB/` and returns its time and bytes sent;
-   * it fails past `timeoutMs`.
+   * it fails past `timeoutMs`. With `durable`, the clock stops only after `sync -f` of the
+   * target (syncfs of its file system), so that rsync's copy is on disk as Hindsight's is when
+   * it reports a file applied. Either way the page cache is written back before the clock starts,
+   * so neither side pays for dirty pages an earlier step left.
    */
-  async push(src: string, sub: string, timeoutMs: number): Promise<RsyncResult> {
+  async push(
+    src: string,
+    sub: string,
+    timeoutMs: number,
+    options: { durable?: boolean } = {},
+  ): Promise<RsyncResult> {
     const url = `rsync://127.0.0.1:${this.port}/${MODULE}/${sub}/`;
+    await run('sync', [], timeoutMs);
     const started = performance.now();
     const out = await run('rsync', ['-a', '--stats', `${src}/`, url], timeoutMs);
+    if (options.durable) await run('sync', ['-f', path.join(this.target, sub)], timeoutMs);
     const seconds = (performance.now() - started) / 1000;
     const m = /Total bytes sent: ([\d,.]+)/.exec(out);
     if (!m) throw new Error(`rsync --stats printed no "Total bytes sent":\n${out}`);
