@@ -131,7 +131,7 @@ export class VolumeCapture implements CaptureSource {
       clock,
       log: deps.log,
       volume,
-      onPaths: (paths) => this.#onPaths(paths),
+      onPaths: (paths, complete) => this.#onPaths(paths, complete),
       onLost: (why) => this.#onLost(why),
     });
   }
@@ -396,10 +396,10 @@ export class VolumeCapture implements CaptureSource {
     }
   }
 
-  #onPaths(paths: string[]): void {
+  #onPaths(paths: string[], complete: ReadonlySet<string>): void {
     const now = this.#d.clock.monotonic();
     for (const path of paths) {
-      if (!this.#dirty.mark(path, now)) {
+      if (!this.#dirty.mark(path, now, complete.has(path))) {
         this.#d.events.emit({
           level: 'warn',
           type: 'capture.coalesced',

@@ -37,8 +37,11 @@ const DIR_MASK =
 
 /** TreeWatchHandlers receive what the watch hears. */
 export interface TreeWatchHandlers {
-  /** Volume-relative paths that changed; '' is the root itself. */
-  onPaths(paths: string[]): void;
+  /**
+   * Volume-relative paths that changed ('' is the root itself), and those among them whose last
+   * event said the file is complete: closed after writing, or renamed into place.
+   */
+  onPaths(paths: string[], complete: ReadonlySet<string>): void;
   /** The kernel dropped events (its queue was full): only a full scan can tell what changed. */
   onOverflow(): void;
   /** A directory could not be watched for a reason other than having vanished (say, the watch limit). */
@@ -168,6 +171,7 @@ export class TreeWatch {
 
   #onEvents(events: InotifyEvent[]): void {
     const paths: string[] = [];
+    const complete = new Set<string>();
     for (const e of events) {
       if (e.mask & IN_Q_OVERFLOW) {
         this.#handlers.onOverflow();
@@ -194,9 +198,13 @@ export class TreeWatch {
         // deleted directory was empty, so its own watch is all there is to drop.
         if (e.mask & IN_MOVED_FROM) this.#dropSubtree(path);
         else if (e.mask & IN_DELETE) this.#dropPath(path);
+      } else if (e.mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
+        complete.add(path);
+      } else if (!(e.mask & IN_ATTRIB)) {
+        complete.delete(path); // written again (or gone) after the close; a chmod or touch leaves it complete
       }
       paths.push(path);
     }
-    if (paths.length > 0) this.#handlers.onPaths(paths);
+    if (paths.length > 0) this.#handlers.onPaths(paths, complete);
   }
 }

@@ -25,7 +25,8 @@ export interface WatchKeeperDeps {
   clock: Clock;
   log: Logger;
   volume: string;
-  onPaths(paths: string[]): void;
+  /** What the watch heard: see TreeWatchHandlers.onPaths. */
+  onPaths(paths: string[], complete: ReadonlySet<string>): void;
   /** Events were lost (`overflow`), or the watch is back after a gap (`watch restored`): scan the volume. */
   onLost(why: 'overflow' | 'watch restored'): void;
 }
@@ -111,7 +112,7 @@ export class WatchKeeper {
     }
     try {
       this.#watch = TreeWatch.open(this.#d.root, this.#d.filter, {
-        onPaths: (paths) => this.#d.onPaths(paths),
+        onPaths: (paths, complete) => this.#d.onPaths(paths, complete),
         onOverflow: () => this.#onOverflow(),
         onWatchFailed: (dir, err) => this.#onWatchFailed(dir, err),
       });

@@ -9,10 +9,32 @@ export const DEFAULT_SETTLE_MS = 200;
 export const DEFAULT_MAX_SETTLE_MS = 5000;
 /** DEFAULT_MAX_DIRTY bounds the set of waiting paths; past it, a full rescan replaces the set. */
 export const DEFAULT_MAX_DIRTY = 100_000;
+/**
+ * COMPLETE_SETTLE_MS is how long a file whose last event said it is complete (closed after
+ * writing, or renamed into place) waits before it is read: only long enough for the events
+ * that follow a close (say, a chmod) to arrive with it.
+ */
+export const COMPLETE_SETTLE_MS = 20;
+/**
+ * COMPLETE_COOLDOWN_MS: a path read early because it was complete is not read early again for
+ * this long. A writer that opens, appends and closes a file many times a second (a shell's `>>`
+ * in a loop) then waits the normal settle time, instead of having the whole file read each time.
+ */
+export const COMPLETE_COOLDOWN_MS = 1000;
+
+/** Waiting is one waiting path: its first and last event, and whether the last said it is complete. */
+interface Waiting {
+  first: number;
+  last: number;
+  isComplete: boolean;
+}
 
 /**
  * DirtyPaths coalesces watcher events into a set of volume-relative paths, each with the time of
- * its first and last event, and hands out the ones that have settled. Its size is bounded:
+ * its first and last event, and hands out the ones that have settled. A path settles when it has
+ * seen no event for the settle time, or, if its last event said the file is complete (closed
+ * after writing, renamed into place), after COMPLETE_SETTLE_MS; reading it is safe either way,
+ * because capture checks that a file did not change while it was read. Its size is bounded:
  * when it would grow past `maxSize` it empties itself and reports an overflow, and the caller
  * rescans instead (one walk is cheaper than a million queued paths, and loses nothing).
  */
@@ -20,7 +42,9 @@ export class DirtyPaths {
   readonly #settleMs: number;
   readonly #maxSettleMs: number;
   readonly #maxSize: number;
-  #paths = new Map<string, { first: number; last: number }>();
+  #paths = new Map<string, Waiting>();
+  /** Paths handed out early, with when: in order of that time, pruned past the cooldown. */
+  readonly #takenEarly = new Map<string, number>();
 
   constructor(options: { settleMs?: number; maxSettleMs?: number; maxSize?: number } = {}) {
     this.#settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
@@ -33,18 +57,24 @@ export class DirtyPaths {
     return this.#paths.size;
   }
 
-  /** mark records an event for `path` at monotonic time `now`; returns false on overflow. */
-  mark(path: string, now: number): boolean {
+  /**
+   * mark records an event for `path` at monotonic time `now`; `isComplete` says the event was
+   * the file being closed after writing or renamed into place. Returns false on overflow.
+   */
+  mark(path: string, now: number, isComplete = false): boolean {
+    const early = this.#takenEarly.get(path);
+    const complete = isComplete && (early === undefined || now - early >= COMPLETE_COOLDOWN_MS);
     const seen = this.#paths.get(path);
     if (seen) {
       seen.last = now;
+      seen.isComplete = complete;
       return true;
     }
     if (this.#paths.size >= this.#maxSize) {
       this.clear();
       return false;
     }
-    this.#paths.set(path, { first: now, last: now });
+    this.#paths.set(path, { first: now, last: now, isComplete: complete });
     return true;
   }
 
@@ -57,10 +87,15 @@ export class DirtyPaths {
   nextDueIn(now: number): number | undefined {
     let min: number | undefined;
     for (const t of this.#paths.values()) {
-      const due = Math.min(t.last + this.#settleMs, t.first + this.#maxSettleMs);
+      const due = this.#dueAt(t);
       min = min === undefined ? due : Math.min(min, due);
     }
     return min === undefined ? undefined : Math.max(0, min - now);
+  }
+
+  #dueAt(t: Waiting): number {
+    const settled = t.last + (t.isComplete ? COMPLETE_SETTLE_MS : this.#settleMs);
+    return Math.min(settled, t.first + this.#maxSettleMs);
   }
 
   /**
@@ -68,9 +103,18 @@ export class DirtyPaths {
    * what is beneath it (creates need their directory first; a gone parent deletes its subtree).
    */
   takeDue(now: number): string[] {
+    for (const [path, at] of this.#takenEarly) {
+      if (now - at < COMPLETE_COOLDOWN_MS) break;
+      this.#takenEarly.delete(path);
+    }
     const due: string[] = [];
     for (const [path, t] of this.#paths) {
-      if (t.last + this.#settleMs <= now || t.first + this.#maxSettleMs <= now) due.push(path);
+      if (this.#dueAt(t) > now) continue;
+      due.push(path);
+      if (t.isComplete && t.last + this.#settleMs > now) {
+        this.#takenEarly.delete(path); // re-inserted last, so the map stays in order of time
+        this.#takenEarly.set(path, now);
+      }
     }
     for (const path of due) this.#paths.delete(path);
     return due.sort();

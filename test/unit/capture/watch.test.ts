@@ -1,19 +1,23 @@
 import assert from 'node:assert/strict';
 import {
+  closeSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   readlinkSync,
   renameSync,
   rmSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { DirtyPaths, GlobFilter, type VolumeCapture } from '../../../src/capture/index.ts';
 import { TreeWatch } from '../../../src/capture/tree-watch.ts';
+import { COMPLETE_COOLDOWN_MS, COMPLETE_SETTLE_MS } from '../../../src/capture/watch.ts';
 import { allChanges, type CaptureEnv, contentOf, makeCapture, makeEnv, summary, waitFor } from './fixture.ts';
 
 describe('DirtyPaths', () => {
@@ -36,6 +40,30 @@ describe('DirtyPaths', () => {
     assert.equal(d.mark('y', 0), true);
     assert.equal(d.mark('z', 0), false);
     assert.equal(d.size, 0);
+  });
+
+  it('hands out a file that was closed after writing without the settle time, once a second at most', () => {
+    const d = new DirtyPaths({ settleMs: 200, maxSettleMs: 5000 });
+    d.mark('saved', 0);
+    d.mark('saved', 5, true);
+    d.mark('still-open', 5);
+    assert.deepEqual(d.takeDue(5 + COMPLETE_SETTLE_MS), ['saved']);
+    // Closed again at once (a shell's >> in a loop): this time it waits the settle time.
+    d.mark('saved', 100, true);
+    assert.deepEqual(d.takeDue(100 + COMPLETE_SETTLE_MS), []);
+    assert.deepEqual(d.takeDue(300), ['saved', 'still-open']);
+    // A second later it is early again.
+    const later = 5 + COMPLETE_SETTLE_MS + COMPLETE_COOLDOWN_MS;
+    d.mark('saved', later, true);
+    assert.deepEqual(d.takeDue(later + COMPLETE_SETTLE_MS), ['saved']);
+  });
+
+  it('waits the settle time again for a file written after it was closed', () => {
+    const d = new DirtyPaths({ settleMs: 200, maxSettleMs: 5000 });
+    d.mark('f', 0, true);
+    d.mark('f', 10);
+    assert.deepEqual(d.takeDue(10 + COMPLETE_SETTLE_MS), []);
+    assert.deepEqual(d.takeDue(210), ['f']);
   });
 });
 
@@ -84,6 +112,35 @@ describe('TreeWatch', () => {
       for (let i = 0; i < 10; i++) cycle();
       assert.deepEqual({ pipes: pipeCount(), zombies: zombieCount(), threads: threads() }, before);
     } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('says which files are complete: closed after writing or renamed into place, not written since', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'hindsight-watch-'));
+    const heard = new Map<string, boolean>();
+    const watch = TreeWatch.open(root, new GlobFilter([], []), {
+      onPaths: (paths, complete) => {
+        for (const p of paths) heard.set(p, complete.has(p));
+      },
+      onOverflow: () => {},
+      onWatchFailed: () => {},
+    });
+    try {
+      watch.watchDir('');
+      writeFileSync(join(root, 'closed'), 'x');
+      writeFileSync(join(root, 'staged'), 'y');
+      renameSync(join(root, 'staged'), join(root, 'renamed'));
+      const fd = openSync(join(root, 'open'), 'w');
+      writeSync(fd, 'still writing');
+      await waitFor(() => heard.has('closed') && heard.has('renamed') && heard.has('open'), 'the events');
+      assert.equal(heard.get('closed'), true);
+      assert.equal(heard.get('renamed'), true);
+      assert.equal(heard.get('open'), false);
+      closeSync(fd);
+      await waitFor(() => heard.get('open'), 'the close of open');
+    } finally {
+      watch.close();
       rmSync(root, { recursive: true, force: true });
     }
   });
