@@ -30,7 +30,8 @@ export async function fsyncDir(dir: string, ops: FileOps = NODE_FILE_OPS): Promi
  * syncFileSystem makes everything written to the file system holding `dir` durable: data,
  * names and metadata that any process left in the page cache (syncfs(2), through coreutils'
  * `sync -f`, as Node has no binding for it). It is for recovery after a kill -9, when what the
- * dead process did but never fsynced cannot be told apart from what it did fsync.
+ * dead process did but never fsynced cannot be told apart from what it did fsync, and for a
+ * group commit of a tree written from empty (one sync instead of an fsync per file).
  */
 export function syncFileSystem(dir: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -42,7 +43,7 @@ export function syncFileSystem(dir: string): Promise<void> {
           `cannot sync the file system of ${dir}: ${stderr.trim() || err.message}`,
           {
             cause: err,
-            hint: 'check the disk (dmesg); the view is not applied until this succeeds',
+            hint: 'check the disk (dmesg); nothing written there counts as durable until a sync succeeds',
           },
         ),
       );

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { NODE_FILE_OPS, type TreeOps } from '../../../src/sys/index.ts';
 import { applyStates, liveAt } from '../../../src/timeline/index.ts';
 import { change, type Fixture, openFixture, putChange, readTree, record } from './fixture.ts';
 
@@ -74,4 +75,58 @@ describe('applyStates', () => {
       assert.deepEqual(readTree(into), { evil: { type: 'link', target: outside } });
     }
   });
+
+  it('makes a fresh tree durable with one sync of its file system after the last write, not an fsync per file', async () => {
+    const seq = await timeline();
+    const calls: string[] = [];
+    const ops = recording(calls);
+    await applyStates(fx.store, into, [], liveAt(fx.catalog, 'vol', seq), {
+      fresh: true,
+      ops,
+      syncFileSystem: async (dir) => {
+        calls.push(`syncfs ${dir}`);
+      },
+    });
+    assert.equal(calls.filter((c) => c === 'fsync').length, 0, 'no fsync per file or directory');
+    assert.deepEqual(
+      calls.filter((c) => c.startsWith('syncfs')),
+      [`syncfs ${into}`],
+    );
+    assert.equal(calls.at(-1), `syncfs ${into}`, 'the sync comes after every write, close and link');
+
+    // A tree that replaces files (a restore) still fsyncs each file before its rename.
+    const other = path.join(fx.dir, 'other');
+    fs.mkdirSync(other);
+    calls.length = 0;
+    await applyStates(fx.store, other, [], liveAt(fx.catalog, 'vol', seq), { ops });
+    assert.ok(calls.filter((c) => c === 'fsync').length >= 61, 'every file and changed directory fsynced');
+  });
+
+  it('fails a fresh tree whose file system cannot be synced', async () => {
+    const seq = await timeline();
+    const failing = async () => {
+      throw Object.assign(new Error('EIO: sync failed'), { code: 'EIO' });
+    };
+    await assert.rejects(
+      applyStates(fx.store, into, [], liveAt(fx.catalog, 'vol', seq), {
+        fresh: true,
+        syncFileSystem: failing,
+      }),
+      /EIO/,
+    );
+  });
 });
+
+/** recording is the real TreeOps that notes the name of every call in `calls`. */
+function recording(calls: string[]): TreeOps {
+  return new Proxy(NODE_FILE_OPS, {
+    get(target, name: string) {
+      const real = Reflect.get(target, name);
+      if (typeof real !== 'function') return real;
+      return (...args: unknown[]) => {
+        calls.push(name);
+        return real.apply(target, args);
+      };
+    },
+  });
+}
