@@ -38,9 +38,14 @@ export class HindsightPair {
   static async start(baseDir: string): Promise<HindsightPair> {
     rmSync(baseDir, { recursive: true, force: true });
     mkdirSync(baseDir, { recursive: true });
-    const primary = await startNode({ name: PRIMARY, baseDir });
+    const primary = await startNode({ name: PRIMARY, baseDir, agentEnv: profileEnv(baseDir, PRIMARY) });
     try {
-      const mirror = await startNode({ name: MIRROR, baseDir, join: primary });
+      const mirror = await startNode({
+        name: MIRROR,
+        baseDir,
+        join: primary,
+        agentEnv: profileEnv(baseDir, MIRROR),
+      });
       return new HindsightPair(baseDir, primary, mirror);
     } catch (err) {
       await primary.close();
@@ -123,6 +128,18 @@ export class HindsightPair {
     this.primary.assertCleanOutput();
     this.mirror.assertCleanOutput();
   }
+}
+
+/**
+ * profileEnv makes an agent write a V8 CPU profile (`--cpu-prof`) when it stops, if
+ * BENCH_PROFILE names a directory: BENCH_PROFILE/<scenario run>-<node>/*.cpuprofile, for
+ * Chrome DevTools or speedscope.
+ */
+function profileEnv(baseDir: string, node: string): Record<string, string> {
+  const root = process.env.BENCH_PROFILE;
+  if (!root) return {};
+  const dir = path.resolve(root, `${path.basename(baseDir)}-${node}`);
+  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${dir}`.trim() };
 }
 
 function vmHwm(pid: number | undefined): number {

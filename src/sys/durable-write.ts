@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { HindsightError } from '../core/index.ts';
 import { type FileOps, NODE_FILE_OPS } from './file-ops.ts';
@@ -49,6 +50,35 @@ export function syncFileSystem(dir: string): Promise<void> {
       );
     });
   });
+}
+
+/**
+ * SYNCFS_REACHES_DISK are the file systems (statfs f_type) whose syncfs(2) writes back every
+ * file's data and every directory entry and reports a write-back error: ext4 (also ext2/3),
+ * xfs, btrfs, f2fs, zfs, overlayfs (it syncs its upper layer) and tmpfs (nothing to reach).
+ * Not FUSE, whose syncfs does not reach the daemon, nor network file systems.
+ */
+const SYNCFS_REACHES_DISK = new Set([
+  0xef53, // ext2, ext3, ext4
+  0x58465342, // xfs
+  0x9123683e, // btrfs
+  0xf2f52010, // f2fs
+  0x2fc12fc1, // zfs
+  0x794c7630, // overlayfs
+  0x01021994, // tmpfs
+]);
+
+/**
+ * syncfsReachesDisk tells whether one syncFileSystem of `dir` makes everything written beneath
+ * it durable, so that a tree written from empty can be committed as a group instead of by an
+ * fsync per file. Where it cannot be told, the answer is no.
+ */
+export async function syncfsReachesDisk(dir: string): Promise<boolean> {
+  try {
+    return SYNCFS_REACHES_DISK.has((await statfs(dir)).type);
+  } catch {
+    return false;
+  }
 }
 
 /** SYNC is coreutils' sync, by its path where the system has one, so PATH cannot swap it. */

@@ -26,14 +26,14 @@ const META_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBL
  * directory there is removed first. The parent is marked dirty; its fsync makes the rename durable.
  *
  * `inPlace` (for a tree written from empty, like a preview) creates the file at its path with
- * the same exclusive flags instead, and skips the rename and the fsync: nothing is there to be
- * replaced, and the caller makes the whole tree durable at once when it is written (syncfs).
+ * the same exclusive flags instead, and skips the rename: nothing is there to be replaced.
+ * `noSync` skips the fsync, for a caller that makes the whole tree durable at once (syncfs).
  */
 export async function applyPut(
   ctx: EffectContext,
   v: VersionRow,
   at: ResolvedPath,
-  inPlace = false,
+  { inPlace = false, noSync = false } = {},
 ): Promise<void> {
   const { ops } = ctx;
   const staging = inPlace ? at.full : stagingPathFor(at.full);
@@ -62,7 +62,7 @@ export async function applyPut(
     if (written !== v.size) rejectVersion(`content is ${written} bytes but the version says ${v.size}`);
     await ops.fchmod(fd, v.mode);
     await ops.futimes(fd, v.mtimeMs / 1000, v.mtimeMs / 1000);
-    if (!inPlace) await syncOrFail(ops, fd, staging);
+    if (!noSync) await syncOrFail(ops, fd, staging);
     isOpen = false;
     await ops.close(fd);
     if (!inPlace) {

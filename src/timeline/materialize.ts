@@ -1,5 +1,5 @@
 import type { ChunkStore } from '../store/index.ts';
-import { NODE_FILE_OPS, syncFileSystem, type TreeOps } from '../sys/index.ts';
+import { NODE_FILE_OPS, syncFileSystem, syncfsReachesDisk, type TreeOps } from '../sys/index.ts';
 import {
   applyDelete,
   applyMkdir,
@@ -26,12 +26,14 @@ export interface StatesOptions {
   /**
    * The root is a directory made empty for this call (a preview): files are created at their
    * paths directly, without a staging name and rename, since there is nothing to replace and
-   * a half-written preview is never resumed; and instead of an fsync per file and directory,
-   * the file system is synced once at the end (group commit). Views and restores replace
-   * files atomically, each fsynced before its rename.
+   * a half-written preview is never resumed; and where the file system's syncfs reaches the
+   * disk, instead of an fsync per file and directory it is synced once at the end (group
+   * commit). Views and restores replace files atomically, each fsynced before its rename.
    */
   fresh?: boolean;
-  /** How a fresh tree is made durable at the end (default syncFileSystem); tests observe it. */
+  /** Whether a fresh tree is committed as a group (default: syncfsReachesDisk of the root). */
+  groupCommit?: boolean;
+  /** How a group-committed tree is made durable at the end (default syncFileSystem); tests observe it. */
   syncFileSystem?: (dir: string) => Promise<void>;
   /** Called after every MATERIALIZE_PARALLEL files and after the last, with the entries written so far. */
   onProgress?: (done: number) => void;
@@ -46,8 +48,8 @@ export interface StatesOptions {
  *
  * Order: removals deepest first (a directory's entries go before it), then directories from
  * the top down, then files, MATERIALIZE_PARALLEL at a time, then symlinks one by one, then one
- * fsync of every directory whose entries changed (a fresh tree: one syncfs of its file system,
- * which covers the files' data as well; docs/benchmarks.md, h). Symlinks come last so that no file is ever
+ * fsync of every directory whose entries changed (a fresh tree where syncfs reaches the disk:
+ * one syncfs, which covers the files' data as well; docs/benchmarks.md, h). Symlinks come last so that no file is ever
  * written while a link is being put in place: a timeline that (wrongly) holds a link and a file
  * beneath it cannot make a concurrent write follow the link. Paths go through the same guard
  * as apply: nothing is written outside `root` and no symlink is followed. Directories checked
@@ -61,6 +63,7 @@ export async function applyStates(
   options: StatesOptions = {},
 ): Promise<StatesOutcome> {
   await checkViewRoot(root);
+  const grouped = options.fresh === true && (options.groupCommit ?? (await syncfsReachesDisk(root)));
   const ctx: EffectContext = { store, ops: options.ops ?? NODE_FILE_OPS, dirty: new Set() };
   const known = new Set<string>();
   const outcome: StatesOutcome = { removed: 0, written: 0, bytes: 0 };
@@ -85,7 +88,7 @@ export async function applyStates(
   const worker = async () => {
     while (next < files.length) {
       const v = files[next++];
-      await applyPut(ctx, v, await resolve(v.path), options.fresh === true);
+      await applyPut(ctx, v, await resolve(v.path), { inPlace: options.fresh === true, noSync: grouped });
       outcome.written++;
       outcome.bytes += v.size;
       if (++filesDone % MATERIALIZE_PARALLEL === 0) options.onProgress?.(outcome.written);
@@ -98,7 +101,7 @@ export async function applyStates(
     await applySymlink(ctx, v, await resolve(v.path));
     outcome.written++;
   }
-  if (options.fresh) await (options.syncFileSystem ?? syncFileSystem)(root);
+  if (grouped) await (options.syncFileSystem ?? syncFileSystem)(root);
   else for (const dir of ctx.dirty) await syncDirectoryIfPresent(ctx.ops, dir);
   return outcome;
 }

@@ -25,6 +25,8 @@ export interface StartNodeOptions {
   readyTimeoutMs?: number;
   /** extra environment for the agent and the CLI. */
   env?: Record<string, string>;
+  /** extra environment for the agent only (on top of `env`), e.g. NODE_OPTIONS for a CPU profile. */
+  agentEnv?: Record<string, string>;
   /** a command the agent and the CLI run under, e.g. ['ip', 'netns', 'exec', 'hs-alpha']. */
   wrap?: string[];
 }
@@ -61,6 +63,8 @@ export class TestNode {
   readonly logPath: string;
   readonly listen: string;
   readonly env: Record<string, string>;
+  /** Environment for the agent only, on top of `env` (StartNodeOptions.agentEnv). */
+  agentEnv: Record<string, string>;
   /** The command the agent and the CLI run under (a network namespace), or none. */
   readonly wrap: string[];
   /** peer address and socket from the last "agent listening" line. */
@@ -87,6 +91,7 @@ export class TestNode {
     this.logPath = path.join(dir, 'agent.log');
     this.listen = listen;
     this.env = env;
+    this.agentEnv = {};
     mkdirSync(dir, { recursive: true });
     this.log = createWriteStream(this.logPath, { flags: 'a' });
   }
@@ -165,7 +170,7 @@ export class TestNode {
     const child = spawn(cmd, [...pre, 'agent', '--state', this.stateDir], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...this.env },
+      env: { ...process.env, ...this.env, ...this.agentEnv },
     });
     this.child = child;
     // Agents run in their own process groups and would outlive a test process that exits early.
@@ -336,6 +341,7 @@ export async function startNode(options: StartNodeOptions): Promise<TestNode> {
     options.env,
     options.wrap,
   );
+  node.agentEnv = options.agentEnv ?? {};
   const common = ['--name', options.name, '--listen', listen];
   if (options.advertise !== undefined) common.push('--advertise', options.advertise);
   if (options.api) common.push('--api', `127.0.0.1:${await freePort()}`);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { NODE_FILE_OPS, type TreeOps } from '../../../src/sys/index.ts';
+import { NODE_FILE_OPS, syncfsReachesDisk, type TreeOps } from '../../../src/sys/index.ts';
 import { applyStates, liveAt } from '../../../src/timeline/index.ts';
 import { change, type Fixture, openFixture, putChange, readTree, record } from './fixture.ts';
 
@@ -82,6 +82,7 @@ describe('applyStates', () => {
     const ops = recording(calls);
     await applyStates(fx.store, into, [], liveAt(fx.catalog, 'vol', seq), {
       fresh: true,
+      groupCommit: true,
       ops,
       syncFileSystem: async (dir) => {
         calls.push(`syncfs ${dir}`);
@@ -94,12 +95,25 @@ describe('applyStates', () => {
     );
     assert.equal(calls.at(-1), `syncfs ${into}`, 'the sync comes after every write, close and link');
 
-    // A tree that replaces files (a restore) still fsyncs each file before its rename.
-    const other = path.join(fx.dir, 'other');
-    fs.mkdirSync(other);
-    calls.length = 0;
-    await applyStates(fx.store, other, [], liveAt(fx.catalog, 'vol', seq), { ops });
-    assert.ok(calls.filter((c) => c === 'fsync').length >= 61, 'every file and changed directory fsynced');
+    // A tree that replaces files (a restore), and a fresh tree on a file system whose syncfs
+    // does not reach the disk (FUSE), still fsync each file and each changed directory.
+    for (const options of [{}, { fresh: true, groupCommit: false }]) {
+      const other = fs.mkdtempSync(path.join(fx.dir, 'other-'));
+      calls.length = 0;
+      await applyStates(fx.store, other, [], liveAt(fx.catalog, 'vol', seq), { ...options, ops });
+      assert.ok(
+        calls.filter((c) => c === 'fsync').length >= 61,
+        `every file fsynced: ${JSON.stringify(options)}`,
+      );
+      assert.equal(calls.filter((c) => c.startsWith('syncfs')).length, 0);
+    }
+  });
+
+  it('groups the commit of a fresh tree only where syncfs reaches the disk', async () => {
+    // /dev/shm is a tmpfs on every Linux this runs on (containers included).
+    if (fs.existsSync('/dev/shm')) assert.equal(await syncfsReachesDisk('/dev/shm'), true, 'tmpfs');
+    assert.equal(await syncfsReachesDisk('/proc'), false, 'procfs');
+    assert.equal(await syncfsReachesDisk(path.join(fx.dir, 'missing')), false, 'cannot be told');
   });
 
   it('fails a fresh tree whose file system cannot be synced', async () => {
@@ -110,6 +124,7 @@ describe('applyStates', () => {
     await assert.rejects(
       applyStates(fx.store, into, [], liveAt(fx.catalog, 'vol', seq), {
         fresh: true,
+        groupCommit: true,
         syncFileSystem: failing,
       }),
       /EIO/,
