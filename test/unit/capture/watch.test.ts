@@ -17,7 +17,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { DirtyPaths, GlobFilter, type VolumeCapture } from '../../../src/capture/index.ts';
 import { TreeWatch } from '../../../src/capture/tree-watch.ts';
-import { COMPLETE_COOLDOWN_MS, COMPLETE_SETTLE_MS } from '../../../src/capture/watch.ts';
+import {
+  COMPLETE_COOLDOWN_MS,
+  COMPLETE_MAX_WAITING,
+  COMPLETE_SETTLE_MS,
+} from '../../../src/capture/watch.ts';
 import { allChanges, type CaptureEnv, contentOf, makeCapture, makeEnv, summary, waitFor } from './fixture.ts';
 
 describe('DirtyPaths', () => {
@@ -56,6 +60,20 @@ describe('DirtyPaths', () => {
     const later = 5 + COMPLETE_SETTLE_MS + COMPLETE_COOLDOWN_MS;
     d.mark('saved', later, true);
     assert.deepEqual(d.takeDue(later + COMPLETE_SETTLE_MS), ['saved']);
+  });
+
+  it('reads complete files early only while few paths wait: a burst waits the settle time and ships as one batch', () => {
+    const d = new DirtyPaths({ settleMs: 200 });
+    const burst = Array.from(
+      { length: COMPLETE_MAX_WAITING + 1 },
+      (_, i) => `f${String(i).padStart(3, '0')}`,
+    );
+    for (const p of burst) d.mark(p, 0, true);
+    assert.deepEqual(d.takeDue(COMPLETE_SETTLE_MS), [], 'a burst is not read early');
+    assert.equal(d.nextDueIn(COMPLETE_SETTLE_MS), 200 - COMPLETE_SETTLE_MS);
+    assert.deepEqual(d.takeDue(200), burst);
+    d.mark('alone', 300, true);
+    assert.deepEqual(d.takeDue(300 + COMPLETE_SETTLE_MS), ['alone'], 'a quiet volume again');
   });
 
   it('waits the settle time again for a file written after it was closed', () => {
